@@ -1,0 +1,35 @@
+"""`tango mesh up | status | down`: the local mesh of loopback services."""
+from __future__ import annotations
+
+import json
+import sys
+
+from tango.mesh.mesh import LocalMesh, default_home
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("mesh", help="start, inspect or stop the local mesh")
+    parser.add_argument("action", choices=("up", "status", "down"))
+    parser.add_argument("--base-port", type=int, default=50050)
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    mesh = LocalMesh(default_home(), base_port=args.base_port)
+    if args.action == "up":
+        mesh.up(log=lambda line: print(line, file=sys.stderr))
+        print(json.dumps(mesh.status()) if args.json else "mesh is up")
+        return 0
+    if args.action == "down":
+        stopped = mesh.down()
+        print(json.dumps({"stopped": stopped}) if args.json else f"stopped: {', '.join(stopped) or 'nothing'}")
+        return 0
+    status = mesh.status()
+    if args.json:
+        print(json.dumps(status))
+    else:
+        for member in status or [{"name": "(no mesh running)", "pid": "", "address": "", "ready": False, "metrics": ""}]:
+            print(f"{member['name']:<13} {member['address']:<17} pid {member['pid']!s:<8} "
+                  f"{'READY' if member['ready'] else 'DOWN'}  {member['metrics']}")
+    return 0 if status and all(m["ready"] for m in status) else 1

@@ -1,0 +1,31 @@
+"""`tango serve <component>`: run one service of the mesh in the foreground."""
+from __future__ import annotations
+
+import importlib
+
+SERVICES = ("perception", "graph", "retrieval", "orchestrator")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("serve", help="run one service in the foreground")
+    parser.add_argument("component", choices=SERVICES + ("triton",))
+    parser.add_argument("--models", default="", help="triton only: comma-separated models to load (default: all)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tango.runtime.logs import configure_logging
+
+    if args.component == "triton":
+        from tango.triton.launcher import serve_from_env
+
+        configure_logging("triton")
+        return serve_from_env(models=[m for m in args.models.split(",") if m])
+    from tango.runtime.server import run_until_signalled
+
+    module = importlib.import_module(f"tango.{args.component}.server")
+    config = module.load_config()
+    configure_logging(args.component, config.log_level)
+    service = module.build(config)
+    run_until_signalled(service, warm_up=getattr(service, "warm_up", None))
+    return 0

@@ -1,0 +1,152 @@
+"""The local mesh: each service as its own process on loopback, started, probed and stopped by PID.
+
+State lives in `<home>/mesh.json` (PIDs with their kernel start times, so `down` never signals a
+recycled PID) and logs in `<home>/logs/<component>.log`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tango.mesh.components import Component, available_components, default_components, mesh_environment
+from tango.mesh.health import grpc_serving, triton_ready
+from tango.runtime.errors import FailedPrecondition, Unavailable
+
+
+@dataclass
+class MemberState:
+    name: str
+    pid: int
+    start_ticks: int
+    address: str
+    metrics_port: int
+    is_triton: bool
+    log: str
+
+
+class LocalMesh:
+    def __init__(self, home: Path, base_port: int = 50050, data_uri: str | None = None, allowed_roots: str | None = None):
+        self.home = home
+        self.state_file = home / "mesh.json"
+        self.components = available_components(default_components(base_port))
+        self.data_uri = data_uri or (home / "data").as_uri()
+        self.allowed_roots = allowed_roots if allowed_roots is not None else default_allowed_roots()
+
+    # ---- up -----------------------------------------------------------------------------------
+    def up(self, timeout_s: float = 180.0, log=print) -> list[MemberState]:
+        running = self.members()
+        if running and all(self._alive(m) for m in running):
+            return running
+        if running:
+            self.down()
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **mesh_environment(self.components, self.data_uri, self.allowed_roots)}
+        started: list[MemberState] = []
+        try:
+            for component in self.components:
+                member = self._spawn(component, env)
+                started.append(member)
+                self._write(started)
+                self._wait_ready(member, timeout_s)
+                log(f"{component.name:<13} ready on {member.address} (pid {member.pid}, metrics :{member.metrics_port})")
+        except Exception:
+            self.down()
+            raise
+        return started
+
+    def _spawn(self, component: Component, env: dict[str, str]) -> MemberState:
+        log_path = self.home / "logs" / f"{component.name}.log"
+        argv = [sys.executable, "-m", "tango.cli.main", "serve", component.name]
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        return MemberState(component.name, process.pid, _start_ticks(process.pid), component.address,
+                           component.metrics_port, component.is_triton, str(log_path))
+
+    def _wait_ready(self, member: MemberState, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self._alive(member):
+                raise Unavailable(f"{member.name} exited during start-up; see {member.log}:\n{_tail(member.log)}",
+                                  reason="MESH_MEMBER_DIED")
+            if self._ready(member):
+                return
+            time.sleep(0.25)
+        raise Unavailable(f"{member.name} not ready after {timeout_s:.0f} s; see {member.log}", reason="MESH_START_TIMEOUT")
+
+    # ---- status / down ------------------------------------------------------------------------
+    def members(self) -> list[MemberState]:
+        if not self.state_file.exists():
+            return []
+        return [MemberState(**m) for m in json.loads(self.state_file.read_text())["members"]]
+
+    def status(self) -> list[dict]:
+        return [
+            {"name": m.name, "pid": m.pid, "address": m.address, "metrics": f"http://127.0.0.1:{m.metrics_port}/metrics",
+             "alive": self._alive(m), "ready": self._alive(m) and self._ready(m)}
+            for m in self.members()
+        ]
+
+    def endpoint(self, name: str) -> str:
+        for member in self.members():
+            if member.name == name and self._alive(member):
+                return member.address
+        raise FailedPrecondition(f"no running {name} in the local mesh at {self.home}", reason="MESH_NOT_RUNNING")
+
+    def down(self, grace_s: float = 15.0) -> list[str]:
+        members = [m for m in self.members() if self._alive(m)]
+        for member in reversed(members):  # the orchestrator first, Triton last
+            os.killpg(member.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while any(self._alive(m) for m in members) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for member in members:
+            if self._alive(member):
+                os.killpg(member.pid, signal.SIGKILL)
+        self.state_file.unlink(missing_ok=True)
+        return [m.name for m in members]
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def _ready(self, member: MemberState) -> bool:
+        return triton_ready(member.address) if member.is_triton else grpc_serving(member.address)
+
+    @staticmethod
+    def _alive(member: MemberState) -> bool:
+        return _start_ticks(member.pid) == member.start_ticks
+
+    def _write(self, members: list[MemberState]) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"members": [asdict(m) for m in members]}, indent=2))
+        tmp.replace(self.state_file)
+
+
+def default_allowed_roots() -> str:
+    """Inputs may come from the user's home, the working directory's parent tree and /tmp."""
+    roots = {str(Path.home()), str(Path.cwd().parent), "/tmp"}
+    return os.environ.get("TANGO_ALLOWED_ROOTS", ":".join(sorted(roots)))
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("TANGO_HOME", Path.cwd() / ".tango"))
+
+
+def _start_ticks(pid: int) -> int:
+    """The process start time in clock ticks since boot (0 when the PID does not exist or is a zombie)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0
+    return 0 if fields[0] == "Z" else int(fields[19])
+
+
+def _tail(path: str, lines: int = 15) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""

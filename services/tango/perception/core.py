@@ -1,0 +1,114 @@
+"""The perception room's logic above the MediaPipe pipeline: input checks, content-addressed caching
+and storage of perception artifacts. No gRPC here."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tango.artifacts.hashing import FileHashCache, key_sha256
+from tango.artifacts.inputs import InputResolver
+from tango.artifacts.store import ArtifactInfo, ArtifactStore
+from tango.perception.artifact_io import PerceptionArtifact, write_perception_artifact
+from tango.perception.config import PerceptionConfig
+from tango.perception.metrics import PerceptionMetrics
+from tango.perception.pipeline import PerceptionOptions, analyze_video
+from tango.perception.smplx_import import import_smplx_motion
+from tango.perception.summary import summarize
+from tango.runtime.progress import ProgressFn, StopFn
+
+KIND = "perception"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AnalysisRequestOptions:
+    max_side: int = 0
+    max_seconds: float = 0.0
+    allow_several_people: bool = False
+    skip_cache: bool = False
+
+
+@dataclass(frozen=True)
+class PerceptionOutcome:
+    artifact: ArtifactInfo
+    meta: dict[str, Any]
+    summary: dict[str, Any]
+    cache_hit: bool
+    seconds: float
+
+
+class PerceptionCore:
+    def __init__(self, config: PerceptionConfig, store: ArtifactStore, inputs: InputResolver, metrics: PerceptionMetrics):
+        self.config = config
+        self.store = store
+        self.inputs = inputs
+        self.metrics = metrics
+        self.hashes = FileHashCache()
+
+    def analyze(self, uri: str, request: AnalysisRequestOptions, on_progress: ProgressFn, should_stop: StopFn) -> PerceptionOutcome:
+        started = time.perf_counter()
+        path = self.inputs.resolve(uri)
+        options = self._pipeline_options(request)
+        key = key_sha256({"op": "analyze", "schema": SCHEMA_VERSION, "video": self.hashes.sha256(path),
+                          "options": dataclasses.asdict(options)})
+        if not request.skip_cache and self.store.exists(KIND, key):
+            return self._outcome(self.store.uri(KIND, key), cache_hit=True, started=started)
+
+        def progress(done: int, total: int) -> None:
+            on_progress("perception", done, total)
+
+        result = analyze_video(path, options, on_progress=progress, should_stop=should_stop)
+        result.meta["source"] = {"uri": uri, "sha256": self.hashes.sha256(path)}
+        if request.skip_cache and self.store.exists(KIND, key):
+            self.store.delete(KIND, key)
+        info = self.store.create(KIND, key, lambda tmp: write_perception_artifact(tmp, result))
+        outcome = self._outcome(info.uri, cache_hit=False, started=started)
+        frames = outcome.summary["frames"]
+        self.metrics.frames.inc(frames)
+        self.metrics.frames_per_second.set(frames / max(outcome.seconds, 1e-9))
+        return outcome
+
+    def import_motion(self, motion_uri: str, audio_uri: str) -> PerceptionOutcome:
+        started = time.perf_counter()
+        motion_path = self.inputs.resolve(motion_uri)
+        audio_path = self.inputs.resolve(audio_uri) if audio_uri else None
+        key = key_sha256({"op": "import_motion", "schema": SCHEMA_VERSION, "motion": self.hashes.sha256(motion_path),
+                          "audio": self.hashes.sha256(audio_path) if audio_path else None,
+                          "smplx_model_dir": self.config.smplx_model_dir})
+        if self.store.exists(KIND, key):
+            return self._outcome(self.store.uri(KIND, key), cache_hit=True, started=started)
+        model_dir = Path(self.config.smplx_model_dir) if self.config.smplx_model_dir else None
+        result = import_smplx_motion(motion_path, audio_path, model_dir)
+        result.meta["source"] = {"uri": motion_uri, "sha256": self.hashes.sha256(motion_path)}
+        info = self.store.create(KIND, key, lambda tmp: write_perception_artifact(tmp, result))
+        return self._outcome(info.uri, cache_hit=False, started=started)
+
+    def describe(self, artifact_uri: str) -> PerceptionOutcome:
+        return self._outcome(artifact_uri, cache_hit=True, started=time.perf_counter())
+
+    def load(self, artifact_uri: str) -> PerceptionArtifact:
+        return PerceptionArtifact.load(self.store.local_dir(artifact_uri, KIND))
+
+    def _pipeline_options(self, request: AnalysisRequestOptions) -> PerceptionOptions:
+        return PerceptionOptions(
+            max_side=request.max_side or self.config.max_side,
+            max_seconds=request.max_seconds or None,
+            check_several_people=not request.allow_several_people,
+            max_pixels=self.config.max_pixels,
+            max_duration_s=self.config.max_duration_s,
+        )
+
+    def _outcome(self, uri: str, cache_hit: bool, started: float) -> PerceptionOutcome:
+        artifact = self.load(uri)
+        seconds = time.perf_counter() - started
+        self.metrics.analysis_seconds.labels("hit" if cache_hit else "miss").observe(seconds)
+        return PerceptionOutcome(
+            artifact=self.store.parse(uri, KIND),
+            meta=artifact.meta,
+            summary=summarize(artifact.arrays, artifact.meta),
+            cache_hit=cache_hit,
+            seconds=seconds,
+        )

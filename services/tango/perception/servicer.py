@@ -1,0 +1,60 @@
+"""gRPC translation for PerceptionService: messages in, core calls, messages out. Nothing else."""
+from __future__ import annotations
+
+import grpc
+
+from tango.perception.core import AnalysisRequestOptions, PerceptionCore, PerceptionOutcome
+from tango.perception.v1 import perception_service_pb2 as pb
+from tango.perception.v1 import perception_service_pb2_grpc as pb_grpc
+from tango.runtime.grpc_util import progress_message, should_stop_for
+from tango.runtime.progress import Finished, run_with_progress
+from tango.type.v1 import types_pb2
+
+
+class PerceptionServicer(pb_grpc.PerceptionServiceServicer):
+    def __init__(self, core: PerceptionCore):
+        self.core = core
+
+    def AnalyzeVideo(self, request: pb.AnalyzeVideoRequest, context: grpc.ServicerContext):
+        options = AnalysisRequestOptions(
+            max_side=request.options.max_side,
+            max_seconds=request.options.max_seconds,
+            allow_several_people=request.options.allow_several_people,
+            skip_cache=request.options.skip_cache,
+        )
+
+        def work(on_progress, should_stop):
+            return self.core.analyze(request.video_uri, options, on_progress, should_stop)
+
+        for event in run_with_progress(work, should_stop_for(context), min_interval=10):
+            if isinstance(event, Finished):
+                yield pb.AnalyzeVideoResponse(result=result_message(event.value))
+            else:
+                yield pb.AnalyzeVideoResponse(progress=progress_message(event))
+
+    def ImportMotion(self, request: pb.ImportMotionRequest, context: grpc.ServicerContext):
+        return pb.ImportMotionResponse(result=result_message(self.core.import_motion(request.motion_uri, request.audio_uri)))
+
+    def GetArtifact(self, request: pb.GetArtifactRequest, context: grpc.ServicerContext):
+        return pb.GetArtifactResponse(result=result_message(self.core.describe(request.artifact_uri)))
+
+
+def result_message(outcome: PerceptionOutcome) -> pb.PerceptionResult:
+    meta, summary = outcome.meta, outcome.summary
+    return pb.PerceptionResult(
+        artifact=types_pb2.ArtifactRef(uri=outcome.artifact.uri, sha256=outcome.artifact.sha256, kind=outcome.artifact.kind),
+        video=types_pb2.VideoInfo(
+            width=int(meta.get("width", 0)), height=int(meta.get("height", 0)), fps=float(meta["fps"]),
+            frames=int(meta["frames"]), duration_s=float(meta["duration_s"]), has_audio=bool(meta.get("has_audio")),
+            variable_frame_rate=bool(meta.get("is_vfr", False)),
+        ),
+        summary=pb.PerceptionSummary(
+            frames=int(summary["frames"]), fps=float(summary["fps"]), duration_s=float(summary["duration_s"]),
+            pose_ratio=float(summary["pose_ratio"]), hands_ratio=float(summary["hands_ratio"]),
+            mean_hand_clarity=float(summary["mean_hand_clarity"] or 0.0),
+        ),
+        cache_hit=outcome.cache_hit,
+        representation=meta.get("representation", ""),
+        fields=list(meta.get("fields", [])),
+        analysis_seconds=outcome.seconds,
+    )

@@ -1,0 +1,111 @@
+"""The one server interceptor: domain errors -> canonical gRPC status with ErrorInfo, plus RPC metrics.
+
+Every handler kind (unary/streaming, either side) is wrapped, so a `TangoError` raised anywhere in a
+servicer or the core it calls reaches the client as its code with
+`google.rpc.ErrorInfo(reason=..., domain=ERROR_DOMAIN, metadata=...)`. Anything else becomes INTERNAL
+with an opaque incident id; the traceback goes to the log only.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Callable, Iterator
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from tango.runtime.errors import ERROR_DOMAIN, TangoError
+from tango.runtime.metrics import ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+
+def status_for(error: TangoError) -> grpc.Status:
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    code = grpc.StatusCode[error.code]
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=error.message, details=[detail]))
+
+
+def _internal_status(method: str, exc: BaseException) -> grpc.Status:
+    incident = uuid.uuid4().hex[:12]
+    log.error("unhandled error", exc_info=exc, extra={"method": method, "incident": incident})
+    error = TangoError(f"internal error (incident {incident})", reason="INTERNAL", metadata={"incident": incident})
+    return status_for(error)
+
+
+class ErrorMappingInterceptor(grpc.ServerInterceptor):
+    def __init__(self, metrics: ServiceMetrics):
+        self.metrics = metrics
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+        if handler.unary_unary:
+            return handler._replace(unary_unary=self._wrap_unary(method, handler.unary_unary))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=self._wrap_unary(method, handler.stream_unary))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=self._wrap_stream(method, handler.unary_stream))
+        return handler._replace(stream_stream=self._wrap_stream(method, handler.stream_stream))
+
+    def _wrap_unary(self, method: str, behaviour: Callable) -> Callable:
+        def wrapped(request: Any, context: grpc.ServicerContext):
+            with _Observed(self.metrics, method) as observed:
+                try:
+                    return behaviour(request, context)
+                except Exception as exc:  # noqa: BLE001 - the one place errors are mapped
+                    failure = exc
+                observed.fail(context, failure)
+
+        return wrapped
+
+    def _wrap_stream(self, method: str, behaviour: Callable) -> Callable:
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator:
+            with _Observed(self.metrics, method) as observed:
+                try:
+                    yield from behaviour(request, context)
+                    return
+                except Exception as exc:  # noqa: BLE001
+                    failure = exc
+                observed.fail(context, failure)
+
+        return wrapped
+
+
+class _Observed:
+    """Times one RPC, counts it by final code, and aborts the call for a failure."""
+
+    def __init__(self, metrics: ServiceMetrics, method: str):
+        self.metrics, self.method, self.code = metrics, method, "OK"
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        self.metrics.inflight.inc()
+        return self
+
+    def fail(self, context: grpc.ServicerContext, exc: BaseException) -> None:
+        if isinstance(exc, TangoError):
+            status = status_for(exc)
+            log.info("rpc failed", extra={"method": self.method, "code": exc.code, "reason": exc.reason})
+        elif context.code() not in (None, grpc.StatusCode.OK):  # the servicer already aborted
+            self.code = context.code().name
+            raise exc
+        else:
+            status = _internal_status(self.method, exc)
+        self.code = status.code.name
+        context.abort_with_status(status)
+
+    def __exit__(self, exc_type, exc, tb):
+        self.metrics.inflight.dec()
+        if exc_type is not None and self.code == "OK":
+            self.code = "ABORTED_BY_CLIENT" if exc_type is GeneratorExit else "UNKNOWN"
+        self.metrics.requests.labels(self.method, self.code).inc()
+        self.metrics.latency.labels(self.method, self.code).observe(time.perf_counter() - self.start)
+        return False

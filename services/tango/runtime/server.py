@@ -1,0 +1,103 @@
+"""Server bootstrap shared by every service: health, reflection, the error interceptor, metrics,
+message-size limits and graceful shutdown on SIGTERM/SIGINT."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from tango.runtime.config import ServiceConfig
+from tango.runtime.interceptor import ErrorMappingInterceptor
+from tango.runtime.metrics import ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceBinding:
+    """One gRPC service to host: its full name (for health/reflection) and how to add it."""
+
+    full_name: str
+    add_to_server: Callable[[grpc.Server], None]
+
+
+class GrpcService:
+    """A started gRPC server hosting one room's services. NOT_SERVING until `mark_ready()`."""
+
+    def __init__(self, config: ServiceConfig, bindings: Iterable[ServiceBinding], metrics: ServiceMetrics):
+        self.config = config
+        self.metrics = metrics
+        self.bindings = list(bindings)
+        self.health = health.HealthServicer(experimental_non_blocking=True)
+        self.port: int | None = None
+        self.metrics_port: int | None = None
+        self._stopped = threading.Event()
+        limit = config.max_message_mb * 1024 * 1024
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix=config.service),
+            interceptors=[ErrorMappingInterceptor(metrics)],
+            options=[
+                ("grpc.max_send_message_length", limit),
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.so_reuseport", 0),
+            ],
+            maximum_concurrent_rpcs=config.max_workers * 8,
+        )
+
+    def start(self) -> int:
+        for binding in self.bindings:
+            binding.add_to_server(self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = [b.full_name for b in self.bindings]
+        reflection.enable_server_reflection(names + [health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.port = self.server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        if self.port == 0:
+            raise OSError(f"could not bind {self.config.host}:{self.config.port}")
+        self.server.start()
+        if self.config.metrics_port >= 0:
+            self.metrics_port = self.metrics.serve(self.config.host, self.config.metrics_port)
+        log.info("listening", extra={"port": self.port, "metrics_port": self.metrics_port, "services": names})
+        return self.port
+
+    def mark_ready(self) -> None:
+        self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving")
+
+    def stop(self, grace_s: float | None = None) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(self.config.grace_s if grace_s is None else grace_s).wait()
+        self.metrics.shutdown()
+        log.info("stopped")
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+    def _set_health(self, status) -> None:
+        self.health.set("", status)
+        for binding in self.bindings:
+            self.health.set(binding.full_name, status)
+
+
+def run_until_signalled(service: GrpcService, warm_up: Callable[[], None] | None = None) -> None:
+    """Starts the service, warms it up, marks it SERVING and blocks until SIGTERM/SIGINT."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start()
+    if warm_up is not None:
+        warm_up()
+    service.mark_ready()
+    stop.wait()
+    log.info("signal received, draining")
+    service.stop()

@@ -1,0 +1,44 @@
+"""Fixtures shared by the whole suite: the shared media folder and in-process services on port 0."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MEDIA_DIR = (REPO_ROOT / ".." / "shared" / "media").resolve()
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / ".numba-cache"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    if not MEDIA_DIR.is_dir():
+        pytest.skip("../shared/media is absent")
+    return MEDIA_DIR
+
+
+@pytest.fixture(scope="session")
+def female_video(media_dir) -> Path:
+    return media_dir / "video" / "tango_female_test_V1_22s.mp4"
+
+
+@pytest.fixture(scope="session")
+def store_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("store")
+
+
+@pytest.fixture(scope="session")
+def inputs_root(tmp_path_factory) -> Path:
+    """A writable folder inside the services' allowed roots, for inputs the tests make."""
+    return tmp_path_factory.mktemp("inputs")
+
+
+def allowed_roots(inputs_root: Path) -> str:
+    roots = [str(inputs_root)]
+    if MEDIA_DIR.is_dir():
+        roots.append(str(MEDIA_DIR))
+    return ":".join(roots)
