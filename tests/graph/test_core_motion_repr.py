@@ -55,7 +55,8 @@ def test_fill_missing_all_nan_and_mixed():
 
 def test_rotation_round_trip_and_smplx_motion():
     rng = np.random.default_rng(0)
-    axis_angle = rng.normal(size=(20, 55, 3)) * 0.8
+    directions = rng.normal(size=(20, 55, 3))
+    axis_angle = directions / np.linalg.norm(directions, axis=-1, keepdims=True) * rng.uniform(0, 3.0, (20, 55, 1))
     np.testing.assert_allclose(matrix_to_axis_angle(axis_angle_to_matrix(axis_angle)), axis_angle, atol=1e-6)
     pi_rotation = np.array([[0.0, 0.0, np.pi]])
     np.testing.assert_allclose(np.abs(matrix_to_axis_angle(axis_angle_to_matrix(pi_rotation))), np.abs(pi_rotation), atol=1e-6)

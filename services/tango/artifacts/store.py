@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlparse
 
 import fsspec
 
@@ -58,6 +57,10 @@ class ArtifactStore:
         if expected_kind is not None and parts[0] != expected_kind:
             raise WrongArtifactKind(f"{uri!r} is a {parts[0]} artifact, expected {expected_kind}", metadata={"uri": uri})
         return ArtifactInfo(parts[0], parts[1], uri)
+
+    def local_roots(self) -> list[str]:
+        """Directories of this store that services may read inputs from (uploads, renders)."""
+        return [self.root_path] if self.is_local else []
 
     # ---- reading ------------------------------------------------------------------------------
     def exists(self, kind: str, sha256: str) -> bool:
@@ -146,10 +149,3 @@ def _check_name(kind: str, sha256: str) -> None:
     if not _KIND.match(kind) or not _SHA.match(sha256):
         raise InvalidArgument(f"bad artifact name {kind}/{sha256}", reason="BAD_ARTIFACT_NAME")
 
-
-def local_path_of(uri: str) -> Path:
-    """Path of a `file://` URI or a plain path (no scheme)."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        return Path(parsed.path if parsed.scheme else uri)
-    raise InvalidArgument(f"{uri!r} is not a local path", reason="NOT_A_LOCAL_URI")

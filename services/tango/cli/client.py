@@ -6,11 +6,9 @@ import sys
 from typing import Iterator
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from tango.mesh.mesh import LocalMesh, default_home
-from tango.runtime import errors
+from tango.runtime.grpc_util import error_from_rpc
 
 DEFAULT_DEADLINE_S = 3600.0
 
@@ -34,28 +32,15 @@ def channel(service: str) -> grpc.Channel:
                                                              ("grpc.max_send_message_length", limit)])
 
 
-def domain_error(error: grpc.RpcError) -> errors.TangoError:
-    """The TangoError a failed RPC carries (its ErrorInfo reason), for uniform CLI reporting."""
-    status = rpc_status.from_call(error)
-    reason = error.code().name
-    for detail in status.details if status else []:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            reason = info.reason
-    failure = errors.TangoError(error.details() or error.code().name, reason=reason)
-    failure.code = error.code().name
-    return failure
-
-
 def call(method, request, timeout_s: float = DEFAULT_DEADLINE_S):
     try:
         return method(request, timeout=timeout_s)
     except grpc.RpcError as error:
-        raise domain_error(error) from None
+        raise error_from_rpc(error) from None
 
 
 def stream(method, request, timeout_s: float = DEFAULT_DEADLINE_S) -> Iterator:
     try:
         yield from method(request, timeout=timeout_s)
     except grpc.RpcError as error:
-        raise domain_error(error) from None
+        raise error_from_rpc(error) from None

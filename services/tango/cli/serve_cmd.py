@@ -27,5 +27,5 @@ def run(args) -> int:
     config = module.load_config()
     configure_logging(args.component, config.log_level)
     service = module.build(config)
-    run_until_signalled(service, warm_up=getattr(service, "warm_up", None))
+    run_until_signalled(service)
     return 0

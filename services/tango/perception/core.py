@@ -60,8 +60,8 @@ class PerceptionCore:
         def progress(done: int, total: int) -> None:
             on_progress("perception", done, total)
 
-        result = analyze_video(path, options, on_progress=progress, should_stop=should_stop)
-        result.meta["source"] = {"uri": uri, "sha256": self.hashes.sha256(path)}
+        result = analyze_video(path, options, on_progress=progress, should_stop=should_stop,
+                               source_uri=uri, source_sha256=self.hashes.sha256(path))
         if request.skip_cache and self.store.exists(KIND, key):
             self.store.delete(KIND, key)
         info = self.store.create(KIND, key, lambda tmp: write_perception_artifact(tmp, result))
@@ -81,8 +81,8 @@ class PerceptionCore:
         if self.store.exists(KIND, key):
             return self._outcome(self.store.uri(KIND, key), cache_hit=True, started=started)
         model_dir = Path(self.config.smplx_model_dir) if self.config.smplx_model_dir else None
-        result = import_smplx_motion(motion_path, audio_path, model_dir)
-        result.meta["source"] = {"uri": motion_uri, "sha256": self.hashes.sha256(motion_path)}
+        result = import_smplx_motion(motion_path, audio_path, model_dir, source_uri=motion_uri,
+                                     source_sha256=self.hashes.sha256(motion_path))
         info = self.store.create(KIND, key, lambda tmp: write_perception_artifact(tmp, result))
         return self._outcome(info.uri, cache_hit=False, started=started)
 

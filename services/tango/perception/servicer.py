@@ -50,7 +50,7 @@ def result_message(outcome: PerceptionOutcome) -> pb.PerceptionResult:
         ),
         summary=pb.PerceptionSummary(
             frames=int(summary["frames"]), fps=float(summary["fps"]), duration_s=float(summary["duration_s"]),
-            pose_ratio=float(summary["pose_ratio"]), hands_ratio=float(summary["hands_ratio"]),
+            pose_ratio=float(summary["pose_ratio"] or 0.0), hands_ratio=float(summary["hands_ratio"] or 0.0),
             mean_hand_clarity=float(summary["mean_hand_clarity"] or 0.0),
         ),
         cache_hit=outcome.cache_hit,

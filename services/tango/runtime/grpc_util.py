@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
+from tango.runtime import errors
+from tango.runtime.errors import TangoError
 from tango.runtime.progress import ProgressEvent, StopFn
 from tango.type.v1 import types_pb2
 
@@ -19,3 +23,26 @@ def should_stop_for(context: grpc.ServicerContext) -> StopFn:
 
 def progress_message(event: ProgressEvent) -> types_pb2.Progress:
     return types_pb2.Progress(stage=event.stage, done=event.done, total=event.total)
+
+
+def error_from_rpc(error: grpc.RpcError) -> TangoError:
+    """The domain error a failed RPC carries (code + ErrorInfo reason), so callers handle one type."""
+    status = rpc_status.from_call(error)
+    reason = error.code().name
+    metadata: dict[str, str] = {}
+    for detail in status.details if status else []:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            reason, metadata = info.reason, dict(info.metadata)
+    cls = _ERROR_BY_CODE.get(error.code().name, TangoError)
+    failure = cls(error.details() or error.code().name, reason=reason, metadata=metadata)
+    failure.code = error.code().name
+    return failure
+
+
+_ERROR_BY_CODE = {
+    cls.code: cls
+    for cls in (errors.InvalidArgument, errors.NotFound, errors.AlreadyExists, errors.FailedPrecondition,
+                errors.PermissionDenied, errors.ResourceExhausted, errors.Unavailable, errors.Cancelled,
+                errors.DeadlineExceeded)
+}

@@ -31,8 +31,10 @@ class ServiceBinding:
 class GrpcService:
     """A started gRPC server hosting one room's services. NOT_SERVING until `mark_ready()`."""
 
-    def __init__(self, config: ServiceConfig, bindings: Iterable[ServiceBinding], metrics: ServiceMetrics):
+    def __init__(self, config: ServiceConfig, bindings: Iterable[ServiceBinding], metrics: ServiceMetrics,
+                 warm_up: Callable[[], None] | None = None):
         self.config = config
+        self._warm_up = warm_up
         self.metrics = metrics
         self.bindings = list(bindings)
         self.health = health.HealthServicer(experimental_non_blocking=True)
@@ -67,6 +69,11 @@ class GrpcService:
         log.info("listening", extra={"port": self.port, "metrics_port": self.metrics_port, "services": names})
         return self.port
 
+    def warm_up(self) -> None:
+        """Loads what the service needs before it may report SERVING (models, caches)."""
+        if self._warm_up is not None:
+            self._warm_up()
+
     def mark_ready(self) -> None:
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("serving")
@@ -89,14 +96,13 @@ class GrpcService:
             self.health.set(binding.full_name, status)
 
 
-def run_until_signalled(service: GrpcService, warm_up: Callable[[], None] | None = None) -> None:
+def run_until_signalled(service: GrpcService) -> None:
     """Starts the service, warms it up, marks it SERVING and blocks until SIGTERM/SIGINT."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     service.start()
-    if warm_up is not None:
-        warm_up()
+    service.warm_up()
     service.mark_ready()
     stop.wait()
     log.info("signal received, draining")

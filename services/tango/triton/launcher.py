@@ -174,7 +174,7 @@ class TritonServer:
                 if self._process.poll() is not None:
                     raise self._failure(f"tritonserver exited with code {self._process.returncode}")
                 states = _model_states(client)
-                if states is not None and states and all(s != "LOADING" for s, _ in states.values()):
+                if states is not None and self._settled(states):
                     self._check_models(states)
                     return
                 if time.monotonic() > deadline:
@@ -182,6 +182,12 @@ class TritonServer:
                 time.sleep(0.1)
         finally:
             client.close()
+
+    def _settled(self, states: dict[str, tuple[str, str]]) -> bool:
+        """Every expected model finished loading (READY or UNAVAILABLE); unlisted models count as settled
+        (they are reported missing by _check_models)."""
+        expected = set(self.config.models) or set(states)
+        return bool(states) and all(states[name][0] in ("READY", "UNAVAILABLE") for name in expected & set(states))
 
     def _check_models(self, states: dict[str, tuple[str, str]]) -> None:
         expected = set(self.config.models) or set(states)
@@ -243,7 +249,7 @@ def _model_states(client) -> dict[str, tuple[str, str]] | None:
         index = client.get_model_repository_index(as_json=True, client_timeout=2.0)
     except InferenceServerException:
         return None
-    return {m["name"]: (m.get("state", "LOADING") or "LOADING", m.get("reason", "")) for m in index.get("models", [])}
+    return {m["name"]: (m.get("state", ""), m.get("reason", "")) for m in index.get("models", [])}
 
 
 def _terminate(process: subprocess.Popen, grace_s: float) -> int:
@@ -257,8 +263,12 @@ def _terminate(process: subprocess.Popen, grace_s: float) -> int:
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    _signal_group_pid(process.pid, sig)
+
+
+def _signal_group_pid(pid: int, sig: int) -> None:
     try:
-        os.killpg(process.pid, sig)  # the server and its python backend stubs (own session)
+        os.killpg(pid, sig)  # the server and its python backend stubs (own session)
     except ProcessLookupError:
         pass
 
@@ -271,11 +281,16 @@ def run_forever(config: TritonServerConfig) -> int:
     def forward(signum, _frame):
         stopping.set()
         if server.pid is not None:
-            os.killpg(server.pid, signal.SIGTERM)
+            _signal_group_pid(server.pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.start()
+        try:
+            server.start()
+        except Unavailable:
+            if stopping.is_set():  # asked to stop while starting
+                return 0
+            raise
         print(f"tritonserver ready in {server.startup_seconds:.1f} s: grpc {server.urls.grpc} "
               f"http {server.urls.http} metrics {server.urls.metrics} log {server.log_file}", flush=True)
         code = server.wait()

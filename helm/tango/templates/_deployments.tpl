@@ -1,0 +1,202 @@
+{{/*
+The two kinds of Deployment: a Python gRPC service (`tango serve <svc>`) and a Triton server.
+Context: (dict "root" $ "key" "<values key>" "upstreams" (list (list "ENV_NAME" "<values key>") ...)).
+*/}}
+
+{{- define "tango.pythonDeployment" -}}
+{{- $values := index .root.Values .key -}}
+{{- $svc := include "tango.componentName" . -}}
+{{- $SVC := upper $svc -}}
+{{- $ctx := . -}}
+{{- if $values.enabled }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "tango.componentFullname" . }}
+  labels:
+    {{- include "tango.labels" . | nindent 4 }}
+spec:
+  {{- if not $values.autoscaling.enabled }}
+  replicas: {{ $values.replicas }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "tango.selectorLabels" . | nindent 6 }}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+  template:
+    {{- include "tango.podMetadata" . | nindent 4 }}
+    spec:
+      {{- include "tango.podSpecHeader" . | nindent 6 }}
+      terminationGracePeriodSeconds: 30
+      containers:
+        - name: {{ $svc }}
+          image: {{ include "tango.image" . }}
+          imagePullPolicy: {{ .root.Values.global.imagePullPolicy }}
+          args: ["serve", {{ $svc | quote }}]
+          ports:
+            - {name: grpc, containerPort: {{ $values.service.grpcPort }}, protocol: TCP}
+            - {name: metrics, containerPort: {{ $values.service.metricsPort }}, protocol: TCP}
+          env:
+            - name: TANGO_HOST
+              value: 0.0.0.0
+            - name: TANGO_{{ $SVC }}_PORT
+              value: {{ $values.service.grpcPort | quote }}
+            - name: TANGO_{{ $SVC }}_METRICS_PORT
+              value: {{ $values.service.metricsPort | quote }}
+            {{- range .upstreams }}
+            {{- $target := dict "root" $ctx.root "key" (index . 1) }}
+            - name: {{ index . 0 }}
+              value: {{ include "tango.grpcAddress" $target | quote }}
+            {{- end }}
+            {{- if and (eq $svc "orchestrator") .root.Values.auth.enabled }}
+            - name: TANGO_API_TOKENS
+              valueFrom:
+                secretKeyRef:
+                  name: {{ required "auth.existingSecret is required when auth.enabled" .root.Values.auth.existingSecret }}
+                  key: {{ .root.Values.auth.secretKey }}
+            {{- end }}
+            {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
+            - name: TANGO_TLS_CERT_FILE
+              value: /etc/tango/tls/tls.crt
+            - name: TANGO_TLS_KEY_FILE
+              value: /etc/tango/tls/tls.key
+            {{- end }}
+            {{- include "tango.commonEnv" . | nindent 12 }}
+          startupProbe:
+            grpc: {port: {{ $values.service.grpcPort }}}
+            periodSeconds: 5
+            failureThreshold: 60
+          readinessProbe:
+            grpc: {port: {{ $values.service.grpcPort }}}
+            periodSeconds: 10
+            failureThreshold: 3
+          livenessProbe:
+            grpc: {port: {{ $values.service.grpcPort }}}
+            periodSeconds: 20
+            failureThreshold: 3
+          resources:
+            {{- toYaml $values.resources | nindent 12 }}
+          securityContext:
+            {{- include "tango.containerSecurityContext" . | nindent 12 }}
+          volumeMounts:
+            {{- include "tango.commonVolumeMounts" . | nindent 12 }}
+            {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
+            - name: tls
+              mountPath: /etc/tango/tls
+              readOnly: true
+            {{- end }}
+      volumes:
+        {{- include "tango.commonVolumes" . | nindent 8 }}
+        {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
+        - name: tls
+          secret:
+            secretName: {{ required "tls.existingSecret is required when tls.enabled" .root.Values.tls.existingSecret }}
+        {{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "tango.tritonDeployment" -}}
+{{- $values := index .root.Values .key -}}
+{{- $name := include "tango.componentName" . -}}
+{{- if $values.enabled }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "tango.componentFullname" . }}
+  labels:
+    {{- include "tango.labels" . | nindent 4 }}
+spec:
+  {{- if not $values.autoscaling.enabled }}
+  replicas: {{ $values.replicas }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "tango.selectorLabels" . | nindent 6 }}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+  template:
+    {{- include "tango.podMetadata" . | nindent 4 }}
+    spec:
+      {{- include "tango.podSpecHeader" . | nindent 6 }}
+      terminationGracePeriodSeconds: 60
+      containers:
+        - name: tritonserver
+          image: {{ include "tango.image" . }}
+          imagePullPolicy: {{ .root.Values.global.imagePullPolicy }}
+          args:
+            - --model-repository=/models
+            - --strict-readiness=true
+            - --exit-on-error=false
+            - --http-port={{ $values.service.httpPort }}
+            - --grpc-port={{ $values.service.grpcPort }}
+            - --metrics-port={{ $values.service.metricsPort }}
+            - --allow-metrics=true
+            - --allow-gpu-metrics={{ $values.gpu.enabled }}
+            - --backend-config=python,shm-default-byte-size=4194304
+            {{- range $values.extraArgs }}
+            - {{ . | quote }}
+            {{- end }}
+          ports:
+            - {name: http, containerPort: {{ $values.service.httpPort }}, protocol: TCP}
+            - {name: grpc, containerPort: {{ $values.service.grpcPort }}, protocol: TCP}
+            - {name: metrics, containerPort: {{ $values.service.metricsPort }}, protocol: TCP}
+          env:
+            - name: TANGO_CHECKPOINT_ROOT
+              value: {{ .root.Values.artifacts.checkpointRoot | quote }}
+            {{- include "tango.commonEnv" . | nindent 12 }}
+          startupProbe:
+            httpGet: {path: /v2/health/ready, port: http}
+            periodSeconds: 5
+            failureThreshold: 120
+          readinessProbe:
+            httpGet: {path: /v2/health/ready, port: http}
+            periodSeconds: 10
+            failureThreshold: 3
+          livenessProbe:
+            httpGet: {path: /v2/health/live, port: http}
+            periodSeconds: 20
+            failureThreshold: 3
+          resources:
+            requests:
+              {{- toYaml $values.resources.requests | nindent 14 }}
+              {{- if $values.gpu.enabled }}
+              {{ $values.gpu.resourceName }}: {{ $values.gpu.count }}
+              {{- end }}
+            limits:
+              {{- toYaml $values.resources.limits | nindent 14 }}
+              {{- if $values.gpu.enabled }}
+              {{ $values.gpu.resourceName }}: {{ $values.gpu.count }}
+              {{- end }}
+          securityContext:
+            {{- include "tango.containerSecurityContext" . | nindent 12 }}
+          volumeMounts:
+            {{- include "tango.commonVolumeMounts" . | nindent 12 }}
+            - name: dshm
+              mountPath: /dev/shm
+            {{- if $values.modelRepository.existingClaim }}
+            - name: model-repository
+              mountPath: /models
+              readOnly: true
+              {{- with $values.modelRepository.subPath }}
+              subPath: {{ . }}
+              {{- end }}
+            {{- end }}
+      volumes:
+        {{- include "tango.commonVolumes" . | nindent 8 }}
+        - name: dshm
+          emptyDir:
+            medium: Memory
+            sizeLimit: {{ $values.shmSizeLimit }}
+        {{- if $values.modelRepository.existingClaim }}
+        - name: model-repository
+          persistentVolumeClaim:
+            claimName: {{ $values.modelRepository.existingClaim }}
+            readOnly: true
+        {{- end }}
+{{- end }}
+{{- end }}

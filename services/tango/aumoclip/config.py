@@ -1,0 +1,104 @@
+"""AuMoCLIP configuration: one flat, JSON-serialisable dataclass (stored as `config.json` in a checkpoint)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tango.runtime.errors import CheckpointMismatch
+
+SMPLX_JOINTS = 55
+MEDIAPIPE_JOINTS = 33
+MOTION_CHANNELS = 15
+
+
+@dataclass(frozen=True)
+class AuMoCLIPConfig:
+    """Architecture of the two towers and the joint space. Defaults train on 2 CPU cores in minutes.
+
+    The paper's motion tower has 28 conv layers with the first 10 low level; the default here is 8 with the
+    first 3 low level (set `motion_layers=28, motion_low_layers=10` for the paper's depth).
+    """
+
+    representation: str = "smplx"  # "smplx" | "mediapipe": which motion the checkpoint serves
+    joints: int = SMPLX_JOINTS  # J
+    channels: int = MOTION_CHANNELS  # C
+    sample_rate: int = 16000
+    fps: int = 30
+    clip_seconds: float = 4.0
+    embed_dim: int = 64  # D, the joint space
+    # audio tower: wav2vec2-style feature encoder (total stride 320 -> 50 fps, resampled to fps)
+    audio_conv_channels: tuple[int, ...] = (32, 64, 64, 64, 96, 96, 128)
+    audio_conv_kernels: tuple[int, ...] = (10, 3, 3, 3, 3, 2, 2)
+    audio_conv_strides: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
+    audio_context_layers: int = 2  # residual temporal convs at fps after the encoder (low level)
+    # motion tower
+    motion_hidden: int = 128
+    motion_layers: int = 8
+    motion_low_layers: int = 3
+    motion_kernel: int = 5
+    joint_dropout: float = 0.1  # training only: drop whole joints of the input
+    # high-level transformer (one layer per tower)
+    transformer_dim: int = 128
+    transformer_heads: int = 4
+    transformer_ff: int = 256
+    dropout: float = 0.1
+    stop_gradient: bool = True  # the global loss does not train the low-level encoders
+    temperature_init: float = 0.07
+    # enrichments: extra audio channels at fps (0 = off)
+    wav2vec_dir: str = ""  # local directory of a transformers Wav2Vec2Model ("" = off)
+    wav2vec_dim: int = 0  # 2 x hidden size of that model (low + high features)
+    text_dim: int = 0  # 384 for MiniLM word features
+    extra: dict = field(default_factory=dict)  # free-form provenance (not architectural)
+
+    @property
+    def clip_frames(self) -> int:
+        return int(round(self.clip_seconds * self.fps))
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def audio_extra_dim(self) -> int:
+        return self.wav2vec_dim + self.text_dim
+
+    def validate(self) -> "AuMoCLIPConfig":
+        lengths = {len(self.audio_conv_channels), len(self.audio_conv_kernels), len(self.audio_conv_strides)}
+        if len(lengths) != 1:
+            raise ValueError("audio_conv_channels, audio_conv_kernels and audio_conv_strides must have one length")
+        if not 0 < self.motion_low_layers <= self.motion_layers:
+            raise ValueError("need 0 < motion_low_layers <= motion_layers")
+        if self.transformer_dim % self.transformer_heads:
+            raise ValueError("transformer_dim must be divisible by transformer_heads")
+        if bool(self.wav2vec_dir) != (self.wav2vec_dim > 0):
+            raise ValueError("wav2vec_dir and wav2vec_dim must be set together")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AuMoCLIPConfig":
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise CheckpointMismatch(f"config.json has fields this code does not know: {unknown}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values).validate()
+
+    @classmethod
+    def load(cls, path: Path) -> "AuMoCLIPConfig":
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CheckpointMismatch(f"cannot read AuMoCLIP config {path}: {exc}") from exc
+        return cls.from_dict(data)
+
+    @classmethod
+    def for_representation(cls, representation: str, **overrides) -> "AuMoCLIPConfig":
+        joints = {"smplx": SMPLX_JOINTS, "mediapipe": MEDIAPIPE_JOINTS}.get(representation)
+        if joints is None:
+            raise ValueError(f"unknown motion representation {representation!r}")
+        return cls(representation=representation, joints=joints, **overrides).validate()

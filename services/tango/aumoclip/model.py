@@ -1,0 +1,92 @@
+"""AuMoCLIP: hierarchical audio-motion joint embedding (TANGO section 3.2).
+
+Two towers (audio_tower.py, motion_tower.py). Low level: each tower's per-frame features projected by an MLP
+into the joint space (B, T, D). High level: a CLS vector per clip from projection self-attention (a learned
+query attending over the tower's transformer outputs) (B, D). Everything is L2-normalised; two learnable
+temperatures (low, high) scale the cosine similarities in the losses.
+
+Serving: call `model.eval()` and run under `torch.inference_mode()`; `load_checkpoint` returns it in eval.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from tango.aumoclip.audio_tower import AudioTower
+from tango.aumoclip.config import AuMoCLIPConfig
+from tango.aumoclip.layers import AttentionPool, ProjectionMLP
+from tango.aumoclip.motion_tower import MotionTower
+from tango.aumoclip.wav2vec_features import Wav2VecFeatures
+from tango.runtime.errors import InputMismatch
+
+MAX_LOGIT_SCALE = 100.0
+
+
+class AuMoCLIP(nn.Module):
+    """embed_audio(wave (B, S)) and embed_motion(motion (B, T, J, C)) -> (low (B, T, D), high (B, D))."""
+
+    def __init__(self, config: AuMoCLIPConfig, wav2vec: Wav2VecFeatures | None = None):
+        super().__init__()
+        self.config = config.validate()
+        if config.wav2vec_dir and wav2vec is None:
+            wav2vec = Wav2VecFeatures(config.wav2vec_dir, config.fps, config.sample_rate)
+        if wav2vec is not None and wav2vec.dim != config.wav2vec_dim:
+            raise InputMismatch(f"Wav2Vec2 gives {wav2vec.dim} channels, config expects {config.wav2vec_dim}")
+        self._wav2vec = [wav2vec] if wav2vec is not None else []  # a list: kept out of the state dict
+        self.audio_tower = AudioTower(config)
+        self.motion_tower = MotionTower(config)
+        self.audio_low_proj = ProjectionMLP(self.audio_tower.low_dim, config.embed_dim)
+        self.motion_low_proj = ProjectionMLP(self.motion_tower.low_dim, config.embed_dim)
+        self.audio_pool = AttentionPool(config.transformer_dim, config.transformer_heads, config.embed_dim)
+        self.motion_pool = AttentionPool(config.transformer_dim, config.transformer_heads, config.embed_dim)
+        initial = math.log(1.0 / config.temperature_init)
+        self.log_scale_low = nn.Parameter(torch.tensor(initial))
+        self.log_scale_high = nn.Parameter(torch.tensor(initial))
+
+    @property
+    def scale_low(self) -> torch.Tensor:
+        return self.log_scale_low.exp().clamp(max=MAX_LOGIT_SCALE)
+
+    @property
+    def scale_high(self) -> torch.Tensor:
+        return self.log_scale_high.exp().clamp(max=MAX_LOGIT_SCALE)
+
+    def _audio_extra(self, wave: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor | None:
+        """Extra audio channels (B, T, wav2vec_dim + text_dim) or None when no enrichment is configured."""
+        parts = []
+        if self._wav2vec:
+            parts.append(self._wav2vec[0](wave))
+        if self.config.text_dim:
+            frames = parts[0].shape[1] if parts else max(1, wave.shape[1] * self.config.fps // self.config.sample_rate)
+            if text is None:  # no transcript: zeros, the value seen for silence during training
+                text = wave.new_zeros(wave.shape[0], frames, self.config.text_dim)
+            elif text.shape[-1] != self.config.text_dim or text.shape[0] != wave.shape[0]:
+                raise InputMismatch(f"text features must be (B, T, {self.config.text_dim}), got {tuple(text.shape)}")
+            parts.append(text[:, :frames] if text.shape[1] >= frames else text)
+        if not parts:
+            return None
+        length = min(p.shape[1] for p in parts)
+        return torch.cat([p[:, :length] for p in parts], dim=-1)
+
+    def embed_audio(self, wave: torch.Tensor, text: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """wave (B, S) float at sample_rate [, text (B, T, text_dim)] -> low (B, T, D), high (B, D)."""
+        if wave.dim() != 2 or wave.shape[1] == 0:
+            raise InputMismatch(f"waveform must be (B, S) with S > 0, got {tuple(wave.shape)}")
+        wave = wave.float()
+        low, high = self.audio_tower(wave, self._audio_extra(wave, text))  # (B, T, C), (B, T, H)
+        return self.audio_low_proj(low), self.audio_pool(high)
+
+    def embed_motion(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """motion (B, T, J, C) -> low (B, T, D), high (B, D)."""
+        expected = (self.config.joints, self.config.channels)
+        if motion.dim() != 4 or tuple(motion.shape[2:]) != expected or motion.shape[1] == 0:
+            raise InputMismatch(f"motion must be (B, T, {expected[0]}, {expected[1]}) for a "
+                                f"{self.config.representation} checkpoint, got {tuple(motion.shape)}")
+        low, high = self.motion_tower(motion.float())  # (B, T, H), (B, T, H')
+        return self.motion_low_proj(low), self.motion_pool(high)
+
+    def forward(self, wave: torch.Tensor, motion: torch.Tensor, text: torch.Tensor | None = None):
+        """Both towers for a training batch: ((audio_low, audio_high), (motion_low, motion_high))."""
+        return self.embed_audio(wave, text), self.embed_motion(motion)

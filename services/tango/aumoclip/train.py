@@ -1,0 +1,222 @@
+"""AuMoCLIP training: seeded, time-bounded, resumable.
+
+One epoch = every `clip_frames` window of every pair at `window_stride_frames`, each start jittered by up to
+half a stride (small time shifts), shuffled. Per batch: random gain and a little noise on the audio, optional
+KMM key-frame masking of the motion input, loss = global InfoNCE (CLS) + local frame-wise contrastive loss.
+State is saved at every epoch end and when the time budget runs out: `model.safetensors` + `config.json`
+(the checkpoint) and `train_state.safetensors` (optimizer tensors) + `train_state.json` (step, epoch, ...).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from tango.aumoclip.checkpoint import load_checkpoint, save_checkpoint
+from tango.aumoclip.config import AuMoCLIPConfig
+from tango.aumoclip.data import AudioMotionPair, check_audio, gather_clips, window_starts
+from tango.aumoclip.keyframes import KeyframeConfig, mask_keyframes
+from tango.aumoclip.losses import LocalWindow, global_infonce, local_contrastive
+from tango.aumoclip.model import AuMoCLIP
+from tango.runtime.errors import Cancelled, CheckpointMismatch, InputMismatch
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total), as tango.runtime.progress
+STATE_TENSORS, STATE_JSON = "train_state.safetensors", "train_state.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 20
+    window_stride_frames: int = 10
+    global_weight: float = 1.0
+    local_weight: float = 1.0
+    gain_db: float = 6.0  # random gain in +-gain_db
+    noise_level: float = 0.005  # additive white noise, relative to each clip's std
+    local_window: LocalWindow = field(default_factory=LocalWindow)
+    keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)  # KMM masking, off by default
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: str
+    steps: int
+    epochs: int
+    seconds: float
+    seconds_per_epoch: float
+    stopped_by: str  # "epochs" | "time"
+    history: list[dict]  # per epoch: epoch, loss, global, local, seconds
+
+
+def _validate(pairs: Sequence[AudioMotionPair], config: AuMoCLIPConfig) -> None:
+    if not pairs:
+        raise InputMismatch("no training pairs")
+    for pair in pairs:
+        if pair.representation != config.representation or pair.motion.shape[1:] != (config.joints, config.channels):
+            raise InputMismatch(f"pair {pair.name} has {pair.representation} motion {pair.motion.shape[1:]}, the "
+                                f"model expects {config.representation} ({config.joints}, {config.channels})")
+        if (pair.text is None) != (config.text_dim == 0):
+            raise InputMismatch(f"pair {pair.name}: transcript features must be given exactly when text_dim > 0")
+        check_audio(pair.audio, config.clip_seconds)
+
+
+def _motion_statistics(pairs: Sequence[AudioMotionPair]) -> tuple[torch.Tensor, torch.Tensor]:
+    flat = np.concatenate([p.motion.reshape(p.frames, -1) for p in pairs])  # (sum F, J*C)
+    return torch.from_numpy(flat.mean(0)), torch.from_numpy(flat.std(0))
+
+
+def _epoch_index(pairs: Sequence[AudioMotionPair], clip: int, stride: int, rng: np.random.Generator):
+    """Shuffled (pair_index, start) of one epoch: stride windows jittered by up to +-stride/2."""
+    pair_index, starts = [], []
+    for number, pair in enumerate(pairs):
+        base = window_starts(pair.frames, clip, stride)
+        jitter = rng.integers(-(stride // 2), stride // 2 + 1, size=base.shape[0])
+        starts.append(np.clip(base + jitter, 0, pair.frames - clip))
+        pair_index.append(np.full(base.shape[0], number))
+    pair_index, starts = np.concatenate(pair_index), np.concatenate(starts)
+    order = rng.permutation(starts.shape[0])
+    return pair_index[order], starts[order]
+
+
+def _augment_audio(wave: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """wave (B, S): random gain and white noise relative to each clip's level."""
+    gain = 10.0 ** (rng.uniform(-cfg.gain_db, cfg.gain_db, size=(wave.shape[0], 1)) / 20.0)
+    noise = rng.standard_normal(wave.shape) * cfg.noise_level * wave.std(axis=1, keepdims=True)
+    return ((wave + noise) * gain).astype(np.float32)
+
+
+def _batch_loss(model: AuMoCLIP, batch, cfg: TrainConfig) -> tuple[torch.Tensor, float, float]:
+    wave, motion = torch.from_numpy(batch.wave), torch.from_numpy(batch.motion)
+    text = None if batch.text is None else torch.from_numpy(batch.text)
+    if cfg.keyframes.enabled:
+        motion = mask_keyframes(model, motion, cfg.keyframes)
+    (audio_low, audio_high), (motion_low, motion_high) = model(wave, motion, text)
+    global_loss = global_infonce(audio_high, motion_high, model.scale_high)
+    local_loss = local_contrastive(audio_low, motion_low, model.scale_low, cfg.local_window)
+    total = cfg.global_weight * global_loss + cfg.local_weight * local_loss
+    return total, float(global_loss), float(local_loss)
+
+
+def _save_state(out_dir: Path, model: AuMoCLIP, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    save_checkpoint(model, out_dir)
+    opt = optimizer.state_dict()
+    tensors = {f"state.{pid}.{key}": value.detach().contiguous().clone()
+               for pid, entry in opt["state"].items() for key, value in entry.items()}
+    save_file(tensors, str(out_dir / STATE_TENSORS))
+    state = dict(state, param_groups=opt["param_groups"])
+    (out_dir / STATE_JSON).write_text(json.dumps(state, indent=1, default=list))
+
+
+def _load_state(out_dir: Path, config: AuMoCLIPConfig, optimizer_factory) -> tuple[AuMoCLIP, torch.optim.Optimizer, dict]:
+    model = load_checkpoint(out_dir, expect=config)
+    optimizer = optimizer_factory(model)
+    state = json.loads((out_dir / STATE_JSON).read_text())
+    tensors = load_file(str(out_dir / STATE_TENSORS))
+    per_param: dict[int, dict] = {}
+    for name, value in tensors.items():
+        _, pid, key = name.split(".", 2)
+        per_param.setdefault(int(pid), {})[key] = value
+    groups = state.pop("param_groups")
+    try:
+        optimizer.load_state_dict({"state": per_param, "param_groups": groups})
+    except (ValueError, KeyError) as exc:
+        raise CheckpointMismatch(f"optimizer state in {out_dir} does not fit the model: {exc}") from exc
+    return model, optimizer, state
+
+
+def _new_run(pairs, config: AuMoCLIPConfig, seed: int, optimizer_factory) -> tuple[AuMoCLIP, torch.optim.Optimizer, dict]:
+    torch.manual_seed(seed)
+    model = AuMoCLIP(config)
+    model.motion_tower.set_input_statistics(*_motion_statistics(pairs))
+    return model, optimizer_factory(model), {"step": 0, "epoch": 0, "seconds": 0.0, "history": [], "seed": seed}
+
+
+def train(pairs: Sequence[AudioMotionPair], out_dir: str | Path, config: AuMoCLIPConfig, *,
+          max_minutes: float = 5.0, epochs: int = 1000, seed: int = 0, resume: bool = True,
+          progress: ProgressFn | None = None, train_config: TrainConfig = TrainConfig(),
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Trains AuMoCLIP on `pairs` until `epochs` or `max_minutes` (whichever first); checkpoint in `out_dir`.
+
+    With `resume` and a previous state in `out_dir` (same config, else CheckpointMismatch) it continues from
+    the saved step/epoch; epoch e always draws its windows from rng(seed, e), so runs are reproducible.
+    `should_stop` returning True raises Cancelled after saving the state.
+    """
+    config = config.validate()
+    _validate(pairs, config)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def optimizer_factory(model: AuMoCLIP) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(model.parameters(), lr=train_config.learning_rate,
+                                 weight_decay=train_config.weight_decay)
+
+    if resume and (out_dir / STATE_JSON).is_file():
+        model, optimizer, state = _load_state(out_dir, config, optimizer_factory)
+    else:
+        model, optimizer, state = _new_run(pairs, config, seed, optimizer_factory)
+    deadline = time.monotonic() + max_minutes * 60.0
+    stopped_by = "epochs"
+    while state["epoch"] < epochs:
+        epoch_result = _run_epoch(model, optimizer, pairs, state, train_config, deadline, progress, should_stop)
+        state["seconds"] += epoch_result["seconds"]
+        if epoch_result["complete"]:
+            state["epoch"] += 1
+            state["history"].append(dict(epoch_result, epoch=state["epoch"]))
+        _save_state(out_dir, model, optimizer, state)
+        if should_stop is not None and should_stop():
+            raise Cancelled("AuMoCLIP training cancelled (state saved)")
+        if not epoch_result["complete"]:
+            stopped_by = "time"
+            break
+    full = [h for h in state["history"] if h.get("complete")]
+    per_epoch = float(np.mean([h["seconds"] for h in full])) if full else 0.0
+    model.eval()
+    return TrainResult(str(out_dir), state["step"], state["epoch"], state["seconds"], per_epoch, stopped_by,
+                       state["history"])
+
+
+def _run_epoch(model: AuMoCLIP, optimizer: torch.optim.Optimizer, pairs, state: dict, cfg: TrainConfig,
+               deadline: float, progress: ProgressFn | None, should_stop) -> dict:
+    """One epoch (or until the deadline / a stop request). Mutates state['step']."""
+    started = time.monotonic()
+    clip = model.config.clip_frames
+    rng = np.random.default_rng([state["seed"], state["epoch"]])
+    torch.manual_seed(state["seed"] * 100_003 + state["epoch"])
+    pair_index, starts = _epoch_index(pairs, clip, cfg.window_stride_frames, rng)
+    batches = max(1, starts.shape[0] // cfg.batch_size)  # drop the ragged tail: InfoNCE wants full batches
+    model.train()
+    totals = np.zeros(3)
+    done = 0
+    for number in range(batches):
+        if time.monotonic() > deadline or (should_stop is not None and should_stop()):
+            break
+        chosen = slice(number * cfg.batch_size, (number + 1) * cfg.batch_size)
+        batch = gather_clips(pairs, pair_index[chosen], starts[chosen], clip)
+        batch = type(batch)(_augment_audio(batch.wave, cfg, rng), batch.motion, batch.text)
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.learning_rate * min(1.0, (state["step"] + 1) / max(1, cfg.warmup_steps))
+        loss, global_loss, local_loss = _batch_loss(model, batch, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        state["step"] += 1
+        done += 1
+        totals += (float(loss), global_loss, local_loss)
+        if progress is not None:
+            progress("train", number + 1, batches)
+    mean = totals / max(done, 1)
+    return {"complete": done == batches, "loss": float(mean[0]), "global": float(mean[1]),
+            "local": float(mean[2]), "seconds": time.monotonic() - started, "steps": done}
+
+
+def result_json(result: TrainResult) -> str:
+    return json.dumps(asdict(result), indent=1)

@@ -1,0 +1,119 @@
+"""`tango reenact`, `tango speaker create|list`, `tango jobs list|watch|cancel`."""
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+from google.longrunning import operations_pb2, operations_pb2_grpc
+from google.protobuf import json_format
+
+from tango.cli.client import call, channel
+from tango.cli.operations import download, metadata_of, orchestrator, result_of, watch
+from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+
+MODES = {"dp": pb.RETRIEVAL_MODE_DP, "beam": pb.RETRIEVAL_MODE_BEAM, "onset": pb.RETRIEVAL_MODE_ONSET,
+         "random": pb.RETRIEVAL_MODE_RANDOM}
+
+
+def register(subparsers) -> None:
+    reenact = subparsers.add_parser("reenact", help="make a video of the speaker gesturing to new speech")
+    reenact.add_argument("--reference", nargs="+", help="reference video(s) of the speaker")
+    reenact.add_argument("--speaker", default="", help="an existing speaker (speakers/<id>) instead of --reference")
+    reenact.add_argument("--audio", required=True)
+    reenact.add_argument("--transcript", default="")
+    reenact.add_argument("-o", "--output", required=True, help="output .mp4 (a .json sidecar is written beside it)")
+    reenact.add_argument("--mode", choices=tuple(MODES), default="dp")
+    reenact.add_argument("--transition-frames", type=int, default=0)
+    reenact.add_argument("--max-height", type=int, default=0)
+    reenact.add_argument("--lipsync", action="store_true")
+    reenact.add_argument("--train-minutes", type=float, default=0.0)
+    reenact.add_argument("--json", action="store_true")
+    reenact.set_defaults(func=run_reenact)
+
+    speaker = subparsers.add_parser("speaker", help="create or list speakers")
+    speaker_actions = speaker.add_subparsers(dest="action", required=True)
+    create = speaker_actions.add_parser("create")
+    create.add_argument("references", nargs="+")
+    create.add_argument("--train-minutes", type=float, default=0.0)
+    create.set_defaults(func=run_speaker_create)
+    speaker_actions.add_parser("list").set_defaults(func=run_speaker_list)
+
+    jobs = subparsers.add_parser("jobs", help="list, watch or cancel long-running jobs")
+    job_actions = jobs.add_subparsers(dest="action", required=True)
+    job_actions.add_parser("list").set_defaults(func=run_jobs_list)
+    for name, func in (("watch", run_jobs_watch), ("cancel", run_jobs_cancel)):
+        sub = job_actions.add_parser(name)
+        sub.add_argument("name", help="operations/<id>")
+        sub.set_defaults(func=func)
+
+
+def _uri(path: str) -> str:
+    return str(Path(path).resolve()) if "://" not in path else path
+
+
+def run_reenact(args) -> int:
+    if not args.reference and not args.speaker:
+        print("tango reenact: give --reference VIDEO... or --speaker speakers/<id>", file=sys.stderr)
+        return 2
+    request = pb.CreateReenactmentRequest(
+        request_id=uuid.uuid4().hex, speaker=args.speaker, reference_uris=[_uri(r) for r in args.reference or []],
+        audio_uri=_uri(args.audio), transcript_uri=_uri(args.transcript) if args.transcript else "",
+        options=pb.ReenactmentOptions(mode=MODES[args.mode], transition_frames=args.transition_frames,
+                                      max_height=args.max_height, lipsync=args.lipsync),
+        speaker_options=pb.SpeakerOptions(train_minutes=args.train_minutes),
+    )
+    operation = call(orchestrator().CreateReenactment, request, 60)
+    print(f"operation {operation.name}", file=sys.stderr)
+    done = watch(operation.name, "reenact")
+    result = result_of(done, pb.Reenactment)
+    output = Path(args.output)
+    download(result.video_uri, output)
+    download(result.sidecar_uri, output.with_suffix(".json"))
+    summary = {"output": str(output), "sidecar": str(output.with_suffix(".json")), "speaker": result.speaker,
+               "duration_s": round(result.duration_s, 3), "steps": result.steps, "jumps": result.jumps,
+               "similarity": round(result.similarity, 4), "operation": operation.name,
+               "timings": {t.stage: t.seconds for t in metadata_of(done).timings}}
+    print(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
+    return 0
+
+
+def run_speaker_create(args) -> int:
+    request = pb.CreateSpeakerRequest(request_id=uuid.uuid4().hex, reference_uris=[_uri(r) for r in args.references],
+                                      options=pb.SpeakerOptions(train_minutes=args.train_minutes))
+    operation = call(orchestrator().CreateSpeaker, request, 60)
+    speaker = result_of(watch(operation.name, "speaker"), pb.Speaker)
+    print(json_format.MessageToJson(speaker))
+    return 0
+
+
+def run_speaker_list(args) -> int:
+    for speaker in call(orchestrator().ListSpeakers, pb.ListSpeakersRequest(page_size=1000), 30).speakers:
+        print(f"{speaker.name}  nodes={speaker.graph_nodes}  seconds={speaker.reference_seconds:.1f}")
+    return 0
+
+
+def _operations() -> operations_pb2_grpc.OperationsStub:
+    return operations_pb2_grpc.OperationsStub(channel("orchestrator"))
+
+
+def run_jobs_list(args) -> int:
+    reply = call(_operations().ListOperations, operations_pb2.ListOperationsRequest(page_size=100), 30)
+    for operation in reply.operations:
+        metadata = metadata_of(operation)
+        state = pb.JobState.Name(metadata.state).removeprefix("JOB_STATE_")
+        print(f"{operation.name}  {metadata.kind:<11} {state:<9} {metadata.stage:<16} {metadata.progress:5.0%}")
+    return 0
+
+
+def run_jobs_watch(args) -> int:
+    operation = watch(args.name, "job")
+    print(json_format.MessageToJson(metadata_of(operation)))
+    return 0
+
+
+def run_jobs_cancel(args) -> int:
+    call(_operations().CancelOperation, operations_pb2.CancelOperationRequest(name=args.name), 30)
+    print(f"cancellation requested for {args.name}")
+    return 0

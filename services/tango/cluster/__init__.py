@@ -1,0 +1,1 @@
+"""Kubernetes deployment support: chart rendering and validation, cluster status, batch Jobs."""

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import dataclasses
+
+from tango.runtime.config import ServiceConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class OrchestratorConfig(ServiceConfig):
+    perception_addr: str = "127.0.0.1:50051"
+    graph_addr: str = "127.0.0.1:50052"
+    retrieval_addr: str = "127.0.0.1:50053"
+    embed_url: str = "127.0.0.1:50061"  # Triton serving aumoclip_audio / aumoclip_motion
+    interp_url: str = "127.0.0.1:50061"  # Triton serving the interpolation model
+    interpolator: str = "interp_flow"
+    database: str = ""  # SQLite file; empty = <data dir>/orchestrator.sqlite
+    max_jobs_in_flight: int = 4  # pending + running; beyond it CreateX answers RESOURCE_EXHAUSTED
+    job_workers: int = 1  # jobs run concurrently (CPU-bound stages: keep low on small machines)
+    max_audio_seconds: float = 600.0
+    stage_attempts: int = 5  # per stage, on UNAVAILABLE / DEADLINE_EXCEEDED
+    retry_base_s: float = 1.0
+    stage_deadline_s: float = 3600.0
+    train_minutes: float = 2.0  # speaker AuMoCLIP training budget
+    transition_frames: int = 8
+    max_height: int = 1080
+    lipsync_dir: str = ""  # Wav2Lip-style weights; empty = lip sync skipped

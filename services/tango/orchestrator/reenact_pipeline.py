@@ -1,0 +1,92 @@
+"""CreateReenactment: speaker + target speech -> retrieval -> transitions + render + mux -> video."""
+from __future__ import annotations
+
+from tango.artifacts.hashing import file_sha256
+from tango.artifacts.inputs import InputResolver
+from tango.aumoclip.transcript import load_transcript
+from tango.media.audio import check_speech, load_audio
+from tango.orchestrator.config import OrchestratorConfig
+from tango.orchestrator.job_context import JobContext
+from tango.orchestrator.render_stage import RenderStage
+from tango.orchestrator.retry import with_retries
+from tango.orchestrator.speaker_pipeline import STAGE_WEIGHTS as SPEAKER_STAGES
+from tango.orchestrator.speaker_pipeline import SpeakerPipeline
+from tango.orchestrator.speakers import SpeakerCatalogue
+from tango.orchestrator.stage_clients import StageClients
+from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+from tango.runtime.errors import InvalidArgument
+from tango.type.v1 import types_pb2
+
+AUDIO_RATE = 16_000
+TRANSCRIPT_SLACK_S = 1.0
+STAGE_WEIGHTS = {**{k: v * 0.5 for k, v in SPEAKER_STAGES.items()}, "audio": 0.02, "retrieval": 0.08, "render": 0.4}
+
+
+class ReenactmentPipeline:
+    kind = "reenactment"
+    stage_weights = STAGE_WEIGHTS
+
+    def __init__(self, config: OrchestratorConfig, clients: StageClients, speakers: SpeakerCatalogue,
+                 speaker_pipeline: SpeakerPipeline, render: RenderStage, inputs: InputResolver):
+        self.config = config
+        self.clients = clients
+        self.speakers = speakers
+        self.speaker_pipeline = speaker_pipeline
+        self.render_stage = render
+        self.inputs = inputs
+
+    def parse(self, payload: bytes) -> pb.CreateReenactmentRequest:
+        return pb.CreateReenactmentRequest.FromString(payload)
+
+    def target_of(self, request: pb.CreateReenactmentRequest) -> str:
+        return request.speaker or "speakers/(from the references)"
+
+    def validate(self, request: pb.CreateReenactmentRequest) -> None:
+        if not request.audio_uri:
+            raise InvalidArgument("a reenactment needs the target speech (audio_uri)", reason="MISSING_AUDIO")
+        if not request.speaker and not request.reference_uris:
+            raise InvalidArgument("give a speaker or reference videos", reason="NO_SPEAKER")
+        if request.speaker:
+            self.speakers.get(request.speaker)
+        self.inputs.resolve(request.audio_uri)
+        if request.transcript_uri:
+            self.inputs.resolve(request.transcript_uri)
+
+    def run(self, request: pb.CreateReenactmentRequest, context: JobContext) -> pb.Reenactment:
+        speaker = (self.speakers.get(request.speaker) if request.speaker else
+                   self.speaker_pipeline.ensure_speaker(list(request.reference_uris), request.speaker_options, context))
+        with context.stage("audio"):
+            audio_path = self.inputs.resolve(request.audio_uri)
+            audio = self._checked_audio(audio_path, request.transcript_uri)
+        with context.stage("retrieval") as record:
+            path = with_retries(
+                lambda: self.clients.search_path(speaker.graph.uri, str(audio_path), speaker.checkpoint,
+                                                 int(request.options.mode), request.options.jump_penalty,
+                                                 context.should_stop),
+                stage="retrieval", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
+                should_stop=context.should_stop, on_attempt=context.attempt(record))
+        with context.stage("render"):
+            outcome = self.render_stage.render(speaker, path, audio, file_sha256(audio_path), request.options,
+                                               context.progress, context.should_stop)
+        return pb.Reenactment(
+            name=f"reenactments/{outcome.artifact.sha256}", speaker=speaker.name, duration_s=outcome.duration_s,
+            render=types_pb2.ArtifactRef(
+                uri=outcome.artifact.uri, sha256=outcome.artifact.sha256, kind=outcome.artifact.kind),
+            video_uri=str(outcome.video_path), sidecar_uri=str(outcome.sidecar_path),
+            steps=len(path.path), jumps=len(path.jump_steps), similarity=path.similarity,
+        )
+
+    def _checked_audio(self, audio_path, transcript_uri: str):
+        audio = load_audio(audio_path, AUDIO_RATE)
+        check_speech(audio, AUDIO_RATE)
+        seconds = len(audio) / AUDIO_RATE
+        if seconds > self.config.max_audio_seconds:
+            raise InvalidArgument(f"the audio lasts {seconds:.0f} s, above the limit of "
+                                  f"{self.config.max_audio_seconds:.0f} s", reason="AUDIO_TOO_LONG")
+        if transcript_uri:
+            words = load_transcript(self.inputs.resolve(transcript_uri))
+            last_end = max((w.end for w in words), default=0.0)
+            if not words or last_end > seconds + TRANSCRIPT_SLACK_S:
+                raise InvalidArgument(f"the transcript ends at {last_end:.1f} s but the audio lasts {seconds:.1f} s",
+                                      reason="TRANSCRIPT_MISMATCH")
+        return audio

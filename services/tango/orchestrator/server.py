@@ -1,0 +1,71 @@
+"""Entry point of the orchestrator (`tango serve orchestrator`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from google.longrunning import operations_pb2_grpc
+
+from tango.artifacts.inputs import InputResolver
+from tango.artifacts.store import ArtifactStore
+from tango.orchestrator.config import OrchestratorConfig
+from tango.orchestrator.core import OrchestratorCore
+from tango.orchestrator.jobs import JobStore
+from tango.orchestrator.reenact_pipeline import ReenactmentPipeline
+from tango.orchestrator.render_stage import RenderStage
+from tango.orchestrator.runner import JobRunner
+from tango.orchestrator.servicer import OperationsServicer, OrchestratorServicer
+from tango.orchestrator.speaker_model import SpeakerModelTrainer
+from tango.orchestrator.speaker_pipeline import SpeakerPipeline
+from tango.orchestrator.speakers import SpeakerCatalogue
+from tango.orchestrator.stage_clients import StageClients
+from tango.orchestrator.uploads import UploadArea
+from tango.orchestrator.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc
+from tango.runtime.metrics import ServiceMetrics
+from tango.runtime.server import GrpcService, ServiceBinding
+from tango.triton.client import TritonClient
+
+SERVICE_NAME = orchestrator_service_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
+OPERATIONS_NAME = "google.longrunning.Operations"
+MAX_UPLOAD_BYTES = 8 << 30
+
+
+class OrchestratorService(GrpcService):
+    """The gRPC server plus the job runner: unfinished jobs resume when it starts, and stop with it."""
+
+    def __init__(self, config: OrchestratorConfig, core: OrchestratorCore, clients: StageClients, bindings, metrics):
+        super().__init__(config, bindings, metrics)
+        self.core = core
+        self.clients = clients
+
+    def warm_up(self) -> None:
+        self.core.runner.resume_unfinished()
+
+    def stop(self, grace_s: float | None = None) -> None:
+        super().stop(grace_s)
+        self.core.runner.shutdown()
+        self.clients.close()
+
+
+def build(config: OrchestratorConfig) -> OrchestratorService:
+    store = ArtifactStore(config.data_uri)
+    inputs = InputResolver(config.allowed_root_list + store.local_roots(), download_dir=Path(store.cache_dir) / "inputs")
+    jobs = JobStore(Path(config.database) if config.database else Path(store.root_path) / "orchestrator.sqlite")
+    clients = StageClients(config.perception_addr, config.graph_addr, config.retrieval_addr, config.stage_deadline_s)
+    speakers = SpeakerCatalogue(store)
+    speaker_pipeline = SpeakerPipeline(config, clients, speakers, SpeakerModelTrainer(store))
+    render = RenderStage(config, store, inputs, TritonClient(config.interp_url, timeout_s=600.0))
+    reenactment_pipeline = ReenactmentPipeline(config, clients, speakers, speaker_pipeline, render, inputs)
+    runner = JobRunner(jobs, {"speaker": speaker_pipeline, "reenactment": reenactment_pipeline},
+                       workers=config.job_workers, max_unfinished=config.max_jobs_in_flight)
+    core = OrchestratorCore(jobs, runner, speakers, UploadArea(store, MAX_UPLOAD_BYTES), speaker_pipeline,
+                            reenactment_pipeline)
+    orchestrator, operations = OrchestratorServicer(core), OperationsServicer(core)
+    bindings = [
+        ServiceBinding(SERVICE_NAME, lambda s: orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(orchestrator, s)),
+        ServiceBinding(OPERATIONS_NAME, lambda s: operations_pb2_grpc.add_OperationsServicer_to_server(operations, s)),
+    ]
+    return OrchestratorService(config, core, clients, bindings, ServiceMetrics("orchestrator"))
+
+
+def load_config() -> OrchestratorConfig:
+    return OrchestratorConfig.from_env("orchestrator")

@@ -1,0 +1,101 @@
+"""gRPC translation for OrchestratorService and google.longrunning.Operations."""
+from __future__ import annotations
+
+import time
+
+import grpc
+from google.longrunning import operations_pb2, operations_pb2_grpc
+from google.protobuf import empty_pb2
+
+from tango.orchestrator.core import OrchestratorCore
+from tango.orchestrator.operations import operation_of
+from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from tango.runtime.errors import InvalidArgument
+from tango.runtime.grpc_util import should_stop_for
+
+WATCH_POLL_S = 5.0
+
+
+class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
+    def __init__(self, core: OrchestratorCore):
+        self.core = core
+
+    def CreateSpeaker(self, request: pb.CreateSpeakerRequest, context):
+        return operation_of(self.core.create_speaker(request))
+
+    def GetSpeaker(self, request: pb.GetSpeakerRequest, context):
+        return self.core.speakers.get(request.name)
+
+    def ListSpeakers(self, request: pb.ListSpeakersRequest, context):
+        speakers, token = self.core.speakers.list(request.page_size, request.page_token)
+        return pb.ListSpeakersResponse(speakers=speakers, next_page_token=token)
+
+    def CreateReenactment(self, request: pb.CreateReenactmentRequest, context):
+        return operation_of(self.core.create_reenactment(request))
+
+    def WatchOperation(self, request: pb.WatchOperationRequest, context):
+        stop = should_stop_for(context)
+        job = self.core.job(request.name)
+        yield operation_of(job)
+        while not job.state.done and not stop():
+            changed = self.core.jobs.wait_for_change(job.id, job.updated, WATCH_POLL_S)
+            if changed.updated > job.updated or changed.state.done:
+                yield operation_of(changed)
+            job = changed
+
+    def UploadMedia(self, request_iterator, context):
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "filename":
+            raise InvalidArgument("the first message of an upload names the file", reason="UPLOAD_WITHOUT_NAME")
+        chunks = (message.chunk for message in request_iterator)
+        uri, sha256, size = self.core.uploads.save(first.filename, chunks)
+        return pb.UploadMediaResponse(uri=uri, sha256=sha256, size_bytes=size)
+
+    def DownloadMedia(self, request: pb.DownloadMediaRequest, context):
+        for chunk in self.core.uploads.read(request.uri):
+            yield pb.DownloadMediaResponse(chunk=chunk)
+
+
+class OperationsServicer(operations_pb2_grpc.OperationsServicer):
+    def __init__(self, core: OrchestratorCore):
+        self.core = core
+
+    def GetOperation(self, request: operations_pb2.GetOperationRequest, context):
+        return operation_of(self.core.job(request.name))
+
+    def ListOperations(self, request: operations_pb2.ListOperationsRequest, context):
+        jobs, token = self.core.jobs.list(request.page_size, request.page_token, kind=_kind_filter(request.filter))
+        return operations_pb2.ListOperationsResponse(operations=[operation_of(j) for j in jobs], next_page_token=token)
+
+    def CancelOperation(self, request: operations_pb2.CancelOperationRequest, context):
+        self.core.runner.cancel(self.core.job(request.name).id)
+        return empty_pb2.Empty()
+
+    def DeleteOperation(self, request: operations_pb2.DeleteOperationRequest, context):
+        job = self.core.job(request.name)
+        if not job.state.done:
+            self.core.runner.cancel(job.id)
+        self.core.jobs.delete(job.id)
+        return empty_pb2.Empty()
+
+    def WaitOperation(self, request: operations_pb2.WaitOperationRequest, context):
+        job = self.core.job(request.name)
+        limit = request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else 3600.0
+        remaining = context.time_remaining()
+        deadline = time.monotonic() + min(limit, remaining if remaining is not None else limit)
+        while not job.state.done and time.monotonic() < deadline and context.is_active():
+            job = self.core.jobs.wait_for_change(job.id, job.updated, min(WATCH_POLL_S, deadline - time.monotonic()))
+        return operation_of(job)
+
+
+def _kind_filter(text: str) -> str:
+    """Supports the filter `kind = "speaker"` / `kind="reenactment"`; empty = all."""
+    if not text.strip():
+        return ""
+    key, _, value = text.partition("=")
+    value = value.strip().strip('"')
+    if key.strip() != "kind" or value not in ("speaker", "reenactment"):
+        raise InvalidArgument(f"unsupported filter {text!r} (use kind=\"speaker\" or kind=\"reenactment\")",
+                              reason="BAD_FILTER")
+    return value

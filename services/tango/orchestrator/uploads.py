@@ -1,0 +1,57 @@
+"""Media uploaded by callers without shared storage, and downloads of produced files."""
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tango.artifacts.store import ArtifactStore
+from tango.runtime.errors import InvalidArgument, MediaTooLarge, NotFound, UriNotAllowed
+
+KIND = "upload"
+CHUNK = 1 << 20
+
+
+class UploadArea:
+    def __init__(self, store: ArtifactStore, max_bytes: int):
+        self.store = store
+        self.max_bytes = max_bytes
+
+    def save(self, filename: str, chunks: Iterable[bytes]) -> tuple[str, str, int]:
+        """Stores an uploaded file content-addressed; returns (path URI, sha256, size)."""
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name)[:100]
+        if not name or name.startswith("."):
+            raise InvalidArgument(f"bad upload file name {filename!r}", reason="BAD_FILENAME")
+        digest, size = hashlib.sha256(), 0
+        with tempfile.NamedTemporaryFile(delete=False, suffix=".part") as spool:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > self.max_bytes:
+                    Path(spool.name).unlink(missing_ok=True)
+                    raise MediaTooLarge(f"upload exceeds {self.max_bytes} bytes")
+                digest.update(chunk)
+                spool.write(chunk)
+        spooled = Path(spool.name)
+        try:
+            if size == 0:
+                raise InvalidArgument("the upload is empty", reason="EMPTY_MEDIA")
+            sha = digest.hexdigest()
+            info = self.store.create(KIND, sha, lambda tmp: spooled.replace(tmp / name))
+        finally:
+            spooled.unlink(missing_ok=True)
+        stored = next(p for p in self.store.local_dir(info.uri, KIND).iterdir() if not p.name.startswith("_"))
+        return str(stored), sha, size
+
+    def read(self, uri: str) -> Iterator[bytes]:
+        """Streams a file that lives inside the artifact store (rendered videos, sidecars, uploads)."""
+        root = Path(self.store.root_path).resolve()
+        path = Path(uri.removeprefix("file://")).resolve()
+        if root not in path.parents:
+            raise UriNotAllowed(f"{uri!r} is not a file of the artifact store")
+        if not path.is_file():
+            raise NotFound(f"{uri!r} does not exist", reason="FILE_NOT_FOUND")
+        with open(path, "rb") as handle:
+            while block := handle.read(CHUNK):
+                yield block

@@ -1,0 +1,25 @@
+"""The in-memory result of a perception run: the artifact's arrays, meta.json dict and audio."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+ARTIFACT_KIND = "perception"
+SCHEMA_VERSION = 1
+AUDIO_SAMPLE_RATE = 16000
+
+# The arrays of a MediaPipe perception artifact (CONTRACTS.md), in contract order.
+MEDIAPIPE_FIELDS = (
+    "timestamps_s", "source_frame", "person_present", "pose_world", "pose_visibility", "pose_image",
+    "mask_bits", "mask_shape", "hand_boxes", "hand_clarity",
+)
+# The arrays of an imported SMPL-X motion; `smplx_joints` only with an SMPL-X model directory.
+SMPLX_FIELDS = ("timestamps_s", "source_frame", "person_present", "smplx_poses", "smplx_trans", "smplx_betas")
+
+
+@dataclasses.dataclass
+class PerceptionResult:
+    arrays: dict[str, np.ndarray]
+    meta: dict
+    audio: np.ndarray | None  # (S,) float32 mono at 16 kHz, or None when the source has no audio

@@ -1,0 +1,114 @@
+"""The one scoring function every search mode shares, and the evaluation of a finished path.
+
+Score of node n at step t:
+    s(t, n) = w_low * mean_f cos(audio_low[4t+f], motion_low[n, f]) + w_high * cos(audio_high[t], motion_high[n])
+All features are L2-normalised, so cosines are dot products and the low term of a block of steps is one
+matrix product of (steps, 4*D) by (4*D, N).
+Objective of a path (maximised): sum_t s(t, path[t]) - w_jump * jumps - w_edge_cost * sum(d_ij of jumps)
+- w_revisit * revisits; the reported `cost` is its negation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tango.retrieval.inputs import FRAMES_PER_STEP, RetrievalGraph, TargetFeatures
+from tango.retrieval.options import SearchOptions
+from tango.retrieval.result import SearchResult
+from tango.runtime.errors import InvalidArgument
+
+
+def similarity_block(
+    graph: RetrievalGraph, features: TargetFeatures, options: SearchOptions, start: int, stop: int
+) -> np.ndarray:
+    """(stop-start, N) float32 scores s(t, n) for steps start..stop-1 and all nodes."""
+    steps = stop - start
+    dim = graph.dim
+    audio_low = features.audio_low[FRAMES_PER_STEP * start : FRAMES_PER_STEP * stop]  # (k*4, D)
+    audio_low = audio_low.reshape(steps, FRAMES_PER_STEP * dim)  # (k, 4D)
+    motion_low = graph.motion_low.reshape(graph.num_nodes, FRAMES_PER_STEP * dim)  # (N, 4D)
+    scores = (audio_low @ motion_low.T) * np.float32(options.low_weight / FRAMES_PER_STEP)  # (k, N)
+    scores += (features.audio_high[start:stop] @ graph.motion_high.T) * np.float32(options.high_weight)
+    return scores
+
+
+def path_similarity(
+    graph: RetrievalGraph, features: TargetFeatures, options: SearchOptions, path: np.ndarray
+) -> np.ndarray:
+    """(T,) float64 scores s(t, path[t]) of a path, computed row by row (no (T, N) matrix)."""
+    steps = path.shape[0]
+    dim = graph.dim
+    audio_low = features.audio_low[: FRAMES_PER_STEP * steps].reshape(steps, FRAMES_PER_STEP * dim)
+    motion_low = graph.motion_low[path].reshape(steps, FRAMES_PER_STEP * dim)  # (T, 4D)
+    low = np.einsum("td,td->t", audio_low, motion_low).astype(np.float64)  # (T,)
+    high = np.einsum("td,td->t", features.audio_high, graph.motion_high[path]).astype(np.float64)  # (T,)
+    return options.low_weight * low / FRAMES_PER_STEP + options.high_weight * high
+
+
+def edge_penalties(graph: RetrievalGraph, options: SearchOptions) -> np.ndarray:
+    """(E,) float64 penalty of taking each edge: 0 for continue edges, w_jump + w_edge_cost*d_ij else."""
+    jump = ~graph.edge_continue
+    cost = options.jump_penalty + options.edge_cost_weight * graph.edge_cost.astype(np.float64)
+    return np.where(jump, cost, 0.0)
+
+
+def revisit_flags(path: np.ndarray, window: int) -> np.ndarray:
+    """(T,) bool: path[t] occurs among path[t-window : t] (loop over the window, not over steps)."""
+    flags = np.zeros(path.shape[0], dtype=bool)
+    for lag in range(1, min(window, path.shape[0] - 1) + 1):
+        flags[lag:] |= path[lag:] == path[:-lag]
+    return flags
+
+
+def find_edges(graph: RetrievalGraph, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(K,) int64 edge id of each (source -> target) pair, -1 where the graph has no such edge."""
+    num_nodes = np.int64(graph.num_nodes)
+    keys = graph.edge_sources().astype(np.int64) * num_nodes + graph.indices  # (E,)
+    order = np.argsort(keys, kind="stable")
+    query = sources.astype(np.int64) * num_nodes + targets.astype(np.int64)  # (K,)
+    if keys.shape[0] == 0:
+        return np.full(query.shape, -1, dtype=np.int64)
+    position = np.minimum(np.searchsorted(keys[order], query), keys.shape[0] - 1)
+    edge = order[position]
+    return np.where(keys[edge] == query, edge, -1)
+
+
+def evaluate_path(
+    graph: RetrievalGraph,
+    features: TargetFeatures,
+    options: SearchOptions,
+    path: np.ndarray,
+    *,
+    mode: str,
+    search_seconds: float,
+) -> SearchResult:
+    """Scores a path with the shared objective; raises InvalidArgument if it uses a missing edge."""
+    path = np.asarray(path, dtype=np.int32)
+    edges = find_edges(graph, path[:-1], path[1:])  # (T-1,)
+    if np.any(edges < 0):
+        step = int(np.flatnonzero(edges < 0)[0]) + 1
+        raise InvalidArgument(f"path step {step} uses a missing edge", reason="PATH_NOT_IN_GRAPH")
+    jump = np.zeros(path.shape[0], dtype=bool)
+    jump[1:] = ~graph.edge_continue[edges]
+    edge_cost_sum = float(graph.edge_cost[edges][jump[1:]].astype(np.float64).sum())
+    revisit = revisit_flags(path, options.revisit_window) if options.revisit_window > 0 else np.zeros_like(jump)
+    step_similarity = path_similarity(graph, features, options, path)
+    similarity_sum = float(step_similarity.sum())
+    objective = (
+        similarity_sum
+        - options.jump_penalty * int(jump.sum())
+        - options.edge_cost_weight * edge_cost_sum
+        - options.revisit_penalty * int(revisit.sum())
+    )
+    return SearchResult(
+        path=path,
+        jump=jump,
+        revisit=revisit,
+        step_similarity=step_similarity,
+        similarity_sum=similarity_sum,
+        jump_count=int(jump.sum()),
+        revisit_count=int(revisit.sum()),
+        edge_cost_sum=edge_cost_sum,
+        cost=-objective,
+        search_seconds=search_seconds,
+        mode=mode,
+    )

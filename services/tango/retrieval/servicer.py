@@ -1,0 +1,75 @@
+"""gRPC translation for RetrievalService."""
+from __future__ import annotations
+
+import numpy as np
+
+from tango.retrieval.core import RetrievalCore
+from tango.retrieval.features import step_features
+from tango.retrieval.inputs import TargetFeatures
+from tango.retrieval.options import NodePin, SearchOptions
+from tango.retrieval.v1 import retrieval_service_pb2 as pb
+from tango.retrieval.v1 import retrieval_service_pb2_grpc as pb_grpc
+from tango.runtime.errors import InputMismatch, InvalidArgument
+from tango.type.v1 import types_pb2
+
+MODES = {pb.SEARCH_MODE_UNSPECIFIED: "dp", pb.SEARCH_MODE_DP: "dp", pb.SEARCH_MODE_BEAM: "beam",
+         pb.SEARCH_MODE_ONSET: "onset", pb.SEARCH_MODE_RANDOM: "random"}
+
+
+class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
+    def __init__(self, core: RetrievalCore):
+        self.core = core
+
+    def SearchPath(self, request: pb.SearchPathRequest, context):
+        features = features_from_message(request.features) if request.HasField("features") else None
+        if features is None and not request.audio_uri:
+            raise InvalidArgument("give audio_uri or precomputed features", reason="MISSING_AUDIO")
+        result, prepared = self.core.search(request.graph_uri, request.checkpoint, features, request.audio_uri,
+                                            options_from_message(request.mode, request.options))
+        info = prepared.embeddings
+        return pb.SearchPathResponse(
+            path=result.path.tolist(), jump_steps=result.jump_steps.tolist(), steps=result.steps,
+            jumps=int(result.jump.sum()), revisits=int(result.revisit.sum()), similarity=result.similarity,
+            cost=result.cost, search_seconds=result.search_seconds, mode=result.mode,
+            embeddings=types_pb2.ArtifactRef(uri=info.uri, sha256=info.sha256, kind=info.kind),
+        )
+
+    def PrepareGraph(self, request: pb.PrepareGraphRequest, context):
+        prepared = self.core.prepare(request.graph_uri, request.checkpoint)
+        info = prepared.embeddings
+        return pb.PrepareGraphResponse(embeddings=types_pb2.ArtifactRef(uri=info.uri, sha256=info.sha256, kind=info.kind),
+                                       nodes=prepared.graph.num_nodes, dim=prepared.graph.dim, cache_hit=prepared.cache_hit)
+
+
+def options_from_message(mode: int, message: pb.SearchOptions) -> SearchOptions:
+    defaults = SearchOptions()
+    return SearchOptions(
+        mode=MODES.get(mode, "dp"),
+        low_weight=message.low_weight or defaults.low_weight,
+        high_weight=message.high_weight or defaults.high_weight,
+        jump_penalty=message.jump_penalty or defaults.jump_penalty,
+        revisit_penalty=message.revisit_penalty or defaults.revisit_penalty,
+        revisit_window=message.revisit_window or defaults.revisit_window,
+        beam_width=message.beam_width or defaults.beam_width,
+        start_node=message.start_node if message.HasField("start_node") else None,
+        avoid_nodes=tuple(message.avoid_nodes),
+        pins=tuple(NodePin(p.step, p.node) for p in message.pins),
+        seed=message.seed,
+    )
+
+
+def features_from_message(message: pb.AudioFeatures) -> TargetFeatures:
+    frames, dim = message.frames, message.dim
+    if frames <= 0 or dim <= 0:
+        raise InvalidArgument("features need positive frames and dim", reason="EMPTY_FEATURES")
+    low = _matrix(message.low, frames, dim, "low")
+    high = _matrix(message.high, message.high_windows, dim, "high")
+    waveform = np.frombuffer(message.waveform, dtype="<f4") if message.waveform else None
+    return step_features(low, high, message.high_hop_frames or 30, waveform=waveform)
+
+
+def _matrix(raw: bytes, rows: int, dim: int, name: str) -> np.ndarray:
+    values = np.frombuffer(raw, dtype="<f4")
+    if rows <= 0 or values.size != rows * dim:
+        raise InputMismatch(f"{name} features hold {values.size} floats, expected {rows} x {dim}")
+    return values.reshape(rows, dim)

@@ -1,0 +1,66 @@
+"""Helpers shared by the Triton Python models of model_repository/ and the client that reads their errors.
+
+Domain errors cross the Triton boundary as `pb_utils.TritonError` messages prefixed with
+`[<canonical code>:<REASON>] `; `decode_error` turns such a message back into the matching exception of
+`tango.runtime.errors`. Nothing here imports triton_python_backend_utils: the models pass it in.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from tango.runtime import errors
+from tango.runtime.errors import InvalidArgument, TangoError
+
+_PREFIX = re.compile(r"\[(?P<code>[A-Z_]+):(?P<reason>[A-Z0-9_]+)\] (?P<message>.*)", re.DOTALL)
+# Triton's own error codes (python backend TritonError) for the canonical codes we use
+_TRITON_CODES = {"INVALID_ARGUMENT": "INVALID_ARG", "NOT_FOUND": "NOT_FOUND", "UNAVAILABLE": "UNAVAILABLE",
+                 "ALREADY_EXISTS": "ALREADY_EXISTS", "CANCELLED": "CANCELLED"}
+_CHECKPOINT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def encode_error(error: TangoError) -> str:
+    return f"[{error.code}:{error.reason}] {error.message}"
+
+
+def triton_error(pb_utils, error: TangoError):
+    """A pb_utils.TritonError carrying the domain error (with Triton's matching status code if supported)."""
+    code = getattr(pb_utils.TritonError, _TRITON_CODES.get(error.code, "INTERNAL"), None)
+    message = encode_error(error)
+    return pb_utils.TritonError(message) if code is None else pb_utils.TritonError(message, code)
+
+
+def _all_error_classes() -> list[type[TangoError]]:
+    found, pending = [], [TangoError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def decode_error(message: str) -> TangoError | None:
+    """The domain error encoded in a Triton error message, or None when it carries none."""
+    match = _PREFIX.search(message)
+    if match is None:
+        return None
+    code, reason, text = match["code"], match["reason"], match["message"]
+    classes = [c for c in _all_error_classes() if c.__module__ == errors.__name__]
+    by_reason = [c for c in classes if c.reason == reason and c.code == code]
+    by_code = [c for c in classes if c.code == code and c.reason == code]
+    cls = (by_reason or by_code or [TangoError])[0]
+    return cls(text, reason=reason)
+
+
+def checkpoint_id(value: str) -> str:
+    """Validate a checkpoint id: a plain name (letters, digits, '_', '-', '.'), no path, no '..'."""
+    if not _CHECKPOINT_ID.fullmatch(value) or ".." in value:
+        raise InvalidArgument(f"checkpoint id {value!r} is not a plain name", reason="BAD_CHECKPOINT_ID")
+    return value
+
+
+def string_input(array: np.ndarray) -> str:
+    """The first element of a TYPE_STRING tensor as text."""
+    item = array.reshape(-1)[0]
+    return item.decode("utf-8") if isinstance(item, bytes) else str(item)

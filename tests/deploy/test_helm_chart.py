@@ -1,0 +1,236 @@
+"""The Helm chart, rendered offline for every CI scenario: lint, Kubernetes 1.30 schemas, and the
+properties the deployment must have (autoscaling, probes, GPUs, data-flow network policies, hardening)."""
+from __future__ import annotations
+
+import pytest
+
+from tango.cluster.render import (DEFAULT_MANIFESTS, SCENARIOS, default_manifests, lint_chart, render_chart,
+                                  scenario_values)
+from tango.cluster.validate import validate_object, validate_objects
+
+PYTHON_SERVICES = ("perception", "graph", "retrieval", "orchestrator")
+TRITONS = ("triton-embedding", "triton-interp")
+STAGES = PYTHON_SERVICES + TRITONS
+# Who may call whom (CONTRACTS.md "Deployables"); the orchestrator is the only client-facing stage.
+CALLERS = {
+    "perception": {"orchestrator"},
+    "graph": {"orchestrator"},
+    "retrieval": {"orchestrator"},
+    "triton-embedding": {"orchestrator", "retrieval"},
+    "triton-interp": {"orchestrator"},
+}
+
+
+def objects_of(objects, kind):
+    return {o.body["metadata"]["labels"]["app.kubernetes.io/component"]: o.body for o in objects if o.kind == kind}
+
+
+def containers_of(objects):
+    for deployment in objects_of(objects, "Deployment").values():
+        yield from deployment["spec"]["template"]["spec"]["containers"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_chart_lints_clean(scenario):
+    pytest.importorskip("helm_python")
+    assert lint_chart(scenario_values(scenario)) == []
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_object_is_valid_for_kubernetes_1_30(rendered, scenario):
+    objects = rendered[scenario]
+    assert validate_objects([o.body for o in objects], "1.30") == []
+    assert {o.kind for o in objects} >= {"Deployment", "Service", "NetworkPolicy", "ServiceAccount"}
+
+
+def test_strict_validation_rejects_unknown_fields_and_wrong_types(rendered):
+    deployment = next(o.body for o in rendered["default"] if o.kind == "Deployment")
+    typo = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
+    assert validate_object(typo) and "replica" in validate_object(typo)[0]
+    wrong_type = {**deployment, "spec": {**deployment["spec"], "replicas": "two"}}
+    assert validate_object(wrong_type)
+    monitor = next(o.body for o in rendered["default"] if o.kind == "ServiceMonitor")
+    assert validate_object({**monitor, "spec": {**monitor["spec"], "endpoints": []}}) == [
+        f"ServiceMonitor/{monitor['metadata']['name']}: spec.endpoints is empty"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_stage_has_a_deployment_service_and_networkpolicy(rendered, scenario):
+    objects = rendered[scenario]
+    for kind in ("Deployment", "Service", "NetworkPolicy"):
+        assert set(objects_of(objects, kind)) == set(STAGES), kind
+
+
+@pytest.mark.parametrize("scenario", ["default", "gpu-production"])
+def test_every_stage_autoscales_on_cpu_and_inflight_requests(rendered, scenario):
+    hpas = objects_of(rendered[scenario], "HorizontalPodAutoscaler")
+    assert set(hpas) == set(STAGES)
+    for stage, hpa in hpas.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"tango-{stage}"}
+        by_type = {m["type"]: m for m in hpa["spec"]["metrics"]}
+        assert by_type["Resource"]["resource"]["name"] == "cpu"
+        pods_metric = by_type["Pods"]["pods"]["metric"]["name"]
+        expected = "tango_triton_inflight_requests" if stage in TRITONS else f"tango_{stage}_inflight_requests"
+        assert pods_metric == expected
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    deployments = objects_of(rendered[scenario], "Deployment")
+    assert all("replicas" not in d["spec"] for d in deployments.values())  # the HPA owns the count
+
+
+def test_cpu_small_runs_fixed_replicas_without_servicemonitors(rendered):
+    objects = rendered["cpu-small"]
+    assert set(objects_of(objects, "HorizontalPodAutoscaler")) == set(TRITONS)
+    assert all(d["spec"]["replicas"] == 1 for s, d in objects_of(objects, "Deployment").items() if s in PYTHON_SERVICES)
+    assert not any(o.kind == "ServiceMonitor" for o in objects)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_probes_use_grpc_for_python_services_and_http_ready_for_triton(rendered, scenario):
+    for stage, deployment in objects_of(rendered[scenario], "Deployment").items():
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            if stage in PYTHON_SERVICES:
+                assert container[probe]["grpc"] == {"port": 50051}
+                assert "httpGet" not in container[probe]
+            else:
+                assert container[probe]["httpGet"]["port"] == "http"
+        if stage in TRITONS:
+            assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+        else:
+            assert container["args"] == ["serve", stage]
+
+
+def test_triton_interp_requests_gpus_on_the_gpu_pool_only_in_gpu_scenario(rendered):
+    gpu = objects_of(rendered["gpu-production"], "Deployment")["triton-interp"]["spec"]["template"]["spec"]
+    resources = gpu["containers"][0]["resources"]
+    assert resources["limits"]["nvidia.com/gpu"] == 1
+    assert gpu["nodeSelector"] == {"tango.dev/pool": "gpu-interp"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in gpu["tolerations"]
+    for scenario in ("default", "cpu-small"):
+        for container in containers_of(rendered[scenario]):
+            assert "nvidia.com/gpu" not in container["resources"].get("limits", {})
+    for stage in PYTHON_SERVICES:
+        container = objects_of(rendered["gpu-production"], "Deployment")[stage]["spec"]["template"]["spec"]["containers"][0]
+        assert "nvidia.com/gpu" not in container["resources"]["limits"]
+
+
+def _peer_components(rule) -> set[str]:
+    return {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule.get("from", [])
+            if "podSelector" in peer and "namespaceSelector" not in peer}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_network_policies_follow_the_data_flow(rendered, scenario):
+    policies = objects_of(rendered[scenario], "NetworkPolicy")
+    deployments = objects_of(rendered[scenario], "Deployment")
+    for stage, policy in policies.items():
+        spec = policy["spec"]
+        assert spec["policyTypes"] == ["Ingress"]
+        assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == stage
+        ports = {p["name"]: p["containerPort"] for p in deployments[stage]["spec"]["template"]["spec"]["containers"][0]["ports"]}
+        service_rule, metrics_rule = spec["ingress"]
+        assert {p["port"] for p in service_rule["ports"]} == {v for k, v in ports.items() if k != "metrics"}
+        assert metrics_rule["ports"] == [{"port": ports["metrics"], "protocol": "TCP"}]
+        prometheus = metrics_rule["from"][0]
+        assert prometheus["podSelector"] and prometheus["namespaceSelector"]
+        if stage == "orchestrator":
+            continue
+        assert _peer_components(service_rule) == CALLERS[stage]
+        assert len(service_rule["from"]) == len(CALLERS[stage])  # nobody else
+
+
+def test_only_the_orchestrator_is_open_to_clients(rendered):
+    default_rule = objects_of(rendered["default"], "NetworkPolicy")["orchestrator"]["spec"]["ingress"][0]
+    assert "from" not in default_rule  # any client, on the gRPC port only
+    assert default_rule["ports"] == [{"port": 50051, "protocol": "TCP"}]
+    production_rule = objects_of(rendered["gpu-production"], "NetworkPolicy")["orchestrator"]["spec"]["ingress"][0]
+    assert production_rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
+    services = objects_of(rendered["gpu-production"], "Service")
+    assert services["orchestrator"]["spec"]["type"] == "LoadBalancer"
+    assert all(s["spec"]["type"] == "ClusterIP" for stage, s in services.items() if stage != "orchestrator")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_no_container_runs_as_root_or_writes_its_root_filesystem(rendered, scenario):
+    for deployment in objects_of(rendered[scenario], "Deployment").values():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 0
+        tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+        assert "emptyDir" in tmp
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["runAsNonRoot"] is True and security["runAsUser"] > 0
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"] == {"drop": ["ALL"]}
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+            assert container["resources"]["requests"] and container["resources"]["limits"]
+
+
+def test_upstream_addresses_point_at_the_services(rendered):
+    env = {e["name"]: e.get("value") for e in next(
+        c for c in containers_of(rendered["default"]) if c["name"] == "orchestrator")["env"]}
+    assert env["TANGO_ORCHESTRATOR_PERCEPTION_ADDR"] == "tango-perception:50051"
+    assert env["TANGO_ORCHESTRATOR_EMBED_URL"] == "tango-triton-embedding:8001"
+    assert env["TANGO_ORCHESTRATOR_INTERP_URL"] == "tango-triton-interp:8001"
+    assert env["TANGO_HOST"] == "0.0.0.0" and env["TANGO_DATA_URI"] == "file:///data"
+    retrieval = {e["name"]: e.get("value") for e in next(
+        c for c in containers_of(rendered["default"]) if c["name"] == "retrieval")["env"]}
+    assert retrieval["TANGO_RETRIEVAL_EMBED_URL"] == "tango-triton-embedding:8001"
+
+
+def test_production_storage_and_secrets_come_from_secrets(rendered):
+    objects = rendered["gpu-production"]
+    orchestrator = next(c for c in containers_of(objects) if c["name"] == "orchestrator")
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in orchestrator["env"] if "valueFrom" in e}
+    assert secret_env == {"TANGO_API_TOKENS": "tango-api-tokens", "AWS_ACCESS_KEY_ID": "tango-s3-credentials",
+                          "AWS_SECRET_ACCESS_KEY": "tango-s3-credentials"}
+    assert {"name": "tls", "mountPath": "/etc/tango/tls", "readOnly": True} in orchestrator["volumeMounts"]
+    assert not any(o.kind == "PersistentVolumeClaim" for o in objects)  # existingClaim is used
+    claims = {v["persistentVolumeClaim"]["claimName"] for d in objects_of(objects, "Deployment").values()
+              for v in d["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v}
+    assert claims == {"tango-shared-rwx"}
+
+
+def test_default_creates_a_read_write_many_artifact_claim(rendered):
+    claim = next(o.body for o in rendered["default"] if o.kind == "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    triton = objects_of(rendered["default"], "Deployment")["triton-embedding"]["spec"]["template"]["spec"]
+    shm = next(v for v in triton["volumes"] if v["name"] == "dshm")
+    assert shm["emptyDir"]["medium"] == "Memory"
+
+
+def test_servicemonitors_scrape_every_metrics_port(rendered):
+    monitors = objects_of(rendered["default"], "ServiceMonitor")
+    assert set(monitors) == set(STAGES)
+    services = objects_of(rendered["default"], "Service")
+    for stage, monitor in monitors.items():
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+        assert "metrics" in {p["name"] for p in services[stage]["spec"]["ports"]}
+
+
+@pytest.mark.parametrize("broken", [
+    {"perception": {"replicas": "two"}},
+    {"graph": {"autoscaling": {"maxReplicas": "many"}}},
+    {"tritonInterp": {"gpu": {"count": 0}}},
+    {"orchestrator": {"unknownKey": True}},
+    {"artifacts": {"uri": "ftp://nowhere"}},
+])
+def test_schema_rejects_broken_values(broken):
+    helm_python = pytest.importorskip("helm_python")
+    with pytest.raises(helm_python.HelmValuesError):
+        render_chart(broken)
+
+
+def test_s3_without_a_secret_fails_to_render():
+    helm_python = pytest.importorskip("helm_python")
+    with pytest.raises(helm_python.HelmError, match="existingSecret is required"):
+        render_chart({"artifacts": {"uri": "s3://bucket/prefix", "s3": {"enabled": True}}})
+
+
+def test_default_manifests_are_not_stale():
+    pytest.importorskip("helm_python")
+    assert DEFAULT_MANIFESTS.read_text() == default_manifests(), (
+        "deploy/manifests/default.yaml is stale: run `python -m tango.cluster.render` (make manifests)")
