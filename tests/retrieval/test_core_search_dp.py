@@ -114,3 +114,11 @@ def test_memory_bound_refuses_before_searching(graph):
     big = estimate_memory_bytes(2250, 27000, 540_000, "dp")
     assert 2250 * 27000 * 4 < big < 2 * 1024**3
     assert estimate_memory_bytes(2250, 27000, 540_000, "beam") < big
+
+
+def test_bench_search_reports_time_and_memory():
+    from tango.retrieval.bench import bench_search
+
+    figures = bench_search(500, 40, "dp", dim=16)
+    assert figures["nodes"] == 500 and figures["steps"] == 40 and figures["edges"] > 500 * 10
+    assert figures["seconds"] > 0 and 40 * 500 * 4 <= figures["peak_bytes"] <= figures["estimate_bytes"]

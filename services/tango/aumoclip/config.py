@@ -11,6 +11,8 @@ from tango.runtime.errors import CheckpointMismatch
 SMPLX_JOINTS = 55
 MEDIAPIPE_JOINTS = 33
 MOTION_CHANNELS = 15
+# channels of the per-joint representation each `motion_features` choice feeds the motion tower
+MOTION_FEATURE_CHANNELS = {"all": tuple(range(15)), "dynamics": (3, 4, 5, 12, 13, 14)}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class AuMoCLIPConfig:
     motion_low_layers: int = 3
     motion_kernel: int = 5
     joint_dropout: float = 0.1  # training only: drop whole joints of the input
+    motion_features: str = "all"  # "all" 15 channels | "dynamics": velocity + angular velocity only (6)
     # high-level transformer (one layer per tower)
     transformer_dim: int = 128
     transformer_heads: int = 4
@@ -72,6 +75,8 @@ class AuMoCLIPConfig:
             raise ValueError("need 0 < motion_low_layers <= motion_layers")
         if self.transformer_dim % self.transformer_heads:
             raise ValueError("transformer_dim must be divisible by transformer_heads")
+        if self.motion_features not in MOTION_FEATURE_CHANNELS:
+            raise ValueError(f"motion_features must be one of {sorted(MOTION_FEATURE_CHANNELS)}")
         if bool(self.wav2vec_dir) != (self.wav2vec_dim > 0):
             raise ValueError("wav2vec_dir and wav2vec_dim must be set together")
         return self

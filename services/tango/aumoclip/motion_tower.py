@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tango.aumoclip.config import AuMoCLIPConfig
+from tango.aumoclip.config import MOTION_FEATURE_CHANNELS, AuMoCLIPConfig
 from tango.aumoclip.layers import HighLevelEncoder, ResidualConvBlock
 
 
@@ -24,7 +24,8 @@ class MotionTower(nn.Module):
         hidden = config.motion_hidden
         self.register_buffer("input_mean", torch.zeros(features))
         self.register_buffer("input_std", torch.ones(features))
-        self.embed = nn.Conv1d(features, hidden, 1)
+        self.used_channels = list(MOTION_FEATURE_CHANNELS[config.motion_features])
+        self.embed = nn.Conv1d(config.joints * len(self.used_channels), hidden, 1)
         blocks = [ResidualConvBlock(hidden, config.motion_kernel, config.dropout) for _ in range(config.motion_layers)]
         self.low_blocks = nn.Sequential(*blocks[: config.motion_low_layers])
         self.high_blocks = nn.Sequential(*blocks[config.motion_low_layers:])
@@ -37,13 +38,14 @@ class MotionTower(nn.Module):
         self.input_mean.copy_(mean.reshape(-1))
         self.input_std.copy_(torch.clamp(std.reshape(-1), min=1e-3))
 
-    def normalise(self, motion: torch.Tensor) -> torch.Tensor:  # (B, T, J, C) -> (B, J*C, T)
-        batch, frames = motion.shape[:2]
-        flat = (motion.reshape(batch, frames, -1) - self.input_mean) / self.input_std
+    def normalise(self, motion: torch.Tensor) -> torch.Tensor:  # (B, T, J, C) -> (B, J*C_used, T)
+        batch, frames, joints, channels = motion.shape
+        scaled = (motion.reshape(batch, frames, -1) - self.input_mean) / self.input_std
+        scaled = scaled.reshape(batch, frames, joints, channels)[..., self.used_channels]  # (B, T, J, C_used)
         if self.training and self.config.joint_dropout > 0:
-            keep = torch.rand(batch, 1, self.config.joints, 1, device=motion.device) >= self.config.joint_dropout
-            flat = (flat.reshape(batch, frames, self.config.joints, -1) * keep).reshape(batch, frames, -1)
-        return flat.transpose(1, 2)
+            keep = torch.rand(batch, 1, joints, 1, device=motion.device) >= self.config.joint_dropout
+            scaled = scaled * keep
+        return scaled.reshape(batch, frames, -1).transpose(1, 2)
 
     def forward(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         low = self.low_blocks(self.embed(self.normalise(motion)))  # (B, H, T)

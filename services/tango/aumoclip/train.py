@@ -102,7 +102,7 @@ def _batch_loss(model: AuMoCLIP, batch, cfg: TrainConfig) -> tuple[torch.Tensor,
     global_loss = global_infonce(audio_high, motion_high, model.scale_high)
     local_loss = local_contrastive(audio_low, motion_low, model.scale_low, cfg.local_window)
     total = cfg.global_weight * global_loss + cfg.local_weight * local_loss
-    return total, float(global_loss), float(local_loss)
+    return total, global_loss.item(), local_loss.item()
 
 
 def _save_state(out_dir: Path, model: AuMoCLIP, optimizer: torch.optim.Optimizer, state: dict) -> None:
@@ -210,7 +210,7 @@ def _run_epoch(model: AuMoCLIP, optimizer: torch.optim.Optimizer, pairs, state: 
         optimizer.step()
         state["step"] += 1
         done += 1
-        totals += (float(loss), global_loss, local_loss)
+        totals += (loss.item(), global_loss, local_loss)
         if progress is not None:
             progress("train", number + 1, batches)
     mean = totals / max(done, 1)

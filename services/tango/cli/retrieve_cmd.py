@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--audio", required=True)
     parser.add_argument("--mode", choices=tuple(MODES), default="dp")
     parser.add_argument("--checkpoint", default="", help="AuMoCLIP checkpoint id (default: the speaker's)")
-    parser.add_argument("--jump-penalty", type=float, default=0.0)
+    parser.add_argument("--jump-penalty", type=float, default=None, help="default: the service's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run)
@@ -51,7 +51,8 @@ def run(args) -> int:
     graph_uri, checkpoint = graph_and_checkpoint(args.graph, args.checkpoint)
     request = pb.SearchPathRequest(graph_uri=graph_uri, audio_uri=str(Path(args.audio).resolve()), checkpoint=checkpoint,
                                    mode=MODES[args.mode],
-                                   options=pb.SearchOptions(jump_penalty=args.jump_penalty, seed=args.seed))
+                                   options=pb.SearchOptions(seed=args.seed, **({} if args.jump_penalty is None
+                                                                                else {"jump_penalty": args.jump_penalty})))
     reply = call(pb_grpc.RetrievalServiceStub(channel("retrieval")).SearchPath, request, 1800)
     summary = {"steps": reply.steps, "jumps": reply.jumps, "revisits": reply.revisits,
                "similarity": round(reply.similarity, 5), "cost": round(reply.cost, 5),

@@ -17,10 +17,11 @@ def run(args) -> int:
     from tango.runtime.logs import configure_logging
 
     if args.component == "triton":
-        from tango.triton.launcher import serve_from_env
+        from tango.triton.launcher import config_from_env, run_forever
 
         configure_logging("triton")
-        return serve_from_env(models=[m for m in args.models.split(",") if m])
+        models = tuple(m for m in args.models.split(",") if m)
+        return run_forever(config_from_env(**({"models": models} if models else {})))
     from tango.runtime.server import run_until_signalled
 
     module = importlib.import_module(f"tango.{args.component}.server")

@@ -17,7 +17,7 @@ import numpy as np
 from tango.graph.clips import CLIP_FRAMES, VideoClips, check_inputs, prepare_video
 from tango.graph.distances import (DistanceWeights, JunctionFeatures, candidate_edges, cheapest_incoming,
                                    cheapest_links)
-from tango.graph.features import junction_features, node_frames, node_motion
+from tango.graph.features import junction_features, node_frames, node_motion, node_smooth_velocity
 from tango.graph.inputs import PerceptionLike
 from tango.graph.options import GraphOptions
 from tango.graph.prune import PruneResult, csr_order, dead_end_rate, prune_graph
@@ -136,8 +136,8 @@ def build_graph(artifacts: Sequence[PerceptionLike], options: GraphOptions = Gra
     report = on_progress or (lambda stage, done, total: None)
     representation, fps = check_inputs(artifacts, options.resample)
     report("prepare", 0, len(artifacts))
-    videos = [prepare_video(number, artifact, representation, fps, options.blurry_hand_ratio)
-              for number, artifact in enumerate(artifacts)]
+    videos = [prepare_video(number, artifact, representation, fps, options.blurry_hand_ratio,
+                            options.velocity_smoothing_frames) for number, artifact in enumerate(artifacts)]
     node_video, node_clip, dropped = _select_nodes(videos, options)
     if node_video.size < 3:
         raise GraphTooSmall(f"only {node_video.size} usable 4-frame clips; a graph needs at least 3 "
@@ -145,7 +145,8 @@ def build_graph(artifacts: Sequence[PerceptionLike], options: GraphOptions = Gra
     frames = node_frames(videos, node_video, node_clip)  # (N, 4)
     motion = node_motion(videos, node_video, node_clip)  # (N, 4, J, 15)
     features = junction_features(artifacts, videos, motion, frames, node_video, representation,
-                                 options.pose_joints, options.mask_downsample)
+                                 options.pose_joints, options.mask_downsample,
+                                 velocity=node_smooth_velocity(videos, node_video, node_clip))
     weights = DistanceWeights(options.pose_weight, options.iou_weight)
     thresholds = adaptive_thresholds(features, node_video, node_clip, weights)
     report("prepare", len(artifacts), len(artifacts))
@@ -193,6 +194,7 @@ def _stats(videos: Sequence[VideoClips], node_video: np.ndarray, raw: _Edges, ke
         "raw_edges": int(raw.sources.size),
         "raw_jump_edges": int((~raw.continues).sum()),
         "raw_cross_video_edges": int(cross.sum()),
+        "cross_video_jump_edges": int((kept_video[kept.sources] != kept_video[kept.targets]).sum()),
         "kept_nodes": int(kept_nodes.size),
         "kept_nodes_largest_scc": int(pruned.kept_largest_scc),
         "dropped": {**dropped, **pruned.dropped},

@@ -12,7 +12,8 @@ from typing import Any
 from tango.artifacts.hashing import key_sha256
 from tango.artifacts.store import ArtifactInfo, ArtifactStore
 from tango.graph.artifact_io import GraphArtifact, write_graph_artifact
-from tango.graph.build import GraphOptions, build_graph
+from tango.graph.build import build_graph
+from tango.graph.options import GraphOptions
 from tango.graph.config import GraphConfig
 from tango.graph.metrics import GraphMetrics
 from tango.perception.artifact_io import PerceptionArtifact
@@ -54,9 +55,8 @@ class GraphCore:
             self.metrics.build_seconds.labels("hit").observe(time.perf_counter() - started)
             return dataclasses.replace(self._record(key), cache_hit=True)
         artifacts = [PerceptionArtifact.load(self.store.local_dir(i.uri, "perception")) for i in infos]
-        result = build_graph(artifacts, options, on_progress=on_progress, should_stop=should_stop)
-        for video, uri in zip(result.meta["videos"], perception_uris):
-            video["perception"] = uri
+        result = build_graph(artifacts, options, on_progress=on_progress, should_stop=should_stop,
+                             perception_uris=perception_uris)
         self.store.create(KIND, key, lambda tmp: write_graph_artifact(tmp, result))
         record = self._record(key)
         self.metrics.build_seconds.labels("miss").observe(time.perf_counter() - started)

@@ -10,8 +10,7 @@
 Two implementations that must agree: `paired_distances` (elementwise pairs, popcount table on AND/OR of
 packed rows) and `block_distances` (dense (r, c) blocks in torch: per-joint cdist, mask IoU as a matmul of
 unpacked bits — exact in float32 for masks under 2^24 pixels). `candidate_edges` walks the N x N matrix in
-bounded blocks: a dense position term per block rules out most pairs (every term is >= 0), the survivors
-get their exact d elementwise, and only pairs under each source row's threshold are kept (sparse memory).
+bounded blocks and keeps only pairs under each source row's threshold, so memory stays sparse.
 """
 from __future__ import annotations
 
@@ -25,7 +24,6 @@ from tango.runtime.errors import Cancelled
 
 _POPCOUNT = np.array([bin(value).count("1") for value in range(256)], dtype=np.int32)
 _PAIR_CHUNK = 65536
-_PREFILTER_SLACK = 1e-4
 
 
 @dataclass(frozen=True)
@@ -126,17 +124,40 @@ def _mask_block(end_bits: np.ndarray, start_bits: np.ndarray, pixels: int) -> to
     return torch.where(union > 0, 1.0 - inter / union.clamp(min=1.0), torch.zeros_like(inter))
 
 
+def _hand_block(end: np.ndarray, start: np.ndarray) -> torch.Tensor:
+    """Hand boxes (r, 2, 4), (c, 2, 4) with NaN for absent -> (r, c) mean over hands of the hand distance."""
+    first, second = torch.from_numpy(end), torch.from_numpy(start)
+    present_first = ~torch.isnan(first).any(-1)  # (r, 2)
+    present_second = ~torch.isnan(second).any(-1)  # (c, 2)
+    first, second = torch.nan_to_num(first), torch.nan_to_num(second)
+    total = torch.zeros(end.shape[0], start.shape[0], dtype=torch.float32)
+    for hand in range(2):  # the two hands
+        a, b = first[:, hand], second[:, hand]  # (r, 4), (c, 4)
+        width = (torch.minimum(a[:, None, 2], b[None, :, 2]) - torch.maximum(a[:, None, 0], b[None, :, 0])).clamp_(min=0)
+        height = (torch.minimum(a[:, None, 3], b[None, :, 3]) - torch.maximum(a[:, None, 1], b[None, :, 1])).clamp_(min=0)
+        inter = width.mul_(height)  # (r, c)
+        area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)
+        area_b = (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
+        union = area_a[:, None] + area_b[None, :] - inter
+        iou = torch.where(union > 0, inter / union.clamp(min=1e-12), torch.ones_like(inter))
+        both = present_first[:, hand, None] & present_second[None, :, hand]
+        either = present_first[:, hand, None] | present_second[None, :, hand]
+        total += torch.where(both, 1.0 - iou, either.to(torch.float32))
+    return total * 0.5
+
+
 def block_distances(features: JunctionFeatures, rows: np.ndarray, cols: np.ndarray,
-                    weights: DistanceWeights) -> np.ndarray:
-    """Dense d for sources `rows` (r,) x targets `cols` (c,) -> (r, c) float32."""
+                    weights: DistanceWeights, *, with_hands: bool = True) -> np.ndarray:
+    """Dense d for sources `rows` (r,) x targets `cols` (c,) -> (r, c) float32 (without the hand term
+    when `with_hands` is False: a lower bound of d, since every term is >= 0)."""
     pose = (_pose_block(features.end_a[rows], features.start_a[cols])
             + _pose_block(features.end_b[rows], features.start_b[cols]))
     value = weights.pose * pose
     if features.has_image_terms:
-        mask = _mask_block(features.end_mask[rows], features.start_mask[cols], features.mask_pixels)
-        hands = torch.from_numpy(hand_distance(features.end_hands[rows][:, None],
-                                               features.start_hands[cols][None, :]).astype(np.float32))
-        value = value + weights.iou * 0.5 * (mask + hands)
+        image = _mask_block(features.end_mask[rows], features.start_mask[cols], features.mask_pixels)
+        if with_hands:
+            image += _hand_block(features.end_hands[rows], features.start_hands[cols])
+        value = value + weights.iou * 0.5 * image
     return value.numpy()
 
 
@@ -165,16 +186,20 @@ def _cheapest_per_row(sources: np.ndarray, targets: np.ndarray, costs: np.ndarra
 def _block_candidates(features: JunctionFeatures, thresholds: np.ndarray, weights: DistanceWeights,
                       excluded: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: np.ndarray, cols: np.ndarray,
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of one block under threshold. Every term of d is >= 0, so the dense position term alone
-    rules out most pairs; the survivors get their exact d from `paired_distances`."""
-    position = weights.pose * _pose_block(features.end_a[rows], features.start_a[cols]).numpy()  # (r, c)
-    bound = thresholds[rows][:, None] * (1.0 + _PREFILTER_SLACK) + _PREFILTER_SLACK  # float32 rounding margin
-    possible = (position <= bound) & ~excluded(rows[:, None], cols[None, :])
+    """Pairs of one dense block with d_ij <= t_i that are not excluded -> (sources, targets, costs).
+
+    The dense part leaves the hand term out (a lower bound of d); the hand term is added only to the
+    pairs that bound already admits, which are few."""
+    values = block_distances(features, rows, cols, weights, with_hands=False)  # (r, c)
+    possible = (values <= thresholds[rows][:, None]) & ~excluded(rows[:, None], cols[None, :])
     local_rows, local_cols = np.nonzero(possible)
-    sources, targets = rows[local_rows], cols[local_cols]
-    costs = paired_distances(features, sources, targets, weights)
-    accepted = costs <= thresholds[sources]
-    return sources[accepted], targets[accepted], costs[accepted]
+    sources, targets, costs = rows[local_rows], cols[local_cols], values[local_rows, local_cols]
+    if features.has_image_terms and sources.size:
+        hands = hand_distance(features.end_hands[sources], features.start_hands[targets])
+        costs = (costs + weights.iou * 0.5 * hands).astype(np.float32)
+        accepted = costs <= thresholds[sources]
+        sources, targets, costs = sources[accepted], targets[accepted], costs[accepted]
+    return sources, targets, costs
 
 
 def candidate_edges(features: JunctionFeatures, thresholds: np.ndarray, weights: DistanceWeights,

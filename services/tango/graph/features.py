@@ -2,7 +2,8 @@
 
 Node n is clip `node_clip[n]` of video `node_video[n]`; its junctions are the clip's first frame (start)
 and last frame (end). Body masks are OR-pooled by `mask_downsample` before the IoU (96x72 -> 48x36 by
-default: the same silhouettes at a quarter of the cost).
+default: the same silhouettes at a quarter of the cost); masks of videos with another mask grid are first
+resampled onto the first input's grid.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from tango.graph.clips import VideoClips
 from tango.graph.distances import JunctionFeatures
 from tango.graph.inputs import PerceptionLike
 from tango.graph.motion_repr import ANGULAR_VELOCITY, POSITION, ROTATION_6D, VELOCITY
-from tango.runtime.errors import InputMismatch
 
 UPPER_BODY_JOINTS = np.arange(25)  # MediaPipe face, arms, hands and hips: what an upper-body video shows
 _POOL_CHUNK = 8192
@@ -36,6 +36,19 @@ def pool_masks(bits: np.ndarray, mask_shape: tuple[int, int], factor: int) -> tu
     return (np.concatenate(parts) if parts else empty), pooled_h * pooled_w
 
 
+def resize_masks(bits: np.ndarray, shape: tuple[int, int], target: tuple[int, int]) -> np.ndarray:
+    """Packed masks (K, B) of `shape` -> packed masks of `target` by nearest-pixel sampling in normalised
+    image coordinates (videos of other aspect ratios compare on one grid)."""
+    if tuple(shape) == tuple(target):
+        return bits
+    rows = np.minimum(((np.arange(target[0]) + 0.5) * shape[0] / target[0]).astype(np.int64), shape[0] - 1)
+    cols = np.minimum(((np.arange(target[1]) + 0.5) * shape[1] / target[1]).astype(np.int64), shape[1] - 1)
+    pixel = (rows[:, None] * shape[1] + cols[None, :]).ravel()  # (Ht*Wt,) source pixel of each target pixel
+    parts = [np.packbits(np.unpackbits(bits[start:start + _POOL_CHUNK], axis=1, count=shape[0] * shape[1])[:, pixel], axis=1)
+             for start in range(0, bits.shape[0], _POOL_CHUNK)]
+    return np.concatenate(parts) if parts else np.zeros((0, (target[0] * target[1] + 7) // 8), np.uint8)
+
+
 def node_frames(videos: Sequence[VideoClips], node_video: np.ndarray, node_clip: np.ndarray) -> np.ndarray:
     """-> (N, 4) int64 perception frame index of each node's frames."""
     frames = np.zeros((node_video.shape[0], 4), dtype=np.int64)
@@ -47,12 +60,23 @@ def node_frames(videos: Sequence[VideoClips], node_video: np.ndarray, node_clip:
 
 def node_motion(videos: Sequence[VideoClips], node_video: np.ndarray, node_clip: np.ndarray) -> np.ndarray:
     """-> (N, 4, J, 15) float32 motion representation of each node's frames."""
-    joints = videos[0].motion.shape[1]
-    motion = np.zeros((node_video.shape[0], 4, joints, videos[0].motion.shape[2]), dtype=np.float32)
-    for clips in videos:
+    return _gather(videos, node_video, node_clip, "motion")
+
+
+def node_smooth_velocity(videos: Sequence[VideoClips], node_video: np.ndarray, node_clip: np.ndarray) -> np.ndarray | None:
+    """-> (N, 4, J, 3) float32 smoothed velocity of each node's frames, or None where not computed."""
+    if any(clips.smooth_velocity is None for clips in videos):
+        return None
+    return _gather(videos, node_video, node_clip, "smooth_velocity")
+
+
+def _gather(videos: Sequence[VideoClips], node_video: np.ndarray, node_clip: np.ndarray, name: str) -> np.ndarray:
+    first = getattr(videos[0], name)
+    out = np.zeros((node_video.shape[0], 4) + first.shape[1:], dtype=np.float32)
+    for clips in videos:  # loop over input videos, not nodes
         here = node_video == clips.video
-        motion[here] = clips.motion[clips.clip_frames[node_clip[here]]]
-    return motion
+        out[here] = getattr(clips, name)[clips.clip_frames[node_clip[here]]]
+    return out
 
 
 def _channel_groups(representation: str, has_joints: bool, joint_set: str) -> tuple[slice, slice, np.ndarray | slice]:
@@ -63,21 +87,22 @@ def _channel_groups(representation: str, has_joints: bool, joint_set: str) -> tu
 
 def junction_features(artifacts: Sequence[PerceptionLike], videos: Sequence[VideoClips], motion: np.ndarray,
                       frames: np.ndarray, node_video: np.ndarray, representation: str,
-                      joint_set: str, mask_downsample: int) -> JunctionFeatures:
-    """motion (N, 4, J, 15), frames (N, 4) perception frames -> JunctionFeatures of the N nodes."""
+                      joint_set: str, mask_downsample: int, velocity: np.ndarray | None = None) -> JunctionFeatures:
+    """motion (N, 4, J, 15), frames (N, 4) perception frames, velocity (N, 4, J, 3) replacing the motion's
+    velocity channels when given -> JunctionFeatures of the N nodes."""
     has_joints = "smplx_joints" in artifacts[0].arrays
     first, second, joints = _channel_groups(representation, has_joints, joint_set)
     end, start = motion[:, -1][:, joints], motion[:, 0][:, joints]  # (N, J', 15)
-    pose = dict(end_a=np.ascontiguousarray(end[..., first]), end_b=np.ascontiguousarray(end[..., second]),
-                start_a=np.ascontiguousarray(start[..., first]), start_b=np.ascontiguousarray(start[..., second]))
+    end_b, start_b = end[..., second], start[..., second]
+    if velocity is not None:
+        end_b, start_b = velocity[:, -1][:, joints], velocity[:, 0][:, joints]
+    pose = dict(end_a=np.ascontiguousarray(end[..., first]), end_b=np.ascontiguousarray(end_b),
+                start_a=np.ascontiguousarray(start[..., first]), start_b=np.ascontiguousarray(start_b))
     if not all("mask_bits" in a.arrays and "hand_boxes" in a.arrays for a in artifacts):
         return JunctionFeatures(**pose)
-    shapes = {tuple(int(v) for v in a.arrays["mask_shape"]) for a in artifacts}
-    if len(shapes) > 1:
-        raise InputMismatch(f"inputs have different mask shapes {sorted(shapes)}")
-    mask_shape = shapes.pop()
+    mask_shape = tuple(int(v) for v in artifacts[0].arrays["mask_shape"])  # the common mask grid
     nodes = node_video.shape[0]
-    raw_bytes = artifacts[0].arrays["mask_bits"].shape[1]
+    raw_bytes = (mask_shape[0] * mask_shape[1] + 7) // 8
     end_bits = np.zeros((nodes, raw_bytes), np.uint8)
     start_bits = np.zeros((nodes, raw_bytes), np.uint8)
     end_hands = np.full((nodes, 2, 4), np.nan, np.float32)
@@ -85,8 +110,9 @@ def junction_features(artifacts: Sequence[PerceptionLike], videos: Sequence[Vide
     for clips in videos:
         here = node_video == clips.video
         arrays = artifacts[clips.video].arrays
-        end_bits[here] = arrays["mask_bits"][frames[here, -1]]
-        start_bits[here] = arrays["mask_bits"][frames[here, 0]]
+        own_shape = tuple(int(v) for v in arrays["mask_shape"])
+        end_bits[here] = resize_masks(arrays["mask_bits"][frames[here, -1]], own_shape, mask_shape)
+        start_bits[here] = resize_masks(arrays["mask_bits"][frames[here, 0]], own_shape, mask_shape)
         end_hands[here] = arrays["hand_boxes"][frames[here, -1]]
         start_hands[here] = arrays["hand_boxes"][frames[here, 0]]
     end_pooled, pixels = pool_masks(end_bits, mask_shape, mask_downsample)

@@ -17,8 +17,11 @@ class GraphOptions:
     merge_ratio: float = 2.0  # a re-attachment edge needs d_ij <= merge_ratio * t_i
     resample: bool = False  # resample inputs of another frame rate (nearest frame) instead of refusing them
     near_jump_clips: int = 1  # same-video targets j with -k <= j - i <= k are no jump edges (i+1 is "continue")
-    max_jumps_per_node: int = 0  # keep only the cheapest k jump edges of each node (0 = all)
+    max_jumps_per_node: int = 64  # keep only the cheapest k jump edges of each node (0 = all): bounds the
+    # edge count (memory, pruning, retrieval DP) on long footage where thousands of clips pass t_i
     pose_joints: str = "upper_body"  # MediaPipe joints of D_pose: "upper_body" (0..24) or "all"
+    velocity_smoothing_frames: float = 2.0  # Gaussian sigma (frames) on MediaPipe positions before the
+    # junction velocity of D_pose (0 = the raw per-frame velocity of the motion representation)
     mask_downsample: int = 2  # OR-pool factor of the body masks before IoU
     block_size: int = 2048  # distance blocks are block_size x block_size
     walks: int = 1000  # random walks of the dead-end rate
@@ -33,3 +36,5 @@ class GraphOptions:
             raise ValueError("weights must be >= 0 and not both 0")
         if self.block_size < 16 or self.mask_downsample < 1 or self.near_jump_clips < 0:
             raise ValueError("block_size >= 16, mask_downsample >= 1, near_jump_clips >= 0")
+        if self.velocity_smoothing_frames < 0 or self.merge_ratio < 0:
+            raise ValueError("velocity_smoothing_frames and merge_ratio must be >= 0")

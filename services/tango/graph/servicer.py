@@ -6,7 +6,8 @@ import json
 import grpc
 from google.protobuf import empty_pb2, timestamp_pb2
 
-from tango.graph.build import GraphOptions
+from tango.graph.options import GraphOptions
+from tango.runtime.errors import InvalidArgument
 from tango.graph.core import GraphCore, GraphRecord
 from tango.graph.v1 import graph_service_pb2 as pb
 from tango.graph.v1 import graph_service_pb2_grpc as pb_grpc
@@ -49,14 +50,17 @@ class MotionGraphServicer(pb_grpc.MotionGraphServiceServicer):
 
 def options_from_message(message: pb.GraphOptions) -> GraphOptions:
     defaults = GraphOptions()
-    return GraphOptions(
-        w_pose=message.pose_weight or defaults.w_pose,
-        w_iou=message.iou_weight or defaults.w_iou,
-        exclude_no_person=not message.keep_no_person,
-        exclude_blurry_hands=message.exclude_blurry_hands,
-        pruning="largest_scc" if message.pruning == pb.PRUNING_LARGEST_SCC else defaults.pruning,
-        resample=message.resample,
-    )
+    try:
+        return GraphOptions(
+            pose_weight=message.pose_weight or defaults.pose_weight,
+            iou_weight=message.iou_weight or defaults.iou_weight,
+            keep_no_person=message.keep_no_person,
+            exclude_blurry_hands=message.exclude_blurry_hands,
+            pruning="largest_scc" if message.pruning == pb.PRUNING_LARGEST_SCC else defaults.pruning,
+            resample=message.resample,
+        )
+    except ValueError as error:
+        raise InvalidArgument(str(error), reason="INVALID_GRAPH_OPTION") from error
 
 
 def graph_message(record: GraphRecord) -> pb.Graph:

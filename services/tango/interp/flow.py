@@ -6,7 +6,8 @@ Between the last frame before a jump (I0) and the first frame after it (I1):
    I1 (they get covered), occ1 = pixels of I1 without a match in I0 (they appear);
 3. for each time tau the flows from t to both ends follow the linear-motion approximation of Super SloMo
    (Jiang et al. 2018): F_t0 = -(1-tau)*tau*F01 + tau^2*F10, F_t1 = (1-tau)^2*F01 - tau*(1-tau)*F10;
-   optionally (k >= 2 frames each side) the quadratic model of QVI (Xu et al. 2019) from the outer frames;
+   with k >= 2 frames each side, the quadratic (constant acceleration) model of QVI (Xu et al. 2019), the
+   outer frames giving each end's velocity (one video frame = 1/(n+1) of the interval away);
 4. both ends are backward-warped to tau at full resolution with cv2.remap and blended with weights
    (1-tau)*vis0 and tau*vis1, where vis0 = 1 - occ1 sampled along F_t1 (content that only appears in I1
    is not visible in I0) and vis1 = 1 - occ0 sampled along F_t0; where both are occluded it falls back
@@ -46,6 +47,7 @@ class _FlowField:
     occ1: np.ndarray  # (H, W) float32, I1 pixels without a match in I0
     f0m: np.ndarray | None = None  # (H, W, 2) I0 -> frame before I0 (quadratic model only)
     f12: np.ndarray | None = None  # (H, W, 2) I1 -> frame after I1
+    outer_step: float = 0.0  # time from I0 to the frame before it, in units of the I0 -> I1 interval
 
 
 class FlowInterpolator:
@@ -63,6 +65,7 @@ class FlowInterpolator:
             return np.repeat(first[None], num_frames, axis=0)
         quadratic = self.config.use_outer_frames and len(before) >= 2 and len(after) >= 2
         field = self._flow_field(first, last, before[-2] if quadratic else None, after[1] if quadratic else None)
+        field = dataclasses.replace(field, outer_step=1.0 / (num_frames + 1))  # generated frames keep the frame rate
         taus = np.arange(1, num_frames + 1, dtype=np.float32) / (num_frames + 1)
         return np.stack([self._frame_at(first, last, field, float(tau)) for tau in taus])
 
@@ -105,9 +108,8 @@ class FlowInterpolator:
         With linear motion this is exactly Super SloMo's formula.
         """
         if field.f0m is not None and field.f12 is not None:
-            f_0t = 0.5 * (field.f01 + field.f0m) * tau**2 + 0.5 * (field.f01 - field.f0m) * tau
-            s = 1.0 - tau
-            f_1t = 0.5 * (field.f10 + field.f12) * s**2 + 0.5 * (field.f10 - field.f12) * s
+            f_0t = _quadratic_path(field.f01, field.f0m, tau, field.outer_step)
+            f_1t = _quadratic_path(field.f10, field.f12, 1.0 - tau, field.outer_step)
         else:
             f_0t, f_1t = tau * field.f01, (1.0 - tau) * field.f10
         f_t0 = (1 - tau) * (-f_0t) + tau * (field.f10 - f_1t)
@@ -126,6 +128,17 @@ class FlowInterpolator:
         w0 = np.where(fallback, 1 - tau, w0 / np.maximum(total, 1e-3))[..., None]
         w1 = np.where(fallback, tau, w1 / np.maximum(total, 1e-3))[..., None]
         return np.clip(w0 * warped0 + w1 * warped1 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _quadratic_path(f_near_far: np.ndarray, f_near_outer: np.ndarray, t: float, step: float) -> np.ndarray:
+    """Displacement (H, W, 2) from an end frame after time t under constant acceleration (QVI, Xu et al. 2019).
+
+    p(s) = v s + a s^2 / 2 with p(1) = f_near_far and p(-step) = f_near_outer (the outer frame lies one video
+    frame = `step` jump intervals away on the other side): v = (step^2 f_far - f_outer) / (step + step^2),
+    a / 2 = f_far - v. With step = 1 this is QVI's formula.
+    """
+    velocity = (step * step * f_near_far - f_near_outer) / (step + step * step)
+    return velocity * t + (f_near_far - velocity) * t * t
 
 
 def _grey_small(frame: np.ndarray, scale: float) -> np.ndarray:

@@ -42,6 +42,8 @@ def mesh_environment(components: list[Component], data_uri: str, allowed_roots: 
     """Environment shared by every process of the mesh: ports, upstream addresses, storage."""
     by_name = {c.name: c for c in components}
     env = {"TANGO_DATA_URI": data_uri, "TANGO_ALLOWED_ROOTS": allowed_roots}
+    if data_uri.startswith("file://"):  # Triton reads speaker checkpoints straight from the artifact store
+        env["TANGO_CHECKPOINT_ROOT"] = data_uri.removeprefix("file://") + "/checkpoint"
     for c in components:
         key = c.name.upper()
         env[f"TANGO_{key}_PORT"] = str(c.port)

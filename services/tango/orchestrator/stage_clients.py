@@ -81,7 +81,7 @@ class StageClients:
 
     def search_path(self, graph_uri: str, audio_uri: str, checkpoint: str, mode: int, jump_penalty: float,
                     should_stop: StopFn) -> PathOutput:
-        options = retrieval_pb.SearchOptions(jump_penalty=jump_penalty)
+        options = retrieval_pb.SearchOptions(jump_penalty=jump_penalty) if jump_penalty else retrieval_pb.SearchOptions()
         request = retrieval_pb.SearchPathRequest(graph_uri=graph_uri, audio_uri=audio_uri, checkpoint=checkpoint,
                                                  mode=mode or retrieval_pb.SEARCH_MODE_DP, options=options)
         reply = self._unary(self.retrieval.SearchPath, request, should_stop)

@@ -43,12 +43,16 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
 
 def options_from_message(mode: int, message: pb.SearchOptions) -> SearchOptions:
     defaults = SearchOptions()
+
+    def given(field: str) -> float:
+        return getattr(message, field) if message.HasField(field) else getattr(defaults, field)
+
     return SearchOptions(
         mode=MODES.get(mode, "dp"),
-        low_weight=message.low_weight or defaults.low_weight,
-        high_weight=message.high_weight or defaults.high_weight,
-        jump_penalty=message.jump_penalty or defaults.jump_penalty,
-        revisit_penalty=message.revisit_penalty or defaults.revisit_penalty,
+        low_weight=given("low_weight"),
+        high_weight=given("high_weight"),
+        jump_penalty=given("jump_penalty"),
+        revisit_penalty=given("revisit_penalty"),
         revisit_window=message.revisit_window or defaults.revisit_window,
         beam_width=message.beam_width or defaults.beam_width,
         start_node=message.start_node if message.HasField("start_node") else None,

@@ -67,15 +67,18 @@ class TritonClient:
         """motion (T, J, C) or (B, T, J, C) float32 -> low (T, D) / (B, T, D), high (D,) / (B, D)."""
         return self._embed(MOTION_MODEL, "MOTION", np.asarray(motion, np.float32), 3, checkpoint)
 
-    def interpolate(self, before: np.ndarray, after: np.ndarray, num_frames: int, method: str = "flow") -> np.ndarray:
-        """before (k, H, W, 3) uint8, after (k, H, W, 3) uint8 -> (num_frames, H, W, 3) uint8."""
+    def interpolate(self, before: np.ndarray, after: np.ndarray, num_frames: int, method: str = "flow",
+                    model: str = INTERP_MODEL) -> np.ndarray:
+        """before (k, H, W, 3) uint8, after (k, H, W, 3) uint8 -> (num_frames, H, W, 3) uint8.
+
+        `model` names the Triton interpolation model, so a diffusion interpolator can replace the flow one."""
         inputs = [
             self._input("BEFORE", np.ascontiguousarray(before, np.uint8), "UINT8"),
             self._input("AFTER", np.ascontiguousarray(after, np.uint8), "UINT8"),
             self._input("NUM_FRAMES", np.array([num_frames], np.int32), "INT32"),
             self._input("METHOD", np.array([method.encode()], np.object_), "BYTES"),
         ]
-        result = self._infer(INTERP_MODEL, inputs, ["FRAMES"])
+        result = self._infer(model, inputs, ["FRAMES"])
         return result.as_numpy("FRAMES")
 
     # ---- plumbing ----

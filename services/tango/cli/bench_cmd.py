@@ -1,0 +1,72 @@
+"""`tango bench` (`make bench`): measured figures of every stage, printed as one JSON object."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+SECTIONS = ("perception", "graph", "aumoclip", "triton", "retrieval", "interp", "end_to_end")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="run the benchmarks and print JSON figures")
+    parser.add_argument("--media", default=str(Path.cwd().parent / "shared" / "media"))
+    parser.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS))
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    media = Path(args.media)
+    figures: dict = {}
+    for section in args.only:
+        started = time.perf_counter()
+        print(f"bench: {section} ...", file=sys.stderr, flush=True)
+        figures[section] = globals()[f"_{section}"](media)
+        print(f"bench: {section} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+def _perception(media: Path) -> dict:
+    from tango.perception.bench import perception_benchmark
+
+    return perception_benchmark(media / "video" / "tango_female_test_V1_22s.mp4")
+
+
+def _graph(media: Path) -> dict:
+    from tango.graph.bench import bench_graph_build, bench_real_video
+
+    return {"real_22s": bench_real_video(media / "video" / "tango_female_test_V1_22s.mp4"),
+            "synthetic_4500": bench_graph_build(4500), "synthetic_27000": bench_graph_build(27000)}
+
+
+def _aumoclip(media: Path) -> dict:
+    from tango.aumoclip.bench import aumoclip_benchmark
+
+    return aumoclip_benchmark(media / "motion" / "2_scott_0_1_1")
+
+
+def _triton(media: Path) -> dict:
+    from tango.triton.bench import triton_benchmark
+
+    return triton_benchmark()
+
+
+def _retrieval(media: Path) -> dict:
+    from tango.retrieval.bench import bench_search
+
+    return {f"{mode}_{nodes}x{steps}": bench_search(nodes, steps, mode)
+            for nodes in (4500, 27000) for steps in (450, 2250) for mode in ("dp", "beam", "onset", "random")}
+
+
+def _interp(media: Path) -> dict:
+    from tango.interp.bench import interp_benchmark
+
+    return interp_benchmark(media / "video" / "tango_female_test_V1_22s.mp4")
+
+
+def _end_to_end(media: Path) -> dict:
+    from tango.mesh.bench import end_to_end_benchmark
+
+    return end_to_end_benchmark(media / "video" / "tango_female_test_V1_22s.mp4", media / "audio" / "s2g_001.wav")
