@@ -19,8 +19,10 @@ MOTION_FEATURE_CHANNELS = {"all": tuple(range(15)), "dynamics": (3, 4, 5, 12, 13
 class AuMoCLIPConfig:
     """Architecture of the two towers and the joint space. Defaults train on 2 CPU cores in minutes.
 
-    The paper's motion tower has 28 conv layers with the first 10 low level; the default here is 8 with the
-    first 3 low level (set `motion_layers=28, motion_low_layers=10` for the paper's depth).
+    The paper's motion tower has 28 conv layers with the first 10 low level; the default here is 6 with the
+    first 3 low level (set `motion_layers=28, motion_low_layers=10` for the paper's depth). Defaults were
+    tuned on BEAT2 (benchmark.py): with ~1 minute of pairs, the smaller towers and dynamics-only motion
+    input (velocities, no absolute pose to memorise) generalise to held-out speech; wider ones overfit.
     """
 
     representation: str = "smplx"  # "smplx" | "mediapipe": which motion the checkpoint serves
@@ -29,24 +31,26 @@ class AuMoCLIPConfig:
     sample_rate: int = 16000
     fps: int = 30
     clip_seconds: float = 4.0
-    embed_dim: int = 64  # D, the joint space
+    embed_dim: int = 32  # D, the joint space
     # audio tower: wav2vec2-style feature encoder (total stride 320 -> 50 fps, resampled to fps)
-    audio_conv_channels: tuple[int, ...] = (32, 64, 64, 64, 96, 96, 128)
+    audio_conv_channels: tuple[int, ...] = (16, 32, 32, 32, 48, 48, 64)
     audio_conv_kernels: tuple[int, ...] = (10, 3, 3, 3, 3, 2, 2)
     audio_conv_strides: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
     audio_context_layers: int = 2  # residual temporal convs at fps after the encoder (low level)
     # motion tower
-    motion_hidden: int = 128
-    motion_layers: int = 8
+    motion_hidden: int = 64
+    motion_layers: int = 6
     motion_low_layers: int = 3
     motion_kernel: int = 5
-    joint_dropout: float = 0.1  # training only: drop whole joints of the input
-    motion_features: str = "all"  # "all" 15 channels | "dynamics": velocity + angular velocity only (6)
+    joint_dropout: float = 0.2  # training only: drop whole joints of the input
+    motion_features: str = "dynamics"  # "all" 15 channels | "dynamics": velocity + angular velocity only (6)
     # high-level transformer (one layer per tower)
-    transformer_dim: int = 128
+    transformer_dim: int = 64
     transformer_heads: int = 4
-    transformer_ff: int = 256
-    dropout: float = 0.1
+    transformer_ff: int = 128
+    dropout: float = 0.2
+    cls_queries: int = 4  # learned queries of the projection self-attention
+    cls_segments: int = 8  # segment means appended to the CLS summary (0 = attention only)
     stop_gradient: bool = True  # the global loss does not train the low-level encoders
     temperature_init: float = 0.07
     # enrichments: extra audio channels at fps (0 = off)

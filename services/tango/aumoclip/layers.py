@@ -48,12 +48,13 @@ class HighLevelEncoder(nn.Module):
     def __init__(self, in_dim: int, dim: int, heads: int, ff: int, dropout: float):
         super().__init__()
         self.input = nn.Linear(in_dim, dim)
+        self.position_gain = nn.Parameter(torch.tensor(0.1))  # small at first: clips must not look alike
         self.layer = nn.TransformerEncoderLayer(dim, heads, ff, dropout, activation="gelu", batch_first=True,
                                                 norm_first=True)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:  # (B, T, in_dim) -> (B, T, dim)
         hidden = self.input(features)
-        hidden = hidden + sinusoidal_positions(hidden.shape[1], hidden.shape[2], hidden.device)
+        hidden = hidden + self.position_gain * sinusoidal_positions(hidden.shape[1], hidden.shape[2], hidden.device)
         return self.layer(hidden)
 
 
@@ -69,16 +70,27 @@ class ProjectionMLP(nn.Module):
 
 
 class AttentionPool(nn.Module):
-    """Projection self-attention: a learned CLS query attends over the sequence -> (B, out_dim), unit norm."""
+    """Projection self-attention -> CLS (B, out_dim), unit norm.
 
-    def __init__(self, dim: int, heads: int, out_dim: int):
+    `queries` learned CLS queries attend over the (layer-normed) sequence; with `segments` > 0 the means of
+    that many equal time segments are appended, keeping the clip's temporal layout (two clips 0.5 s apart
+    must differ). Both are concatenated, normalised and projected.
+    """
+
+    def __init__(self, dim: int, heads: int, out_dim: int, queries: int = 4, segments: int = 8):
         super().__init__()
-        self.query = nn.Parameter(torch.randn(1, 1, dim) * dim ** -0.5)
+        self.query = nn.Parameter(torch.randn(1, queries, dim) * dim ** -0.5)
+        self.key_norm = nn.LayerNorm(dim)
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
-        self.norm = nn.LayerNorm(dim)
-        self.output = nn.Linear(dim, out_dim)
+        self.segments = segments
+        self.norm = nn.LayerNorm(dim * (queries + segments))
+        self.output = nn.Linear(dim * (queries + segments), out_dim)
 
     def forward(self, sequence: torch.Tensor) -> torch.Tensor:  # (B, T, dim) -> (B, out_dim)
-        query = self.query.expand(sequence.shape[0], -1, -1)  # (B, 1, dim)
-        pooled, _ = self.attention(query, sequence, sequence, need_weights=False)  # (B, 1, dim)
-        return F.normalize(self.output(self.norm(pooled[:, 0])), dim=-1)
+        keys = self.key_norm(sequence)
+        query = self.query.expand(sequence.shape[0], -1, -1)  # (B, Q, dim)
+        pooled, _ = self.attention(query, keys, keys, need_weights=False)  # (B, Q, dim)
+        parts = [pooled.flatten(1)]
+        if self.segments:
+            parts.append(F.adaptive_avg_pool1d(keys.transpose(1, 2), self.segments).flatten(1))  # (B, dim*K)
+        return F.normalize(self.output(self.norm(torch.cat(parts, dim=1))), dim=-1)

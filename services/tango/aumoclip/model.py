@@ -39,8 +39,10 @@ class AuMoCLIP(nn.Module):
         self.motion_tower = MotionTower(config)
         self.audio_low_proj = ProjectionMLP(self.audio_tower.low_dim, config.embed_dim)
         self.motion_low_proj = ProjectionMLP(self.motion_tower.low_dim, config.embed_dim)
-        self.audio_pool = AttentionPool(config.transformer_dim, config.transformer_heads, config.embed_dim)
-        self.motion_pool = AttentionPool(config.transformer_dim, config.transformer_heads, config.embed_dim)
+        pool = (config.transformer_dim, config.transformer_heads, config.embed_dim, config.cls_queries,
+                config.cls_segments)
+        self.audio_pool = AttentionPool(*pool)
+        self.motion_pool = AttentionPool(*pool)
         initial = math.log(1.0 / config.temperature_init)
         self.log_scale_low = nn.Parameter(torch.tensor(initial))
         self.log_scale_high = nn.Parameter(torch.tensor(initial))

@@ -16,7 +16,10 @@ from tango.graph.distances import JunctionFeatures
 from tango.graph.inputs import PerceptionLike
 from tango.graph.motion_repr import ANGULAR_VELOCITY, POSITION, ROTATION_6D, VELOCITY
 
-UPPER_BODY_JOINTS = np.arange(25)  # MediaPipe face, arms, hands and hips: what an upper-body video shows
+# MediaPipe joints of D_pose for upper-body footage: nose and ears (three points fix the head; the other
+# eight face landmarks move rigidly with them and would outweigh the arms), shoulders, elbows, wrists,
+# pinky / index / thumb of both hands and the hips. Legs are mostly out of frame and guessed.
+UPPER_BODY_JOINTS = np.array([0, 7, 8] + list(range(11, 25)))
 _POOL_CHUNK = 8192
 
 

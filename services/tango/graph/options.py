@@ -19,7 +19,7 @@ class GraphOptions:
     near_jump_clips: int = 1  # same-video targets j with -k <= j - i <= k are no jump edges (i+1 is "continue")
     max_jumps_per_node: int = 64  # keep only the cheapest k jump edges of each node (0 = all): bounds the
     # edge count (memory, pruning, retrieval DP) on long footage where thousands of clips pass t_i
-    pose_joints: str = "upper_body"  # MediaPipe joints of D_pose: "upper_body" (0..24) or "all"
+    pose_joints: str = "upper_body"  # MediaPipe joints of D_pose: "upper_body" (17 joints, see features.py) or "all"
     velocity_smoothing_frames: float = 2.0  # Gaussian sigma (frames) on MediaPipe positions before the
     # junction velocity of D_pose (0 = the raw per-frame velocity of the motion representation)
     mask_downsample: int = 2  # OR-pool factor of the body masks before IoU

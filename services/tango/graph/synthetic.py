@@ -43,25 +43,27 @@ def _joint_amplitudes() -> np.ndarray:
 
 
 def synthetic_pose_world(frames: int, fps: float, seed: int) -> np.ndarray:
-    """(F, 33, 3) smooth gesturing trajectories: base + sum of 3 slow sinusoids per arm and body part."""
+    """(F, 33, 3) smooth gesturing trajectories: base + 3 sinusoids per body part on harmonics of 0.25 Hz
+    (the motion recurs about every 4 s, as a speaker's gestures do), slowly varying amplitude, 1 mm jitter."""
     rng = np.random.default_rng(seed)
     t = np.arange(frames, dtype=np.float64)[:, None] / fps  # (F, 1)
     groups = np.zeros(MEDIAPIPE_JOINTS, dtype=np.int64)  # 0 body, 1 left arm, 2 right arm
     groups[[11, 13] + _LEFT_ARM[1:]] = 1
     groups[[12, 14] + _RIGHT_ARM[1:]] = 2
-    frequencies = rng.uniform(0.15, 0.9, size=(3, 3))  # (group, component) Hz
+    frequencies = 0.25 * rng.integers(1, 4, size=(3, 3))  # (group, component) Hz
     phases = rng.uniform(0, 2 * np.pi, size=(3, 3, 3))  # (group, component, axis)
     weights = rng.uniform(0.4, 1.0, size=(3, 3, 3))
+    envelope = 1.0 + 0.2 * np.sin(2 * np.pi * 0.031 * t + rng.uniform(0, 2 * np.pi, size=(1, 3)))  # (F, 3)
     pose = np.repeat(_BASE[None], frames, axis=0)  # (F, 33, 3)
     amplitude = _joint_amplitudes()
-    for group in range(3):
+    for group in range(3):  # three body parts
         waves = np.zeros((frames, 3))
         for component in range(3):
             waves += weights[group, component] * np.sin(
                 2 * np.pi * frequencies[group, component] * t + phases[group, component])
         members = groups == group
-        pose[:, members] += waves[:, None, :] * amplitude[members][None, :, None] / 1.5
-    return pose
+        pose[:, members] += (waves * envelope[:, group:group + 1])[:, None, :] * amplitude[members][None, :, None] / 1.5
+    return pose + rng.normal(0.0, 0.001, size=pose.shape)
 
 
 def _project(pose_world: np.ndarray) -> np.ndarray:

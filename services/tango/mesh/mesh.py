@@ -40,25 +40,35 @@ class LocalMesh:
 
     # ---- up -----------------------------------------------------------------------------------
     def up(self, timeout_s: float = 180.0, log=print) -> list[MemberState]:
-        running = self.members()
-        if running and all(self._alive(m) for m in running):
-            return running
-        if running:
-            self.down()
+        """Starts every member that is not running (all of them the first time, the dead ones later)."""
+        alive = {m.name: m for m in self.members() if self._alive(m)}
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **mesh_environment(self.components, self.data_uri, self.allowed_roots)}
-        started: list[MemberState] = []
+        members: list[MemberState] = []
         try:
             for component in self.components:
+                if component.name in alive:
+                    members.append(alive[component.name])
+                    continue
                 member = self._spawn(component, env)
-                started.append(member)
-                self._write(started)
+                members.append(member)
+                self._write(members + [m for m in alive.values() if m not in members])
                 self._wait_ready(member, timeout_s)
                 log(f"{component.name:<13} ready on {member.address} (pid {member.pid}, metrics :{member.metrics_port})")
         except Exception:
-            self.down()
+            if not alive:
+                self.down()
             raise
-        return started
+        self._write(members)
+        return members
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signals one member (its process group); `up` restarts it."""
+        for member in self.members():
+            if member.name == name and self._alive(member):
+                os.killpg(member.pid, sig)
+                return
+        raise FailedPrecondition(f"{name} is not running", reason="MESH_NOT_RUNNING")
 
     def _spawn(self, component: Component, env: dict[str, str]) -> MemberState:
         log_path = self.home / "logs" / f"{component.name}.log"

@@ -17,10 +17,11 @@ class OrchestratorConfig(ServiceConfig):
     max_jobs_in_flight: int = 4  # pending + running; beyond it CreateX answers RESOURCE_EXHAUSTED
     job_workers: int = 1  # jobs run concurrently (CPU-bound stages: keep low on small machines)
     max_audio_seconds: float = 600.0
-    stage_attempts: int = 5  # per stage, on UNAVAILABLE / DEADLINE_EXCEEDED
+    stage_attempts: int = 7  # per stage, on UNAVAILABLE / DEADLINE_EXCEEDED: waits 1+2+4+8+16+30 s in all
     retry_base_s: float = 1.0
     stage_deadline_s: float = 3600.0
     train_minutes: float = 2.0  # speaker AuMoCLIP training budget
+    jump_penalty: float = 1.0  # retrieval's penalty per jump for reenactments: keeps ~90 % of frames real
     transition_frames: int = 8
     max_height: int = 1080
     lipsync_dir: str = ""  # Wav2Lip-style weights; empty = lip sync skipped

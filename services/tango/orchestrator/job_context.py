@@ -5,7 +5,7 @@ import json
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tango.orchestrator.jobs import JobStore
 from tango.runtime.errors import Cancelled
@@ -57,9 +57,13 @@ class JobContext:
         share = self._weights.get(self._stage, 0.0) * (done / total if total else 0.0)
         self.store.update(self.job_id, stage_done=done, stage_total=total, progress=min(self._done_weight + share, 1.0))
 
-    def attempt(self, record: dict) -> callable:
+    def attempt(self, record: dict) -> Callable[[int], None]:
+        """Callback for `with_retries`: records (and publishes) the attempt number of a stage."""
+
         def on_attempt(number: int) -> None:
             record["attempts"] = number
+            if number > 1:
+                self.store.update(self.job_id, timings=json.dumps(self._timings))
 
         return on_attempt
 

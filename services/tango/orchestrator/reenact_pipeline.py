@@ -61,7 +61,8 @@ class ReenactmentPipeline:
         with context.stage("retrieval") as record:
             path = with_retries(
                 lambda: self.clients.search_path(speaker.graph.uri, str(audio_path), speaker.checkpoint,
-                                                 int(request.options.mode), request.options.jump_penalty,
+                                                 int(request.options.mode),
+                                                 request.options.jump_penalty or self.config.jump_penalty,
                                                  context.should_stop),
                 stage="retrieval", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
                 should_stop=context.should_stop, on_attempt=context.attempt(record))

@@ -23,7 +23,13 @@ from tango.runtime.grpc_util import error_from_rpc
 
 ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
-CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 << 20),
+    ("grpc.max_send_message_length", 64 << 20),
+    # reconnect quickly once a restarted stage is back, so retries find it (gRPC's default backs off to 2 min)
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
 
 
 @dataclass(frozen=True)

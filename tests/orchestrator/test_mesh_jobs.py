@@ -1,0 +1,194 @@
+"""The whole product on a real local mesh (one process per service + Triton): a reenactment from a
+reference video and speech, bad requests, a stage service killed mid-job, the orchestrator killed
+mid-job, cancellation and the bound on jobs in flight."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import soundfile as sf
+from google.longrunning import operations_pb2, operations_pb2_grpc
+from google.rpc import error_details_pb2
+
+from conftest import allowed_roots
+from tango.media.encode import probe_output
+from tango.mesh.mesh import LocalMesh
+from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
+
+BASE_PORT = 52050
+SPEAKER_OPTIONS = pb.SpeakerOptions(max_seconds=10.0, train_minutes=0.25)
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory, media_dir, inputs_root, monkeypatch_module):
+    monkeypatch_module.setenv("TANGO_ORCHESTRATOR_MAX_JOBS_IN_FLIGHT", "2")
+    monkeypatch_module.setenv("TANGO_ORCHESTRATOR_RETRY_BASE_S", "1.0")
+    home = tmp_path_factory.mktemp("mesh")
+    local = LocalMesh(home, base_port=BASE_PORT, allowed_roots=allowed_roots(inputs_root))
+    local.up(log=lambda _line: None)
+    yield local
+    local.down()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def stubs(mesh: LocalMesh):
+    channel = grpc.insecure_channel(mesh.endpoint("orchestrator"))
+    return pb_grpc.OrchestratorServiceStub(channel), operations_pb2_grpc.OperationsStub(channel)
+
+
+def wait(mesh: LocalMesh, name: str, timeout_s: float = 600) -> operations_pb2.Operation:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            operation = stubs(mesh)[1].WaitOperation(operations_pb2.WaitOperationRequest(name=name), timeout=30)
+        except grpc.RpcError as error:  # the orchestrator may be restarting
+            if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+            time.sleep(0.5)
+            continue
+        if operation.done:
+            return operation
+    raise AssertionError(f"{name} not done after {timeout_s} s")
+
+
+def metadata(operation) -> pb.OperationMetadata:
+    meta = pb.OperationMetadata()
+    operation.metadata.Unpack(meta)
+    return meta
+
+
+def error_reason(status) -> str:
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    return info.reason
+
+
+def reenact(mesh, audio: Path, speaker: str = "", references=(), request_id: str = "") -> operations_pb2.Operation:
+    request = pb.CreateReenactmentRequest(request_id=request_id or uuid.uuid4().hex, speaker=speaker,
+                                          reference_uris=[str(r) for r in references], audio_uri=str(audio),
+                                          speaker_options=SPEAKER_OPTIONS)
+    return stubs(mesh)[0].CreateReenactment(request, timeout=30)
+
+
+def wait_for_stage(mesh, name: str, stage: str, min_attempts: int = 1, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        meta = metadata(stubs(mesh)[1].GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=10))
+        attempts = max((t.attempts for t in meta.timings if t.stage == stage), default=0)
+        if meta.stage == stage and attempts >= min_attempts:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never reached {stage} (attempt {min_attempts})")
+
+
+@pytest.fixture(scope="module")
+def speaker(mesh, female_video, media_dir):
+    """The first reenactment: creates the speaker from the reference video and renders s2g_001."""
+    audio = media_dir / "audio" / "s2g_001.wav"
+    operation = reenact(mesh, audio, references=[female_video], request_id="e2e-first")
+    stages = []
+    for update in stubs(mesh)[0].WatchOperation(pb.WatchOperationRequest(name=operation.name), timeout=900):
+        if not stages or stages[-1] != metadata(update).stage:
+            stages.append(metadata(update).stage)
+    done = wait(mesh, operation.name)
+    assert not done.HasField("error"), done.error.message
+    result = pb.Reenactment()
+    done.response.Unpack(result)
+    return {"operation": operation, "stages": stages, "result": result, "audio": audio}
+
+
+def test_reenactment_end_to_end(mesh, speaker, female_video):
+    result, stages = speaker["result"], speaker["stages"]
+    for stage in ("perception", "graph", "embedding_model", "node_embeddings", "retrieval", "render", "done"):
+        assert stage in stages
+    probe = probe_output(result.video_uri)
+    audio_seconds = sf.info(str(speaker["audio"])).duration
+    assert (probe["video_codec"], probe["audio_codec"]) == ("h264", "aac")
+    assert abs(probe["video_duration_s"] - audio_seconds) <= 1.0 / probe["fps"] + 1e-3
+    sidecar = json.loads(Path(result.sidecar_uri).read_text())
+    assert sidecar["frames"] == probe["frames"]
+    assert sidecar["generated_frames"] == sum(end - start for start, end in sidecar["windows"])
+    assert len(sidecar["jumps"]) == result.jumps and sidecar["real_frames"] > sidecar["generated_frames"]
+    assert 0 <= sidecar["metrics"]["output"]["beat_consistency"] <= 1
+    assert sidecar["metrics"]["reference"]["diversity"] > 0
+    assert sidecar["lipsync"]["status"] == "skipped"
+    again = reenact(mesh, speaker["audio"], references=[female_video], request_id="e2e-first")  # same request
+    assert again.name == speaker["operation"].name and again.done
+    orchestrator = stubs(mesh)[0]
+    assert orchestrator.GetSpeaker(pb.GetSpeakerRequest(name=result.speaker), timeout=10).graph_nodes > 0
+    assert result.speaker in [s.name for s in orchestrator.ListSpeakers(pb.ListSpeakersRequest(), timeout=10).speakers]
+    downloaded = b"".join(r.chunk for r in orchestrator.DownloadMedia(pb.DownloadMediaRequest(uri=result.video_uri), timeout=60))
+    assert downloaded == Path(result.video_uri).read_bytes()
+
+
+def test_bad_requests(mesh, speaker, inputs_root, media_dir):
+    orchestrator, operations = stubs(mesh)
+    name = speaker["result"].speaker
+    cases = [
+        (pb.CreateReenactmentRequest(speaker=name), grpc.StatusCode.INVALID_ARGUMENT, "MISSING_AUDIO"),
+        (pb.CreateReenactmentRequest(speaker="speakers/" + "0" * 64, audio_uri=str(speaker["audio"])),
+         grpc.StatusCode.NOT_FOUND, "SPEAKER_NOT_FOUND"),
+        (pb.CreateReenactmentRequest(speaker=name, audio_uri="/etc/passwd"), grpc.StatusCode.PERMISSION_DENIED,
+         "URI_NOT_ALLOWED"),
+    ]
+    for request, code, reason in cases:
+        with pytest.raises(grpc.RpcError) as caught:
+            orchestrator.CreateReenactment(request, timeout=10)
+        assert caught.value.code() == code
+    silent = inputs_root / "silence.wav"
+    sf.write(str(silent), np.zeros(16000 * 3, dtype=np.float32), 16000)
+    failed = wait(mesh, reenact(mesh, silent, speaker=name).name)
+    assert failed.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and error_reason(failed.error) == "SILENT_AUDIO"
+    with pytest.raises(grpc.RpcError) as caught:
+        operations.GetOperation(operations_pb2.GetOperationRequest(name="operations/unknown"), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_stage_service_killed_mid_job_retries_and_completes(mesh, speaker, media_dir):
+    mesh.kill("retrieval")
+    operation = reenact(mesh, media_dir / "audio" / "sadtalker_RD_Radio31_000.wav", speaker=speaker["result"].speaker)
+    wait_for_stage(mesh, operation.name, "retrieval", min_attempts=2)
+    mesh.up(log=lambda _line: None)  # brings retrieval back
+    done = wait(mesh, operation.name)
+    assert not done.HasField("error"), done.error.message
+    timing = next(t for t in metadata(done).timings if t.stage == "retrieval")
+    assert timing.attempts >= 2
+
+
+def test_orchestrator_killed_mid_job_resumes(mesh, speaker, media_dir):
+    operation = reenact(mesh, media_dir / "audio" / "talkshow_1st-page.wav", speaker=speaker["result"].speaker)
+    wait_for_stage(mesh, operation.name, "render")
+    mesh.kill("orchestrator")
+    mesh.up(log=lambda _line: None)
+    done = wait(mesh, operation.name)
+    assert not done.HasField("error"), done.error.message
+    result = pb.Reenactment()
+    done.response.Unpack(result)
+    assert probe_output(result.video_uri)["audio_codec"] == "aac"
+
+
+def test_cancel_and_bound_on_jobs_in_flight(mesh, speaker, media_dir):
+    name = speaker["result"].speaker
+    first = reenact(mesh, media_dir / "audio" / "s2g_002.wav", speaker=name)
+    second = reenact(mesh, media_dir / "audio" / "s2g_003.wav", speaker=name)
+    with pytest.raises(grpc.RpcError) as caught:
+        reenact(mesh, media_dir / "audio" / "s2g_001.wav", speaker=name)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    operations = stubs(mesh)[1]
+    for operation in (second, first):
+        operations.CancelOperation(operations_pb2.CancelOperationRequest(name=operation.name), timeout=10)
+    for operation in (first, second):
+        done = wait(mesh, operation.name, timeout_s=120)
+        assert metadata(done).state in (pb.JOB_STATE_CANCELLED, pb.JOB_STATE_SUCCEEDED)
+    assert metadata(wait(mesh, second.name)).state == pb.JOB_STATE_CANCELLED
