@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MEDIA_DIR = (REPO_ROOT / ".." / "shared" / "media").resolve()
+from support import MEDIA_DIR, REPO_ROOT
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO_ROOT / ".numba-cache"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,9 +35,3 @@ def inputs_root(tmp_path_factory) -> Path:
     """A writable folder inside the services' allowed roots, for inputs the tests make."""
     return tmp_path_factory.mktemp("inputs")
 
-
-def allowed_roots(inputs_root: Path) -> str:
-    roots = [str(inputs_root)]
-    if MEDIA_DIR.is_dir():
-        roots.append(str(MEDIA_DIR))
-    return ":".join(roots)

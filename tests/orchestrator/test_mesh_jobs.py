@@ -15,7 +15,7 @@ import soundfile as sf
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.rpc import error_details_pb2
 
-from conftest import allowed_roots
+from support import allowed_roots
 from tango.media.encode import probe_output
 from tango.mesh.mesh import LocalMesh
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb

@@ -67,6 +67,9 @@ class LocalMesh:
         for member in self.members():
             if member.name == name and self._alive(member):
                 os.killpg(member.pid, sig)
+                deadline = time.monotonic() + 15.0
+                while self._alive(member) and time.monotonic() < deadline:
+                    time.sleep(0.05)
                 return
         raise FailedPrecondition(f"{name} is not running", reason="MESH_NOT_RUNNING")
 

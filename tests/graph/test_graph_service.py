@@ -7,7 +7,7 @@ import av
 import grpc
 import pytest
 
-from conftest import allowed_roots
+from support import allowed_roots
 from tango.graph.config import GraphConfig
 from tango.graph.server import build as build_graph_service
 from tango.graph.v1 import graph_service_pb2 as pb

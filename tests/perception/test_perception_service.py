@@ -8,7 +8,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from conftest import allowed_roots
+from support import allowed_roots
 from tango.perception.config import PerceptionConfig
 from tango.perception.server import build
 from tango.perception.v1 import perception_service_pb2 as pb
