@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -128,6 +129,12 @@ def test_reenactment_end_to_end(mesh, speaker, female_video):
     orchestrator = stubs(mesh)[0]
     assert orchestrator.GetSpeaker(pb.GetSpeakerRequest(name=result.speaker), timeout=10).graph_nodes > 0
     assert result.speaker in [s.name for s in orchestrator.ListSpeakers(pb.ListSpeakersRequest(), timeout=10).speakers]
+    metrics = {m.name: m.metrics_port for m in mesh.members()}
+    scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics['orchestrator']}/metrics", timeout=10).read().decode()
+    assert 'tango_orchestrator_stage_seconds_count{stage="render"}' in scraped
+    assert 'tango_orchestrator_jobs_total{kind="reenactment",state="SUCCEEDED"}' in scraped
+    triton = urllib.request.urlopen(f"http://127.0.0.1:{metrics['triton']}/metrics", timeout=10).read().decode()
+    assert "nv_inference_request_success" in triton
     downloaded = b"".join(r.chunk for r in orchestrator.DownloadMedia(pb.DownloadMediaRequest(uri=result.video_uri), timeout=60))
     assert downloaded == Path(result.video_uri).read_bytes()
 

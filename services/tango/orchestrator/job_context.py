@@ -8,12 +8,15 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from tango.orchestrator.jobs import JobStore
+from tango.orchestrator.metrics import OrchestratorMetrics
 from tango.runtime.errors import Cancelled
 
 
 class JobContext:
-    def __init__(self, store: JobStore, job_id: str, stage_weights: dict[str, float], cancel: threading.Event):
+    def __init__(self, store: JobStore, job_id: str, stage_weights: dict[str, float], cancel: threading.Event,
+                 metrics: OrchestratorMetrics):
         self.store = store
+        self.metrics = metrics
         self.job_id = job_id
         self.cancel = cancel
         total = sum(stage_weights.values()) or 1.0
@@ -44,6 +47,7 @@ class JobContext:
             yield record
         finally:
             record["seconds"] = round(time.perf_counter() - started, 3)
+            self.metrics.stage_seconds.labels(name).observe(record["seconds"])
             self.store.update(self.job_id, timings=json.dumps(self._timings))
         self._done_weight += self._weights.get(name, 0.0)
         self.store.update(self.job_id, progress=min(self._done_weight, 1.0))
@@ -63,6 +67,7 @@ class JobContext:
         def on_attempt(number: int) -> None:
             record["attempts"] = number
             if number > 1:
+                self.metrics.stage_retries.labels(record["stage"]).inc()
                 self.store.update(self.job_id, timings=json.dumps(self._timings))
 
         return on_attempt

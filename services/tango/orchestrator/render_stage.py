@@ -16,7 +16,7 @@ from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.stage_clients import PathOutput
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.perception.artifact_io import PerceptionArtifact
-from tango.render.lipsync import Skipped, resolve_lipsync
+from tango.render.lipsync import Skipped, lipsync_video, resolve_lipsync
 from tango.render.metrics import motion_metrics
 from tango.render.plan import RenderOptions, gather_path_frames, plan_from_path
 from tango.render.renderer import render_video
@@ -80,11 +80,22 @@ class RenderStage:
         video_path = directory / VIDEO_FILE
         report = render_video(plan, frame_source, interpolate, video_path, render_options,
                               on_progress=lambda _stage, done, total: on_progress(done, total), should_stop=should_stop)
-        lipsync_status = (resolve_lipsync(self.config.lipsync_dir or directory / "no-lipsync-weights")[1] if lipsync
-                          else Skipped(reason="lip sync not requested"))
+        lipsync_status = self._lipsync(video_path, audio) if lipsync else Skipped(reason="lip sync not requested")
         sidecar = build_sidecar(report, plan.path_nodes, self._metrics(perceptions, plan, report.frames, audio),
                                 self._reference_metrics(perceptions), lipsync_status)
         write_sidecar(directory / SIDECAR_FILE, sidecar)
+
+    def _lipsync(self, video_path: Path, audio: np.ndarray):
+        """The optional post-process: applied when weights and an architecture are installed, else skipped."""
+        if not self.config.lipsync_dir:
+            return Skipped(reason="no lip-sync model directory configured (TANGO_ORCHESTRATOR_LIPSYNC_DIR)")
+        model, status = resolve_lipsync(self.config.lipsync_dir)
+        if model is None:
+            return status
+        synced = video_path.with_name("lipsync.mp4")
+        applied = lipsync_video(model, status, video_path, synced, audio, AUDIO_RATE)
+        synced.replace(video_path)
+        return applied
 
     @staticmethod
     def _metrics(perceptions: list[PerceptionArtifact], plan, frames: int, audio: np.ndarray) -> dict:

@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 
 from tango.orchestrator.job_context import JobContext
 from tango.orchestrator.jobs import Job, JobState, JobStore
+from tango.orchestrator.metrics import OrchestratorMetrics
 from tango.runtime.errors import Cancelled, TangoError
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,10 @@ class Pipeline(Protocol):
 
 
 class JobRunner:
-    def __init__(self, store: JobStore, pipelines: dict[str, Pipeline], workers: int, max_unfinished: int):
+    def __init__(self, store: JobStore, pipelines: dict[str, Pipeline], workers: int, max_unfinished: int,
+                 metrics: OrchestratorMetrics):
         self.store = store
+        self.metrics = metrics
         self.pipelines = pipelines
         self.max_unfinished = max_unfinished
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
@@ -51,6 +54,7 @@ class JobRunner:
         for job in self.store.unfinished():
             job = self.store.update(job.id, state=JobState.PENDING, resumes=job.resumes + 1)
             self._schedule(job)
+            self.metrics.jobs_resumed.inc()
             resumed.append(job.id)
         return resumed
 
@@ -86,7 +90,7 @@ class JobRunner:
     def _run(self, job_id: str, cancel: threading.Event) -> None:
         job = self.store.get(job_id)
         pipeline = self.pipelines[job.kind]
-        context = JobContext(self.store, job_id, pipeline.stage_weights, cancel)
+        context = JobContext(self.store, job_id, pipeline.stage_weights, cancel, self.metrics)
         try:
             if job.cancel_requested:
                 raise Cancelled("cancelled before it started", reason="JOB_CANCELLED")
@@ -94,6 +98,7 @@ class JobRunner:
             result = pipeline.run(pipeline.parse(job.request), context)
             self.store.update(job_id, state=JobState.SUCCEEDED, stage="done", progress=1.0,
                               result=result.SerializeToString())
+            self.metrics.jobs.labels(job.kind, JobState.SUCCEEDED.value).inc()
         except Cancelled as error:
             if self._shutting_down and not self.store.get(job_id).cancel_requested:
                 log.info("job interrupted by shutdown; it resumes on the next start", extra={"job": job_id})
@@ -110,6 +115,7 @@ class JobRunner:
 
     def _fail(self, job_id: str, error: TangoError, state: JobState) -> None:
         log.info("job ended", extra={"job": job_id, "state": state.value, "reason": error.reason})
+        self.metrics.jobs.labels(self.store.get(job_id).kind, state.value).inc()
         self.store.update(job_id, state=state, error_code=error.code, error_reason=error.reason,
                           error_message=error.message)
 

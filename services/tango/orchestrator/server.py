@@ -10,6 +10,7 @@ from tango.artifacts.store import ArtifactStore
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.core import OrchestratorCore
 from tango.orchestrator.jobs import JobStore
+from tango.orchestrator.metrics import OrchestratorMetrics
 from tango.orchestrator.reenact_pipeline import ReenactmentPipeline
 from tango.orchestrator.render_stage import RenderStage
 from tango.orchestrator.runner import JobRunner
@@ -20,7 +21,6 @@ from tango.orchestrator.speakers import SpeakerCatalogue
 from tango.orchestrator.stage_clients import StageClients
 from tango.orchestrator.uploads import UploadArea
 from tango.orchestrator.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc
-from tango.runtime.metrics import ServiceMetrics
 from tango.runtime.server import GrpcService, ServiceBinding
 from tango.triton.client import TritonClient
 
@@ -55,8 +55,9 @@ def build(config: OrchestratorConfig) -> OrchestratorService:
     speaker_pipeline = SpeakerPipeline(config, clients, speakers, SpeakerModelTrainer(store))
     render = RenderStage(config, store, inputs, TritonClient(config.interp_url, timeout_s=600.0))
     reenactment_pipeline = ReenactmentPipeline(config, clients, speakers, speaker_pipeline, render, inputs)
+    metrics = OrchestratorMetrics()
     runner = JobRunner(jobs, {"speaker": speaker_pipeline, "reenactment": reenactment_pipeline},
-                       workers=config.job_workers, max_unfinished=config.max_jobs_in_flight)
+                       workers=config.job_workers, max_unfinished=config.max_jobs_in_flight, metrics=metrics)
     core = OrchestratorCore(jobs, runner, speakers, UploadArea(store, MAX_UPLOAD_BYTES), speaker_pipeline,
                             reenactment_pipeline)
     orchestrator, operations = OrchestratorServicer(core), OperationsServicer(core)
@@ -64,7 +65,7 @@ def build(config: OrchestratorConfig) -> OrchestratorService:
         ServiceBinding(SERVICE_NAME, lambda s: orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(orchestrator, s)),
         ServiceBinding(OPERATIONS_NAME, lambda s: operations_pb2_grpc.add_OperationsServicer_to_server(operations, s)),
     ]
-    return OrchestratorService(config, core, clients, bindings, ServiceMetrics("orchestrator"))
+    return OrchestratorService(config, core, clients, bindings, metrics)
 
 
 def load_config() -> OrchestratorConfig:
