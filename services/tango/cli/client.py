@@ -44,3 +44,17 @@ def stream(method, request, timeout_s: float = DEFAULT_DEADLINE_S) -> Iterator:
         yield from method(request, timeout=timeout_s)
     except grpc.RpcError as error:
         raise error_from_rpc(error) from None
+
+
+def last_event(method, request, reporter, timeout_s: float = DEFAULT_DEADLINE_S):
+    """Streams a long RPC whose replies are `oneof event {progress, <result>}`: draws the progress and
+    returns the final result message."""
+    result = None
+    for reply in stream(method, request, timeout_s):
+        event = reply.WhichOneof("event")
+        if event == "progress":
+            reporter.update(reply.progress.stage, reply.progress.done, reply.progress.total)
+        else:
+            result = getattr(reply, event)
+    reporter.close()
+    return result

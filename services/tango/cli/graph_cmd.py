@@ -6,7 +6,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
-from tango.cli.client import call, channel, stream
+from tango.cli.client import call, channel, last_event
 from tango.cli.perceive_cmd import perceive
 from tango.cli.progress import ProgressReporter
 from tango.graph.v1 import graph_service_pb2 as pb
@@ -52,14 +52,7 @@ def perception_uris(inputs: list[str], reporter: ProgressReporter) -> list[str]:
 
 
 def build_graph(uris: list[str], options: pb.GraphOptions, reporter: ProgressReporter) -> pb.Graph:
-    graph = None
-    for reply in stream(_stub().BuildGraph, pb.BuildGraphRequest(perception_uris=uris, options=options)):
-        if reply.HasField("progress"):
-            reporter.update(reply.progress.stage, reply.progress.done, reply.progress.total)
-        else:
-            graph = reply.graph
-    reporter.close()
-    return graph
+    return last_event(_stub().BuildGraph, pb.BuildGraphRequest(perception_uris=uris, options=options), reporter)
 
 
 def run_build(args) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tango.cli.client import channel, stream
+from tango.cli.client import channel, last_event
 from tango.cli.progress import ProgressReporter
 from tango.perception.v1 import perception_service_pb2 as pb
 from tango.perception.v1 import perception_service_pb2_grpc as pb_grpc
@@ -24,14 +24,7 @@ def perceive(video: str, options: pb.AnalysisOptions, reporter: ProgressReporter
     """Streams AnalyzeVideo and returns its final result (shared by `perceive` and `graph build`)."""
     stub = pb_grpc.PerceptionServiceStub(channel("perception"))
     request = pb.AnalyzeVideoRequest(video_uri=str(Path(video).resolve()), options=options)
-    result = None
-    for reply in stream(stub.AnalyzeVideo, request):
-        if reply.HasField("progress"):
-            reporter.update(reply.progress.stage, reply.progress.done, reply.progress.total)
-        else:
-            result = reply.result
-    reporter.close()
-    return result
+    return last_event(stub.AnalyzeVideo, request, reporter)
 
 
 def summary_json(result: pb.PerceptionResult) -> dict:

@@ -18,6 +18,7 @@ from tango.graph.config import GraphConfig
 from tango.graph.metrics import GraphMetrics
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.runtime.errors import InvalidArgument, NotFound
+from tango.runtime.paging import page_of
 from tango.runtime.progress import ProgressFn, StopFn
 
 KIND = "graph"
@@ -70,12 +71,7 @@ class GraphCore:
     def list(self, page_size: int, page_token: str) -> tuple[list[GraphRecord], str]:
         shas = [a.sha256 for a in self.store.list(KIND)]
         self.metrics.stored.set(len(shas))
-        start = shas.index(page_token) if page_token in shas else 0
-        if page_token and page_token not in shas:
-            raise InvalidArgument(f"unknown page token {page_token!r}", reason="BAD_PAGE_TOKEN")
-        size = page_size if page_size > 0 else 50
-        page = shas[start:start + size]
-        next_token = shas[start + size] if start + size < len(shas) else ""
+        page, next_token = page_of(shas, page_size, page_token)
         return [self._record(sha) for sha in page], next_token
 
     def delete(self, name: str) -> None:

@@ -7,7 +7,8 @@ from google.protobuf import json_format
 
 from tango.artifacts.store import ArtifactStore
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
-from tango.runtime.errors import InvalidArgument, NotFound
+from tango.runtime.errors import NotFound
+from tango.runtime.paging import page_of
 
 KIND = "speaker"
 PREFIX = "speakers/"
@@ -34,10 +35,5 @@ class SpeakerCatalogue:
         return json_format.Parse(text, pb.Speaker())
 
     def list(self, page_size: int, page_token: str) -> tuple[list[pb.Speaker], str]:
-        names = [a.sha256 for a in self.store.list(KIND)]
-        if page_token and page_token not in names:
-            raise InvalidArgument(f"unknown page token {page_token!r}", reason="BAD_PAGE_TOKEN")
-        start = names.index(page_token) if page_token else 0
-        size = page_size if page_size > 0 else 50
-        page = names[start:start + size]
-        return [self.get(PREFIX + n) for n in page], (names[start + size] if start + size < len(names) else "")
+        page, next_token = page_of([a.sha256 for a in self.store.list(KIND)], page_size, page_token)
+        return [self.get(PREFIX + sha) for sha in page], next_token
