@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from pickle import UnpicklingError  # the exception class only: torch.load(weights_only=True) raises it
 from typing import Callable, Protocol
 
 import av
@@ -113,6 +112,9 @@ def find_weights(model_dir: str | Path) -> Path | None:
     return None
 
 
+# what torch.load(weights_only=True) raises for content other than tensors (no object is ever built)
+WEIGHTS_ONLY_REFUSAL = torch.serialization.pickle.UnpicklingError
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Parameters of a checkpoint file, unwrapped; unreadable or non-tensor content -> CheckpointMismatch."""
     try:
@@ -120,7 +122,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             loaded = load_file(str(path), device="cpu")
         else:
             loaded = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (SafetensorError, UnpicklingError, RuntimeError, OSError, ValueError, EOFError) as exc:
+    except (SafetensorError, WEIGHTS_ONLY_REFUSAL, RuntimeError, OSError, ValueError, EOFError) as exc:
         raise CheckpointMismatch(f"cannot read lip-sync checkpoint {path}: {exc}") from exc
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
         loaded = loaded["state_dict"]
