@@ -89,7 +89,7 @@ def test_per_speaker_training_on_a_mediapipe_perception_pair(tmp_path):
     meta = {"representation": "mediapipe", "fps": fps}
     pairs = pairs_from_perception(arrays, meta, audio)
     config = tiny_config(representation="mediapipe", joints=33)
-    result = train_speaker_model(arrays, meta, audio, tmp_path, max_minutes=1, epochs=2, config=config)
+    result = train_speaker_model(pairs, tmp_path, max_minutes=1, epochs=2, config=config)
     model = load_checkpoint(tmp_path)
     low, high = model.embed_motion(torch.from_numpy(pairs[0].motion[None, :60]))
     assert result.epochs == 2 and low.shape == (1, 60, 8) and high.shape == (1, 8)

@@ -1,19 +1,20 @@
 """Per-speaker AuMoCLIP at ingest: train on the speaker's own footage (self-supervised audio-motion pairs).
 
 Used where no corpus checkpoint fits the speaker's motion representation (METHOD.md section 3): ~20 s of
-footage trains in about a minute on 2 CPU cores with `speaker_config`.
+footage trains in about a minute on 2 CPU cores with `speaker_config` and SPEAKER_TRAINING. The orchestrator
+calls `train_speaker_model` on the pairs of every reference video (`pairs_from_perception`).
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-
-import numpy as np
+from typing import Callable, Sequence
 
 from tango.aumoclip.config import AuMoCLIPConfig
-from tango.aumoclip.data import SAMPLE_RATE, pairs_from_perception
+from tango.aumoclip.data import AudioMotionPair
 from tango.aumoclip.train import ProgressFn, TrainConfig, TrainResult, train
 
-SPEAKER_TRAINING = TrainConfig(batch_size=16, window_stride_frames=6)
+SPEAKER_TRAINING = TrainConfig(batch_size=16, window_stride_frames=6, total_steps=150)  # ~1 min on 2 cores
 
 
 def speaker_config(representation: str) -> AuMoCLIPConfig:
@@ -21,12 +22,19 @@ def speaker_config(representation: str) -> AuMoCLIPConfig:
     return AuMoCLIPConfig.for_representation(representation)
 
 
-def train_speaker_model(arrays: dict, meta: dict, audio: np.ndarray, out_dir: str | Path, *,
-                        sample_rate: int = SAMPLE_RATE, max_minutes: float = 1.0, epochs: int = 1000,
-                        seed: int = 0, progress: ProgressFn | None = None,
+def speaker_recipe(config: AuMoCLIPConfig) -> dict:
+    """Everything besides the data that decides a speaker model (for cache keys)."""
+    return {"config": config.to_json(), "training": asdict(SPEAKER_TRAINING)}
+
+
+def train_speaker_model(pairs: Sequence[AudioMotionPair], out_dir: str | Path, *, max_minutes: float = 2.0,
+                        epochs: int | None = None, seed: int = 0, resume: bool = True,
+                        progress: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None,
                         config: AuMoCLIPConfig | None = None) -> TrainResult:
-    """Perception artifact (arrays.npz dict + meta.json dict) + its audio -> checkpoint in `out_dir`."""
-    pairs = pairs_from_perception(arrays, meta, audio, sample_rate=sample_rate, name=str(meta.get("source", "")))
+    """The speaker's audio-motion pairs -> checkpoint in `out_dir` (training state kept there to resume).
+
+    `epochs=None`: the fixed step budget of SPEAKER_TRAINING (deterministic); `max_minutes` is a safety cap.
+    """
     config = config or speaker_config(pairs[0].representation)
-    return train(pairs, out_dir, config, max_minutes=max_minutes, epochs=epochs, seed=seed, progress=progress,
-                 train_config=SPEAKER_TRAINING)
+    return train(pairs, out_dir, config, max_minutes=max_minutes, epochs=epochs, seed=seed, resume=resume,
+                 progress=progress, should_stop=should_stop, train_config=SPEAKER_TRAINING)

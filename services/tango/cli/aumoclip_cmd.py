@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     train.add_argument("--split", default="first80", choices=("all", "first80", "last20"))
     train.add_argument("--out", required=True)
     train.add_argument("--max-minutes", type=float, default=5.0)
-    train.add_argument("--epochs", type=int, default=1000)
+    train.add_argument("--epochs", type=int, default=None,
+                       help="default: the fixed step budget (deterministic); --max-minutes is only a safety cap")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--text", action="store_true", help="add MiniLM word features of the transcript")
     train.add_argument("--keyframe-masking", action="store_true", help="KMM density-based key-frame masking")

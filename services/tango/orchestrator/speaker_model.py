@@ -13,9 +13,8 @@ from typing import Callable
 
 from tango.artifacts.hashing import key_sha256
 from tango.artifacts.store import ArtifactStore
-from tango.aumoclip.config import AuMoCLIPConfig
 from tango.aumoclip.data import pairs_from_perception
-from tango.aumoclip.train import train
+from tango.aumoclip.speaker import speaker_config, speaker_recipe, train_speaker_model
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.runtime.errors import FailedPrecondition, InputMismatch
 
@@ -35,9 +34,9 @@ class SpeakerModelTrainer:
         representations = {a.meta.get("representation", "mediapipe") for a in artifacts}
         if len(representations) != 1:
             raise InputMismatch(f"references mix motion representations {sorted(representations)}")
-        config = AuMoCLIPConfig.for_representation(representations.pop())
+        config = speaker_config(representations.pop())
         key = key_sha256({"op": "speaker_aumoclip", "perceptions": [u.rsplit("/", 1)[-1] for u in perception_uris],
-                          "config": config.to_json(), "minutes": minutes, "seed": SEED})
+                          **speaker_recipe(config), "minutes": minutes, "seed": SEED})
         if self.store.exists(KIND, key):
             return key
         pairs = []
@@ -48,8 +47,8 @@ class SpeakerModelTrainer:
                                          reason="REFERENCE_WITHOUT_AUDIO")
             pairs += pairs_from_perception(artifact.arrays, artifact.meta, audio, name=uri.rsplit("/", 1)[-1][:12])
         work = self.work_dir / key
-        train(pairs, work, config, max_minutes=minutes, seed=SEED, resume=True, should_stop=should_stop,
-              progress=lambda _stage, done, total: on_progress(done, total))
+        train_speaker_model(pairs, work, max_minutes=minutes, seed=SEED, should_stop=should_stop, config=config,
+                            progress=lambda _stage, done, total: on_progress(done, total))
         self.store.create(KIND, key, lambda tmp: _copy_checkpoint(work, tmp))
         shutil.rmtree(work, ignore_errors=True)
         return key
