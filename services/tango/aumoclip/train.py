@@ -265,9 +265,10 @@ def train(pairs: Sequence[AudioMotionPair], out_dir: str | Path, config: AuMoCLI
 def _epochs(model, optimizer, average: WeightAverage, pairs, state: dict, out_dir: Path, epochs: int,
             train_config: TrainConfig, deadline: float, progress, should_stop) -> str:
     """Runs epochs until `epochs` or the deadline, saving after each; returns "epochs" or "time"."""
+    planned_steps = epochs * batches_per_epoch(pairs, model.config.clip_frames, train_config)
     while state["epoch"] < epochs:
         epoch_result = _run_epoch(model, optimizer, average, pairs, state, train_config, deadline, progress,
-                                  should_stop)
+                                  should_stop, planned_steps)
         state["seconds"] += epoch_result["seconds"]
         if epoch_result["complete"]:
             state["epoch"] += 1
@@ -281,8 +282,9 @@ def _epochs(model, optimizer, average: WeightAverage, pairs, state: dict, out_di
 
 
 def _run_epoch(model: AuMoCLIP, optimizer: torch.optim.Optimizer, average: WeightAverage, pairs, state: dict,
-               cfg: TrainConfig, deadline: float, progress: ProgressFn | None, should_stop) -> dict:
-    """One epoch (or until the deadline / a stop request). Mutates state['step']."""
+               cfg: TrainConfig, deadline: float, progress: ProgressFn | None, should_stop,
+               planned_steps: int) -> dict:
+    """One epoch (or until the deadline / a stop request). Mutates state['step']; progress counts all steps."""
     started = time.monotonic()
     clip = model.config.clip_frames
     rng = np.random.default_rng([state["seed"], state["epoch"]])
@@ -311,7 +313,7 @@ def _run_epoch(model: AuMoCLIP, optimizer: torch.optim.Optimizer, average: Weigh
         done += 1
         totals += (loss.item(), global_loss, local_loss)
         if progress is not None:
-            progress("train", number + 1, batches)
+            progress("train", min(state["step"], planned_steps), planned_steps)
     mean = totals / max(done, 1)
     return {"complete": done == batches, "loss": float(mean[0]), "global": float(mean[1]),
             "local": float(mean[2]), "seconds": time.monotonic() - started, "steps": done}

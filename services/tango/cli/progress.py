@@ -12,6 +12,7 @@ class ProgressReporter:
         self._bar = None
         self._stage = None
         self._last = 0.0
+        self._printed: tuple = (None, None, None)
 
     def update(self, stage: str, done: int, total: int) -> None:
         if self.tty:
@@ -24,8 +25,9 @@ class ProgressReporter:
             self._bar.total = total or None
             self._bar.n = done
             self._bar.refresh()
-        elif time.monotonic() - self._last > 2.0 or done == total:
-            self._last = time.monotonic()
+        elif (stage, done, total) != self._printed and (
+                time.monotonic() - self._last > 2.0 or done == total or self._printed[0] != stage):
+            self._last, self._printed = time.monotonic(), (stage, done, total)
             print(f"{self.label}: {stage} {done}/{total}", file=sys.stderr, flush=True)
 
     def close(self) -> None:

@@ -146,7 +146,7 @@ def default_allowed_roots() -> str:
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("TANGO_HOME", Path.cwd() / ".tango"))
+    return Path(os.environ.get("TANGO_HOME", Path.cwd() / ".tango")).resolve()
 
 
 def _start_ticks(pid: int) -> int:
