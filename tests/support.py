@@ -13,3 +13,13 @@ def allowed_roots(inputs_root: Path) -> str:
     if MEDIA_DIR.is_dir():
         roots.append(str(MEDIA_DIR))
     return ":".join(roots)
+
+
+def shared_media(relative: str) -> Path:
+    """A file of ../shared/media (e.g. "video/tango_speaker7.mp4"); the test is skipped where it is absent."""
+    import pytest
+
+    path = MEDIA_DIR / relative
+    if not path.is_file():
+        pytest.skip(f"shared media {relative} is absent")
+    return path

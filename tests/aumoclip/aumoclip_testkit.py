@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import MEDIA_DIR
 
 from tango.aumoclip.config import AuMoCLIPConfig
 from tango.aumoclip.data import AudioMotionPair, frame_to_sample
 
-MEDIA_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "media").resolve()
 BEAT2_PREFIX = MEDIA_DIR / "motion" / "2_scott_0_1_1"
 
 

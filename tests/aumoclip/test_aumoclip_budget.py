@@ -14,6 +14,7 @@ from tango.aumoclip.train import (RAW_PREFIX, STATE_TENSORS, TrainConfig, batche
                                   planned_epochs, train)
 from tango.aumoclip.weight_average import WeightAverage
 
+
 BUDGET = TrainConfig(batch_size=4, window_stride_frames=6, warmup_steps=2, learning_rate=3e-3, total_steps=7,
                      ema_decay=0.9)
 
@@ -34,6 +35,7 @@ def test_default_epochs_follow_the_step_budget_and_runs_repeat_exactly(tmp_path)
     first = train(pairs, tmp_path / "a", config, seed=3, train_config=BUDGET)
     second = train(pairs, tmp_path / "b", config, seed=3, train_config=BUDGET)
     assert (first.epochs, first.steps, first.stopped_by) == (epochs, epochs * per_epoch, "epochs")
+    assert (second.epochs, second.steps) == (first.epochs, first.steps)
     weights_a, weights_b = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("a", "b"))
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
 

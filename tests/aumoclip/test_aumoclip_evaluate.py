@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from aumoclip_testkit import synthetic_pair, tiny_config
 
-from tango.aumoclip.evaluate import (EvalConfig, draw_picks, evaluate, high_level_accuracy, hit_rate,
-                                     low_level_choices, onset_baseline_choices, random_low_accuracy)
+from tango.aumoclip.evaluate import (EvalConfig, draw_picks, evaluate, high_level_accuracy, hit_rate, low_level_choices,
+                                     onset_baseline_choices, random_low_accuracy)
 from tango.aumoclip.model import AuMoCLIP
 from tango.runtime.errors import InvalidArgument
 

@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import shared_media
 
 from tango.graph.artifact_io import GraphArtifact, write_graph_artifact
 from tango.graph.build import GraphResult, build_graph
 from tango.graph.inputs import InMemoryPerception
 from tango.graph.synthetic import synthetic_perception
 from tango.runtime.errors import ArtifactNotFound, CorruptMedia, WrongArtifactKind
-
-MEDIA_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "media").resolve()
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +50,7 @@ def test_wrong_kind_missing_and_corrupt(graph, tmp_path):
 
 
 def test_real_smplx_motion_capture_graph():
-    path = MEDIA_DIR / "motion" / "2_scott_0_1_1.npz"
-    if not path.is_file():
-        pytest.skip("../shared/media is absent")
+    path = shared_media("motion/2_scott_0_1_1.npz")
     with np.load(path, allow_pickle=False) as npz:
         poses = npz["poses"].reshape(-1, 55, 3).astype(np.float32)
         fps = float(npz["mocap_frame_rate"])

@@ -1,21 +1,16 @@
 """Graph of real MediaPipe perception of real reference videos (slow: runs the perception pipeline)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from support import shared_media
 
 from tango.graph.build import build_graph
-
-MEDIA_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "media").resolve()
 
 
 @pytest.mark.slow
 def test_real_two_video_graph_prunes_to_zero_dead_ends():
-    videos = [MEDIA_DIR / "video" / "tango_female_test_V1_22s.mp4", MEDIA_DIR / "video" / "tango_speaker12.mp4"]
-    if not all(path.is_file() for path in videos):
-        pytest.skip("../shared/media is absent")
+    videos = [shared_media("video/tango_female_test_V1_22s.mp4"), shared_media("video/tango_speaker12.mp4")]
     from tango.perception.pipeline import analyze_video
 
     artifacts = [analyze_video(path) for path in videos]

@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from support import shared_media
 
 from tango.interp.crossfade import crossfade
 from tango.interp.evaluate import evaluate_interpolation, gap_starts
@@ -14,14 +15,9 @@ from tango.interp.metrics import PSNR_CAP_DB, l1, psnr, ssim
 from tango.interp.transition import TransitionInterpolator
 from tango.runtime.errors import InvalidArgument
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FEMALE_VIDEO = (REPO_ROOT / ".." / "shared" / "media" / "video" / "tango_female_test_V1_22s.mp4").resolve()
-
 
 def female_video() -> Path:
-    if not FEMALE_VIDEO.is_file():
-        pytest.skip("../shared/media is absent")
-    return FEMALE_VIDEO
+    return shared_media("video/tango_female_test_V1_22s.mp4")
 
 
 def textured_scene(shift_x: float, size=(144, 192)) -> np.ndarray:

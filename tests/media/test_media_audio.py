@@ -1,24 +1,17 @@
 """tango.media.audio: decoding to 16 kHz mono, writing PCM16, speech checks, bad inputs."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import av
 import numpy as np
 import pytest
 import soundfile
+from support import shared_media
 
 from tango.media.audio import check_speech, extract_audio, load_audio, write_wav
 from tango.runtime.errors import ArtifactNotFound, EmptyMedia, SilentAudio, UnsupportedAudio
 
-MEDIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
 
-
-def _media(relative: str) -> Path:
-    path = MEDIA / relative
-    if not path.is_file():
-        pytest.skip(f"shared media {relative} is absent")
-    return path
+_media = shared_media
 
 
 def _tone(seconds: float, rate: int, freq: float = 440.0, amplitude: float = 0.5) -> np.ndarray:

@@ -9,18 +9,14 @@ import cv2
 import numpy as np
 import pytest
 import soundfile
+from support import shared_media
 
 from tango.media.video import MediaLimits, iter_frames, probe_video, read_frames
 from tango.runtime.errors import ArtifactNotFound, CorruptMedia, EmptyMedia, MediaTooLarge, NotAVideo, NotFound
 
-MEDIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
-
 
 def _video(name: str) -> Path:
-    path = MEDIA / "video" / name
-    if not path.is_file():
-        pytest.skip(f"shared media {name} is absent")
-    return path
+    return shared_media(f"video/{name}")
 
 
 def _encode_grey_levels(path: Path, levels: list[int], pts_ms: list[int], size: int = 64) -> None:

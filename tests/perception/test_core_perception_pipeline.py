@@ -10,20 +10,16 @@ import av
 import cv2
 import numpy as np
 import pytest
+from support import shared_media
 
 from tango.media.video import iter_frames
 from tango.perception.pipeline import PerceptionOptions, analyze_video
 from tango.perception.result import MEDIAPIPE_FIELDS
 from tango.runtime.errors import Cancelled, EmptyMedia, MediaTooLarge, NoPerson, NotAVideo, SeveralPeople
 
-MEDIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
-
 
 def _video(name: str) -> Path:
-    path = MEDIA / "video" / name
-    if not path.is_file():
-        pytest.skip(f"shared media {name} is absent")
-    return path
+    return shared_media(f"video/{name}")
 
 
 def _encode(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import shared_media
 
 from tango.perception.artifact_io import PerceptionArtifact, write_perception_artifact
 from tango.perception.smplx_import import SMPLX_JOINTS, import_smplx_motion
 from tango.runtime.errors import ArtifactNotFound, FailedPrecondition, InvalidArgument
 
-MEDIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
+
 # SMPL-X kinematic tree (kintree_table[0]) of the 55 joints, root first.
 SMPLX_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15, 20, 25, 26,
                  20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38, 21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21,
@@ -18,10 +19,7 @@ SMPLX_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 1
 
 
 def _motion(name: str) -> Path:
-    path = MEDIA / "motion" / name
-    if not path.is_file():
-        pytest.skip(f"shared media {name} is absent")
-    return path
+    return shared_media(f"motion/{name}")
 
 
 def _tiny_model(directory: Path, vertices: int = 80) -> dict[str, np.ndarray]:

@@ -6,11 +6,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from support import shared_media
 
 from tango.render.plan import RenderOptions, plan_from_path
 from tango.render.renderer import render_video
-
-MEDIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
 
 
 def decode_frames(path: Path, count: int) -> tuple[dict[int, np.ndarray], float]:
@@ -32,9 +31,7 @@ def crossfade(before, after, n):
 
 @pytest.mark.slow
 def test_render_speed_1280x948(tmp_path):
-    video = MEDIA / "video" / "tango_female_test_V1_22s.mp4"
-    if not video.is_file():
-        pytest.skip("../shared/media is absent")
+    video = shared_media("video/tango_female_test_V1_22s.mp4")
     frames, fps = decode_frames(video, 160)
     nodes = 40
     rng = np.random.default_rng(0)

@@ -6,6 +6,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from support import shared_media
 
 from tango.media.encode import probe_output
 from tango.render.plan import RenderOptions, RenderPlan, plan_from_path
@@ -13,9 +14,9 @@ from tango.render.renderer import render_video
 from tango.render.schedule import build_schedule
 from tango.runtime.errors import Cancelled, CorruptMedia, InputMismatch
 
+
 RATE = 16000
 FPS = 30.0
-MEDIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
 
 
 def colour(video: int, source: int) -> np.ndarray:
@@ -184,9 +185,7 @@ def _decode_clip(path: Path, count: int) -> tuple[dict[int, np.ndarray], float, 
 
 
 def test_real_clip_end_to_end(tmp_path):
-    clip = MEDIA / "video" / "tango_speaker7.mp4"
-    if not clip.is_file():
-        pytest.skip("../shared/media is absent")
+    clip = shared_media("video/tango_speaker7.mp4")
     frames, fps, audio = _decode_clip(clip, 48)
     identity = np.arange(48, dtype=np.int32)
     path = np.array([0, 1, 2, 7, 8, 9, 3, 4])  # node i = frames 4i..4i+3; jumps 2->7 and 9->3

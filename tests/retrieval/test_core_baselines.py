@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import shared_media
 
 from tango.retrieval.baselines import node_velocity_peaks, step_onset_offsets
 from tango.retrieval.inputs import TargetFeatures
@@ -13,8 +14,6 @@ from tango.retrieval.options import SearchOptions
 from tango.retrieval.scoring import find_edges
 from tango.retrieval.search import search_path
 from tango.retrieval.synthetic import planted_features, random_features, synthetic_graph
-
-MEDIA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "media"
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +63,7 @@ def test_beam_recovers_planted_path(graph):
 
 
 def test_onset_mode_on_real_speech(graph):
-    wav = MEDIA_DIR / "audio" / "s2g_001.wav"
-    if not wav.is_file():
-        pytest.skip("../shared/media is absent")
+    wav = shared_media("audio/s2g_001.wav")
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[2] / ".numba-cache"))
     import librosa
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from google.longrunning import operations_pb2
 from google.rpc import error_details_pb2
 
-from tango.cli.client import call, channel, stream
+from tango.cli.client import channel, stream
 from tango.cli.progress import ProgressReporter
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc

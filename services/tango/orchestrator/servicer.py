@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import empty_pb2
 
