@@ -162,6 +162,27 @@ def test_bad_requests(mesh, speaker, inputs_root, media_dir):
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_path, monkeypatch, capsys):
+    """`tango reenact` with speech outside the mesh's allowed roots: refused by path, so the CLI uploads it."""
+    from tango.cli.main import main as tango_main
+
+    outside = tmp_path / "speech.wav"  # tmp_path is not one of the mesh's allowed roots
+    outside.write_bytes((media_dir / "audio" / "sadtalker_RD_Radio31_000.wav").read_bytes())
+    monkeypatch.setenv("TANGO_ORCHESTRATOR_ENDPOINT", mesh.endpoint("orchestrator"))
+    output = tmp_path / "out" / "cli.mp4"
+    status = tango_main(["reenact", "--speaker", speaker["result"].speaker, "--audio", str(outside),
+                         "-o", str(output), "--json"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "uploading" in captured.err
+    summary = json.loads(captured.out)
+    assert summary["speaker"] == speaker["result"].speaker and summary["steps"] > 0
+    probe = probe_output(output)
+    assert (probe["video_codec"], probe["audio_codec"]) == ("h264", "aac")
+    assert abs(probe["video_duration_s"] - sf.info(str(outside)).duration) <= 1.0 / probe["fps"] + 1e-3
+    assert json.loads(output.with_suffix(".json").read_text())["frames"] == probe["frames"]
+
+
 def test_stage_service_killed_mid_job_retries_and_completes(mesh, speaker, media_dir):
     mesh.kill("retrieval")
     operation = reenact(mesh, media_dir / "audio" / "sadtalker_RD_Radio31_000.wav", speaker=speaker["result"].speaker)

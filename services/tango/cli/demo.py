@@ -7,8 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from tango.cli import reenact_cmd
-from tango.cli.main import build_parser
+from tango.cli.main import main as tango_main
 from tango.media.encode import probe_output
 
 REFERENCE = "video/tango_female_test_V1_22s.mp4"
@@ -27,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
               "  .venv/bin/tango reenact --reference SPEAKER.mp4 --audio SPEECH.wav -o out/mine.mp4\n"
               "or point the demo at a media folder: make demo MEDIA=/path/to/media", file=sys.stderr)
         return 2
-    reenact_args = build_parser().parse_args(["reenact", "--reference", str(reference), "--audio", str(audio),
-                                              "-o", args.out, "--json"])
-    status = reenact_cmd.run_reenact(reenact_args)
+    status = tango_main(["reenact", "--reference", str(reference), "--audio", str(audio), "-o", args.out, "--json"])
+    if status != 0:
+        return status
     probe = probe_output(args.out)
     print(json.dumps({"probe": probe}), file=sys.stderr)
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}; the local mesh keeps running "

@@ -6,13 +6,14 @@ from pathlib import Path
 from google.longrunning import operations_pb2
 from google.rpc import error_details_pb2
 
-from tango.cli.client import channel, stream
+from tango.cli.client import call, channel, stream
 from tango.cli.progress import ProgressReporter
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from tango.runtime.errors import TangoError
 
 WATCH_DEADLINE_S = 6 * 3600.0
+UPLOAD_CHUNK = 1 << 20
 
 
 def orchestrator() -> pb_grpc.OrchestratorServiceStub:
@@ -60,3 +61,14 @@ def download(uri: str, target: Path) -> Path:
     partial.replace(target)
     return target
 
+
+
+def upload(path: Path) -> str:
+    """Sends a local file to the orchestrator (UploadMedia); returns the URI of the stored copy."""
+    def messages():
+        yield pb.UploadMediaRequest(filename=path.name)
+        with open(path, "rb") as handle:
+            while block := handle.read(UPLOAD_CHUNK):
+                yield pb.UploadMediaRequest(chunk=block)
+
+    return call(orchestrator().UploadMedia, messages(), 3600).uri

@@ -10,8 +10,9 @@ from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import json_format
 
 from tango.cli.client import call, channel
-from tango.cli.operations import download, metadata_of, orchestrator, result_of, watch
+from tango.cli.operations import download, metadata_of, orchestrator, result_of, upload, watch
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+from tango.runtime.errors import PermissionDenied, UriNotAllowed
 
 MODES = {"dp": pb.RETRIEVAL_MODE_DP, "beam": pb.RETRIEVAL_MODE_BEAM, "onset": pb.RETRIEVAL_MODE_ONSET,
          "random": pb.RETRIEVAL_MODE_RANDOM}
@@ -53,18 +54,34 @@ def _uri(path: str) -> str:
     return str(Path(path).resolve()) if "://" not in path else path
 
 
+def _uploaded(path: str) -> str:
+    return upload(Path(path)) if "://" not in path else path
+
+
+def _create_operation(method, make_request):
+    """`make_request(to_uri)` -> the request. Local files go by path (the mesh shares this filesystem); where
+    the service may not read them (URI_NOT_ALLOWED: outside its allowed roots, or on another machine) they
+    are uploaded and the call is made again with the uploaded copies."""
+    try:
+        return call(method, make_request(_uri), 60)
+    except PermissionDenied as error:
+        if error.reason != UriNotAllowed.reason:
+            raise
+        print("the service cannot read the local files by path: uploading them", file=sys.stderr)
+        return call(method, make_request(_uploaded), 60)
+
+
 def run_reenact(args) -> int:
     if not args.reference and not args.speaker:
         print("tango reenact: give --reference VIDEO... or --speaker speakers/<id>", file=sys.stderr)
         return 2
-    request = pb.CreateReenactmentRequest(
-        request_id=uuid.uuid4().hex, speaker=args.speaker, reference_uris=[_uri(r) for r in args.reference or []],
-        audio_uri=_uri(args.audio), transcript_uri=_uri(args.transcript) if args.transcript else "",
+    operation = _create_operation(orchestrator().CreateReenactment, lambda to_uri: pb.CreateReenactmentRequest(
+        request_id=uuid.uuid4().hex, speaker=args.speaker, reference_uris=[to_uri(r) for r in args.reference or []],
+        audio_uri=to_uri(args.audio), transcript_uri=to_uri(args.transcript) if args.transcript else "",
         options=pb.ReenactmentOptions(mode=MODES[args.mode], transition_frames=args.transition_frames,
                                       max_height=args.max_height, lipsync=args.lipsync),
         speaker_options=pb.SpeakerOptions(train_minutes=args.train_minutes),
-    )
-    operation = call(orchestrator().CreateReenactment, request, 60)
+    ))
     print(f"operation {operation.name}", file=sys.stderr)
     done = watch(operation.name, "reenact")
     result = result_of(done, pb.Reenactment)
@@ -80,9 +97,9 @@ def run_reenact(args) -> int:
 
 
 def run_speaker_create(args) -> int:
-    request = pb.CreateSpeakerRequest(request_id=uuid.uuid4().hex, reference_uris=[_uri(r) for r in args.references],
-                                      options=pb.SpeakerOptions(train_minutes=args.train_minutes))
-    operation = call(orchestrator().CreateSpeaker, request, 60)
+    operation = _create_operation(orchestrator().CreateSpeaker, lambda to_uri: pb.CreateSpeakerRequest(
+        request_id=uuid.uuid4().hex, reference_uris=[to_uri(r) for r in args.references],
+        options=pb.SpeakerOptions(train_minutes=args.train_minutes)))
     speaker = result_of(watch(operation.name, "speaker"), pb.Speaker)
     print(json_format.MessageToJson(speaker))
     return 0
