@@ -15,6 +15,11 @@ class Component:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """Every loopback port the component listens on."""
+        return (self.port - 1, self.port, self.metrics_port) if self.is_triton else (self.port, self.metrics_port)
+
 
 def default_components(base_port: int = 50050) -> list[Component]:
     """Triton first (others call it), the orchestrator last (it calls everyone)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ class LocalMesh:
     def up(self, timeout_s: float = 180.0, log=print) -> list[MemberState]:
         """Starts every member that is not running (all of them the first time, the dead ones later)."""
         alive = {m.name: m for m in self.members() if self._alive(m)}
+        _refuse_busy_ports([c for c in self.components if c.name not in alive])
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **mesh_environment(self.components, self.data_uri, self.allowed_roots)}
         members: list[MemberState] = []
@@ -137,6 +139,22 @@ class LocalMesh:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"members": [asdict(m) for m in members]}, indent=2))
         tmp.replace(self.state_file)
+
+
+def _refuse_busy_ports(components: list[Component]) -> None:
+    """A port someone else listens on (another mesh, from another folder) would answer our health probes."""
+    busy = [f"{c.name} :{port}" for c in components for port in c.ports if _listening(port)]
+    if busy:
+        raise FailedPrecondition(
+            f"ports in use by other processes: {', '.join(busy)}; another mesh may be running from another folder "
+            f"(`tango mesh down` there) or choose other ports (`tango mesh up --base-port N`)",
+            reason="MESH_PORT_IN_USE")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def default_allowed_roots() -> str:
