@@ -42,8 +42,11 @@ class LocalMesh:
     # ---- up -----------------------------------------------------------------------------------
     def up(self, timeout_s: float = 180.0, log=print) -> list[MemberState]:
         """Starts every member that is not running (all of them the first time, the dead ones later)."""
-        alive = {m.name: m for m in self.members() if self._alive(m)}
-        _refuse_busy_ports([c for c in self.components if c.name not in alive])
+        known = self.members()
+        alive = {m.name: m for m in known if self._alive(m)}
+        # a member that just died may hold its ports for a moment (children of its process group exiting)
+        restarting = any(m.name not in alive for m in known)
+        _refuse_busy_ports([c for c in self.components if c.name not in alive], wait_s=15.0 if restarting else 0.0)
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **mesh_environment(self.components, self.data_uri, self.allowed_roots)}
         members: list[MemberState] = []
@@ -141,10 +144,14 @@ class LocalMesh:
         tmp.replace(self.state_file)
 
 
-def _refuse_busy_ports(components: list[Component]) -> None:
-    """A port someone else listens on (another mesh, from another folder) would answer our health probes."""
-    busy = [f"{c.name} :{port}" for c in components for port in c.ports if _listening(port)]
-    if busy:
+def _refuse_busy_ports(components: list[Component], wait_s: float) -> None:
+    """A port someone else listens on (another mesh, from another folder) would answer our health probes.
+    Ports still busy after `wait_s` are refused."""
+    deadline = time.monotonic() + wait_s
+    while busy := [f"{c.name} :{port}" for c in components for port in c.ports if _listening(port)]:
+        if time.monotonic() < deadline:
+            time.sleep(0.1)
+            continue
         raise FailedPrecondition(
             f"ports in use by other processes: {', '.join(busy)}; another mesh may be running from another folder "
             f"(`tango mesh down` there) or choose other ports (`tango mesh up --base-port N`)",
