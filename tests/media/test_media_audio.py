@@ -7,8 +7,8 @@ import pytest
 import soundfile
 from support import shared_media
 
-from tango.media.audio import check_speech, extract_audio, load_audio, write_wav
-from tango.runtime.errors import ArtifactNotFound, EmptyMedia, SilentAudio, UnsupportedAudio
+from tango.media.audio import AudioTrack, check_speech, extract_audio, load_audio, load_track, write_wav
+from tango.runtime.errors import ArtifactNotFound, EmptyMedia, InvalidArgument, SilentAudio, UnsupportedAudio
 
 
 _media = shared_media
@@ -30,6 +30,43 @@ def test_stereo_44k_is_resampled_to_16k_mono(tmp_path):
     assert np.abs(middle).max() == pytest.approx(0.25, abs=0.01)  # channels are averaged
     spectrum = np.abs(np.fft.rfft(middle))
     assert np.fft.rfftfreq(middle.size, 1 / 16000)[spectrum.argmax()] == pytest.approx(440.0, abs=2.0)
+
+
+def test_track_keeps_its_own_rate_and_stereo_channels(tmp_path):
+    left, right = _tone(2.0, 44100, 440.0), _tone(2.0, 44100, 660.0, 0.25)
+    path = tmp_path / "stereo.wav"
+    soundfile.write(str(path), np.stack([left, right], axis=1), 44100, subtype="PCM_16")
+    track = load_track(path)
+    assert (track.rate, track.channels, track.layout) == (44100, 2, "stereo")
+    assert track.samples.dtype == np.float32 and track.num_samples == left.size
+    np.testing.assert_allclose(track.samples[0], left, atol=2e-3)  # no averaging, no resampling
+    np.testing.assert_allclose(track.samples[1], right, atol=2e-3)
+    assert track.duration_s == pytest.approx(2.0)
+
+
+def test_track_above_48k_is_resampled_and_surround_downmixed(tmp_path):
+    path = tmp_path / "surround.wav"
+    tone = _tone(1.0, 96000, 1000.0, 0.3)
+    soundfile.write(str(path), np.stack([tone] * 6, axis=1), 96000, subtype="PCM_16")
+    track = load_track(path)
+    assert (track.rate, track.channels) == (48000, 2)
+    assert abs(track.num_samples - 48000) <= 64
+    mono = load_track(tmp_path / "surround.wav", max_rate=16000)
+    assert mono.rate == 16000
+
+
+def test_track_of_a_mono_file_stays_mono(tmp_path):
+    path = tmp_path / "mono.flac"
+    soundfile.write(str(path), _tone(1.0, 22050), 22050)
+    track = load_track(path)
+    assert (track.rate, track.layout, track.num_samples) == (22050, "mono", 22050)
+
+
+def test_track_shape_is_checked():
+    with pytest.raises(InvalidArgument):
+        AudioTrack(np.zeros((3, 10), np.float32), 16000)
+    with pytest.raises(InvalidArgument):
+        AudioTrack(np.zeros(10, np.float32), 16000)
 
 
 @pytest.mark.parametrize("suffix", [".flac", ".wav"])

@@ -114,8 +114,10 @@ def test_reenactment_end_to_end(mesh, speaker, female_video):
     for stage in ("perception", "graph", "embedding_model", "node_embeddings", "retrieval", "render", "done"):
         assert stage in stages
     probe = probe_output(result.video_uri)
-    audio_seconds = sf.info(str(speaker["audio"])).duration
+    audio_info = sf.info(str(speaker["audio"]))
+    audio_seconds = audio_info.duration
     assert (probe["video_codec"], probe["audio_codec"]) == ("h264", "aac")
+    assert (probe["audio_rate"], probe["audio_channels"]) == (audio_info.samplerate, audio_info.channels)
     assert abs(probe["video_duration_s"] - audio_seconds) <= 1.0 / probe["fps"] + 1e-3
     sidecar = json.loads(Path(result.sidecar_uri).read_text())
     assert sidecar["frames"] == probe["frames"]

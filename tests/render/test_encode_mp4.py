@@ -7,6 +7,7 @@ import av
 import numpy as np
 import pytest
 
+from tango.media.audio import AudioTrack
 from tango.media.encode import Mp4Writer, fps_fraction, probe_output
 from tango.runtime.errors import CorruptMedia, InvalidArgument
 
@@ -21,7 +22,8 @@ def _click_audio(seconds: float, click_s: float) -> np.ndarray:
 
 
 def _write(path, width, height, fps, audio, frames):
-    with Mp4Writer(path, width, height, fps, audio, RATE) as writer:
+    track = None if audio is None else AudioTrack.mono(audio, RATE)
+    with Mp4Writer(path, width, height, fps, track) as writer:
         for i in range(frames):
             writer.write(np.full((height, width, 3), (i * 5) % 256, dtype=np.uint8))
     return writer
@@ -65,6 +67,22 @@ def test_audio_is_in_sync_with_video_clock(tmp_path):
     assert peak_s == pytest.approx(1.0, abs=0.01)  # the click sits where it was put, within 10 ms
 
 
+def test_stereo_44k_soundtrack_is_muxed_as_is(tmp_path):
+    rate, seconds = 44100, 1.0
+    t = np.arange(int(seconds * rate)) / rate
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.zeros_like(t)]).astype(np.float32) * 0.5  # (2, S)
+    out = tmp_path / "stereo.mp4"
+    with Mp4Writer(out, 32, 32, 25.0, AudioTrack(stereo, rate)) as writer:
+        for _ in range(25):
+            writer.write(np.zeros((32, 32, 3), np.uint8))
+    info = probe_output(out)
+    assert (info["audio_rate"], info["audio_channels"]) == (44100, 2)
+    with av.open(str(out)) as container:
+        decoded = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)  # (2, S')
+    assert decoded.shape[0] == 2
+    assert np.abs(decoded[0]).max() > 0.4 and np.abs(decoded[1]).max() < 0.05  # channels kept apart
+
+
 def test_odd_size_is_cropped_to_even(tmp_path):
     out = tmp_path / "odd.mp4"
     _write(out, 51, 37, 25.0, None, 10)
@@ -76,7 +94,7 @@ def test_odd_size_is_cropped_to_even(tmp_path):
 def test_failure_leaves_no_file(tmp_path):
     out = tmp_path / "broken.mp4"
     with pytest.raises(RuntimeError):
-        with Mp4Writer(out, 32, 32, 30.0, None, RATE) as writer:
+        with Mp4Writer(out, 32, 32, 30.0, None) as writer:
             writer.write(np.zeros((32, 32, 3), np.uint8))
             raise RuntimeError("render failed half way")
     assert list(tmp_path.iterdir()) == []
@@ -84,7 +102,7 @@ def test_failure_leaves_no_file(tmp_path):
 
 def test_wrong_frame_shape_is_rejected(tmp_path):
     with pytest.raises(InvalidArgument):
-        with Mp4Writer(tmp_path / "x.mp4", 32, 32, 30.0, None, RATE) as writer:
+        with Mp4Writer(tmp_path / "x.mp4", 32, 32, 30.0, None) as writer:
             writer.write(np.zeros((32, 30, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from tango.media.audio import AudioTrack
 from tango.media.encode import Mp4Writer, probe_output
 from tango.render.lipsync import (WAV2LIP_SPEC, Applied, Ready, Skipped, lipsync_video, load_weights,
                                   resolve_lipsync)
@@ -103,13 +104,16 @@ def test_lipsync_video_plumbing(tmp_path):
     model, status = resolve_lipsync(tmp_path, build=lambda weights: double)
     assert isinstance(status, Ready) and status.model == double.name and len(status.sha256) == 64
     audio = np.zeros(16000, np.float32)
-    with Mp4Writer(tmp_path / "in.mp4", 32, 32, 25.0, audio, 16000) as writer:
+    with Mp4Writer(tmp_path / "in.mp4", 32, 32, 25.0, AudioTrack.mono(audio, 16000)) as writer:
         for i in range(25):
             writer.write(np.full((32, 32, 3), i * 8, np.uint8))
-    applied = lipsync_video(model, status, tmp_path / "in.mp4", tmp_path / "out.mp4", audio, 16000, batch_frames=10)
+    stereo = AudioTrack(np.zeros((2, 44100), np.float32), 44100)
+    applied = lipsync_video(model, status, tmp_path / "in.mp4", tmp_path / "out.mp4", audio, 16000, stereo,
+                            batch_frames=10)
     assert isinstance(applied, Applied) and applied.frames == 25
     assert double.batches == [(0, 10), (10, 10), (20, 5)]
-    assert probe_output(tmp_path / "out.mp4")["frames"] == 25
+    probe = probe_output(tmp_path / "out.mp4")
+    assert probe["frames"] == 25 and (probe["audio_rate"], probe["audio_channels"]) == (44100, 2)
 
 
 def test_sidecar_round_trip(tmp_path):

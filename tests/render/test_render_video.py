@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from support import shared_media
 
+from tango.media.audio import AudioTrack
 from tango.media.encode import probe_output
 from tango.render.plan import RenderOptions, RenderPlan, plan_from_path
 from tango.render.renderer import render_video
@@ -58,8 +59,7 @@ def synthetic_plan(frames_out: int, clips, jumps) -> RenderPlan:
         jump=np.array(jumps, bool),
         source_frame=source_frame,
         fps=FPS,
-        audio=np.zeros(int(round(frames_out / FPS * RATE)), np.float32) + 0.01,
-        audio_rate=RATE,
+        soundtrack=AudioTrack.mono(np.zeros(int(round(frames_out / FPS * RATE)), np.float32) + 0.01, RATE),
     )
 
 
@@ -192,7 +192,7 @@ def test_real_clip_end_to_end(tmp_path):
     jump = np.array([False, False, False, True, False, False, True, False])
     audio = audio[: int(32 / fps * RATE)]
     plan = plan_from_path(path, jump, np.zeros(12, np.int32), np.arange(12, dtype=np.int32) * 4, [identity],
-                          fps, audio, RATE)
+                          fps, AudioTrack.mono(audio, RATE))
 
     def source(video, indices):
         return {i: frames[i] for i in indices}

@@ -1,11 +1,15 @@
-"""Audio: load any PyAV-readable file (wav, flac, mp3, mp4/aac...) as mono float32 at a chosen rate.
+"""Audio: load any PyAV-readable file (wav, flac, mp3, mp4/aac...) two ways.
 
-Channels are averaged (not FFmpeg's default downmix, which scales each channel by 1/sqrt(2)), then the
-mono signal is resampled by FFmpeg's resampler, streamed frame by frame so memory holds only the
-output.
+- `load_audio` / `extract_audio`: the signal the models analyse, mono float32 at a chosen rate (16 kHz
+  speech). Channels are averaged (not FFmpeg's default downmix, which scales each channel by 1/sqrt(2)),
+  then the mono signal is resampled by FFmpeg's resampler.
+- `load_track`: the soundtrack as it is heard in an output video (`AudioTrack`): the file's own sample
+  rate (capped at 48 kHz) and channels (mono stays mono, stereo stays stereo, more are downmixed to stereo).
+Both stream frame by frame through the resampler, so memory holds only the output.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -18,6 +22,43 @@ from tango.runtime.errors import EmptyMedia, InvalidArgument, SilentAudio, Tango
 SPEECH_SAMPLE_RATE = 16000
 SILENCE_DBFS = -50.0  # windows quieter than this are silence
 SPEECH_WINDOW_S = 0.05
+MAX_TRACK_RATE = 48000  # a soundtrack above this rate is resampled down to it
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """A soundtrack as it is muxed: (C, S) float32 in [-1, 1] with C = 1 (mono) or 2 (stereo), at `rate` Hz."""
+
+    samples: np.ndarray  # (C, S) float32
+    rate: int
+
+    def __post_init__(self) -> None:
+        if self.samples.ndim != 2 or self.samples.shape[0] not in _LAYOUTS:
+            raise InvalidArgument(f"an audio track is (1 or 2 channels, samples), got {self.samples.shape}")
+        if self.rate <= 0:
+            raise InvalidArgument(f"audio track rate must be positive, got {self.rate}")
+
+    @classmethod
+    def mono(cls, samples: np.ndarray, rate: int) -> "AudioTrack":
+        """A mono track from (S,) samples."""
+        return cls(np.asarray(samples, dtype=np.float32).reshape(1, -1), int(rate))
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def layout(self) -> str:
+        return _LAYOUTS[self.channels]
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.rate
 
 
 def _mono_frame(frame: av.AudioFrame) -> av.AudioFrame:
@@ -35,8 +76,9 @@ def _mono_frame(frame: av.AudioFrame) -> av.AudioFrame:
     return out
 
 
-def _decode_mono(container: av.container.InputContainer, stream: av.audio.stream.AudioStream, sample_rate: int) -> np.ndarray:
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+def _decode(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
+            resampler: av.AudioResampler, prepare=lambda frame: frame) -> np.ndarray:
+    """(C, S) float32: every decodable frame of `stream`, through `prepare`, then the planar-float `resampler`."""
     chunks: list[np.ndarray] = []
     try:
         for packet in container.demux(stream):
@@ -45,30 +87,34 @@ def _decode_mono(container: av.container.InputContainer, stream: av.audio.stream
             except av.FFmpegError:
                 continue  # a damaged packet: skip it
             for frame in frames:
-                for out in resampler.resample(_mono_frame(frame)):
-                    chunks.append(out.to_ndarray()[0])
+                chunks.extend(out.to_ndarray() for out in resampler.resample(prepare(frame)))  # (C, n) each
     except av.FFmpegError:
         pass  # truncated tail: keep what was decoded
-    for out in resampler.resample(None):
-        chunks.append(out.to_ndarray()[0])
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    chunks.extend(out.to_ndarray() for out in resampler.resample(None))
+    channels = len(resampler.layout.channels) if resampler.layout is not None else 1
+    return np.concatenate(chunks, axis=1).astype(np.float32) if chunks else np.zeros((channels, 0), np.float32)
+
+
+def _open_audio(path: Path) -> av.container.InputContainer:
+    try:
+        return open_media(path)
+    except TangoError as exc:
+        if exc.reason == "CORRUPT_MEDIA":
+            raise UnsupportedAudio(f"cannot decode audio from {path.name}: {exc.message}") from exc
+        raise
 
 
 def _load(path: Path, sample_rate: int, *, require_audio: bool) -> np.ndarray | None:
     if sample_rate <= 0:
         raise InvalidArgument(f"sample_rate must be positive, got {sample_rate}")
-    try:
-        container = open_media(path)
-    except TangoError as exc:
-        if exc.reason == "CORRUPT_MEDIA":
-            raise UnsupportedAudio(f"cannot decode audio from {path.name}: {exc.message}") from exc
-        raise
+    container = _open_audio(path)
     try:
         if not container.streams.audio:
             if require_audio:
                 raise UnsupportedAudio(f"{path.name} has no audio stream")
             return None
-        samples = _decode_mono(container, container.streams.audio[0], sample_rate)  # (S,)
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=sample_rate)
+        samples = _decode(container, container.streams.audio[0], resampler, _mono_frame)[0]  # (S,)
     finally:
         container.close()
     if samples.size == 0 and require_audio:
@@ -86,6 +132,24 @@ def load_audio(path: Path | str, sample_rate: int = SPEECH_SAMPLE_RATE) -> np.nd
 def extract_audio(video_path: Path | str, sample_rate: int = SPEECH_SAMPLE_RATE) -> np.ndarray | None:
     """The audio track of a video as (S,) float32 mono, or None when the file has no audio stream."""
     return _load(Path(video_path), sample_rate, require_audio=False)
+
+
+def load_track(path: Path | str, max_rate: int = MAX_TRACK_RATE) -> AudioTrack:
+    """The soundtrack of a file at its own rate (at most `max_rate`) and layout (mono, or stereo for 2+ channels)."""
+    path = Path(path)
+    container = _open_audio(path)
+    try:
+        if not container.streams.audio:
+            raise UnsupportedAudio(f"{path.name} has no audio stream")
+        stream = container.streams.audio[0]
+        rate = min(int(stream.rate or stream.codec_context.sample_rate or max_rate), int(max_rate))
+        layout = "mono" if stream.codec_context.channels == 1 else "stereo"
+        samples = _decode(container, stream, av.AudioResampler(format="fltp", layout=layout, rate=rate))  # (C, S)
+    finally:
+        container.close()
+    if samples.shape[1] == 0:
+        raise UnsupportedAudio(f"no audio samples could be decoded from {path.name}")
+    return AudioTrack(samples, rate)
 
 
 def write_wav(path: Path | str, samples: np.ndarray, sample_rate: int = SPEECH_SAMPLE_RATE) -> None:

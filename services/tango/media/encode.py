@@ -1,6 +1,7 @@
 """H.264 + AAC MP4 writing (PyAV) and probing of a written output.
 
-`Mp4Writer` is a context manager: frames go in one by one, the audio track is handed over at construction
+`Mp4Writer` is a context manager: frames go in one by one, the audio track (`AudioTrack`: its own rate and
+mono/stereo layout, AAC at 96 kb/s per channel) is handed over at construction
 and muxed progressively alongside the video (each audio frame is encoded once the video has reached its
 time), so the two streams are interleaved and share the same time origin (pts 0 = first video frame =
 first audio sample). Everything goes to a hidden temporary file in the destination directory that is
@@ -21,9 +22,11 @@ from types import TracebackType
 import av
 import numpy as np
 
+from tango.media.audio import AudioTrack
 from tango.runtime.errors import CorruptMedia, InvalidArgument
 
 AAC_FRAME_SAMPLES = 1024  # samples per AAC frame
+AAC_BITS_PER_CHANNEL = 96_000
 
 
 def fps_fraction(fps: float) -> Fraction:
@@ -47,8 +50,7 @@ class Mp4Writer:
         width: int,
         height: int,
         fps: float,
-        audio: np.ndarray | None,  # (S,) float32 mono in [-1, 1]
-        audio_rate: int,
+        audio: AudioTrack | None,
         crf: int = 23,
         preset: str = "veryfast",
     ):
@@ -58,8 +60,7 @@ class Mp4Writer:
         self.width, self.height = width, height
         self.enc_width, self.enc_height = even_size(width, height)
         self.rate = fps_fraction(fps)
-        self.audio = None if audio is None else np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
-        self.audio_rate = int(audio_rate)
+        self.audio = audio if audio is not None and audio.num_samples else None
         self.crf, self.preset = int(crf), preset
         self.frames_written = 0
         self._audio_pos = 0  # samples already sent to the encoder
@@ -75,9 +76,9 @@ class Mp4Writer:
         video.options = {"crf": str(self.crf), "preset": self.preset}
         self._video = video
         self._audio_stream = None
-        if self.audio is not None and self.audio.size:
-            stream = self._container.add_stream("aac", rate=self.audio_rate, layout="mono")
-            stream.bit_rate = 96_000
+        if self.audio is not None:
+            stream = self._container.add_stream("aac", rate=self.audio.rate, layout=self.audio.layout)
+            stream.bit_rate = AAC_BITS_PER_CHANNEL * self.audio.channels
             self._audio_stream = stream
         return self
 
@@ -109,16 +110,17 @@ class Mp4Writer:
         """Encodes whole AAC frames of audio up to `time_s` (None = to the end of the track)."""
         if self._audio_stream is None:
             return
-        total = self.audio.size
-        end = total if time_s is None else min(total, int(float(time_s) * self.audio_rate))
+        track = self.audio
+        total = track.num_samples
+        end = total if time_s is None else min(total, int(float(time_s) * track.rate))
         while self._audio_pos < end and (time_s is None or self._audio_pos + AAC_FRAME_SAMPLES <= end):
-            chunk = self.audio[self._audio_pos : self._audio_pos + AAC_FRAME_SAMPLES]  # (<=1024,)
-            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
-            frame.sample_rate = self.audio_rate
+            chunk = track.samples[:, self._audio_pos : self._audio_pos + AAC_FRAME_SAMPLES]  # (C, <=1024)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout=track.layout)
+            frame.sample_rate = track.rate
             frame.pts = self._audio_pos
-            frame.time_base = Fraction(1, self.audio_rate)
+            frame.time_base = Fraction(1, track.rate)
             self._container.mux(self._audio_stream.encode(frame))
-            self._audio_pos += chunk.size
+            self._audio_pos += chunk.shape[1]
 
     def _finish(self) -> None:
         try:
@@ -159,6 +161,7 @@ def probe_output(path: str | os.PathLike) -> dict:
                 "width": video.codec_context.width,
                 "height": video.codec_context.height,
                 "audio_rate": audio.codec_context.sample_rate if audio is not None else None,
+                "audio_channels": audio.codec_context.channels if audio is not None else None,
                 "video_duration_s": _stream_seconds(video),
                 "audio_duration_s": _stream_seconds(audio) if audio is not None else None,
             }

@@ -4,10 +4,10 @@ from __future__ import annotations
 from tango.artifacts.hashing import file_sha256
 from tango.artifacts.inputs import InputResolver
 from tango.aumoclip.transcript import load_transcript
-from tango.media.audio import check_speech, load_audio
+from tango.media.audio import SPEECH_SAMPLE_RATE, check_speech, load_audio, load_track
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.job_context import JobContext
-from tango.orchestrator.render_stage import RenderStage
+from tango.orchestrator.render_stage import RenderStage, TargetAudio
 from tango.orchestrator.retry import with_retries
 from tango.orchestrator.speaker_pipeline import STAGE_WEIGHTS as SPEAKER_STAGES
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
@@ -17,7 +17,6 @@ from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.runtime.errors import InvalidArgument
 from tango.type.v1 import types_pb2
 
-AUDIO_RATE = 16_000
 TRANSCRIPT_SLACK_S = 1.0
 STAGE_WEIGHTS = {**{k: v * 0.5 for k, v in SPEAKER_STAGES.items()}, "audio": 0.02, "retrieval": 0.08, "render": 0.4}
 
@@ -57,7 +56,8 @@ class ReenactmentPipeline:
                    self.speaker_pipeline.ensure_speaker(list(request.reference_uris), request.speaker_options, context))
         with context.stage("audio"):
             audio_path = self.inputs.resolve(request.audio_uri)
-            audio = self._checked_audio(audio_path, request.transcript_uri)
+            speech = self._checked_speech(audio_path, request.transcript_uri)
+            audio = TargetAudio(speech, load_track(audio_path), file_sha256(audio_path))
         with context.stage("retrieval") as record:
             path = with_retries(
                 lambda: self.clients.search_path(speaker.graph.uri, str(audio_path), speaker.checkpoint,
@@ -67,8 +67,8 @@ class ReenactmentPipeline:
                 stage="retrieval", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
                 should_stop=context.should_stop, on_attempt=context.attempt(record))
         with context.stage("render"):
-            outcome = self.render_stage.render(speaker, path, audio, file_sha256(audio_path), request.options,
-                                               context.progress, context.should_stop)
+            outcome = self.render_stage.render(speaker, path, audio, request.options, context.progress,
+                                               context.should_stop)
         return pb.Reenactment(
             name=f"reenactments/{outcome.artifact.sha256}", speaker=speaker.name, duration_s=outcome.duration_s,
             render=types_pb2.ArtifactRef(
@@ -77,10 +77,11 @@ class ReenactmentPipeline:
             steps=len(path.path), jumps=len(path.jump_steps), similarity=path.similarity,
         )
 
-    def _checked_audio(self, audio_path, transcript_uri: str):
-        audio = load_audio(audio_path, AUDIO_RATE)
-        check_speech(audio, AUDIO_RATE)
-        seconds = len(audio) / AUDIO_RATE
+    def _checked_speech(self, audio_path, transcript_uri: str):
+        """The target audio as mono 16 kHz speech, refused when silent, too long or off its transcript."""
+        speech = load_audio(audio_path, SPEECH_SAMPLE_RATE)
+        check_speech(speech, SPEECH_SAMPLE_RATE)
+        seconds = len(speech) / SPEECH_SAMPLE_RATE
         if seconds > self.config.max_audio_seconds:
             raise InvalidArgument(f"the audio lasts {seconds:.0f} s, above the limit of "
                                   f"{self.config.max_audio_seconds:.0f} s", reason="AUDIO_TOO_LONG")
@@ -90,4 +91,4 @@ class ReenactmentPipeline:
             if not words or last_end > seconds + TRANSCRIPT_SLACK_S:
                 raise InvalidArgument(f"the transcript ends at {last_end:.1f} s but the audio lasts {seconds:.1f} s",
                                       reason="TRANSCRIPT_MISMATCH")
-        return audio
+        return speech

@@ -11,6 +11,7 @@ import numpy as np
 from tango.artifacts.hashing import key_sha256
 from tango.artifacts.inputs import InputResolver
 from tango.artifacts.store import ArtifactInfo, ArtifactStore
+from tango.media.audio import SPEECH_SAMPLE_RATE, AudioTrack
 from tango.media.video import read_frames
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.stage_clients import PathOutput
@@ -25,7 +26,16 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE = "video.mp4", "video.json"
-AUDIO_RATE = 16_000
+RENDER_FORMAT = 2  # part of the cache key: 2 = the soundtrack at the target audio's own rate and layout
+
+
+@dataclass(frozen=True)
+class TargetAudio:
+    """The target speech twice: as the models hear it and as the output carries it."""
+
+    speech: np.ndarray  # (S,) float32 mono at SPEECH_SAMPLE_RATE: output metrics, lip sync
+    soundtrack: AudioTrack  # own rate (<= 48 kHz) and layout: muxed into the video
+    sha256: str  # of the audio file
 
 
 @dataclass(frozen=True)
@@ -43,23 +53,22 @@ class RenderStage:
         self.inputs = inputs
         self.interp = interp
 
-    def render(self, speaker: pb.Speaker, path: PathOutput, audio: np.ndarray, audio_sha: str,
-               options: pb.ReenactmentOptions, on_progress: Callable[[int, int], None],
-               should_stop: Callable[[], bool]) -> RenderOutcome:
+    def render(self, speaker: pb.Speaker, path: PathOutput, audio: TargetAudio, options: pb.ReenactmentOptions,
+               on_progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> RenderOutcome:
         render_options = RenderOptions(max_height=options.max_height or self.config.max_height,
                                        transition_frames=options.transition_frames or self.config.transition_frames)
         model = options.interpolator or self.config.interpolator
-        key = key_sha256({"speaker": speaker.name, "audio": audio_sha, "path": path.path, "jumps": path.jump_steps,
+        key = key_sha256({"speaker": speaker.name, "audio": audio.sha256, "path": path.path, "jumps": path.jump_steps,
                           "options": [render_options.max_height, render_options.transition_frames, model],
-                          "lipsync": options.lipsync})
+                          "lipsync": options.lipsync, "format": RENDER_FORMAT})
         if not self.store.exists(KIND, key):
             self.store.create(KIND, key, lambda tmp: self._render_into(tmp, speaker, path, audio, render_options,
                                                                        model, options.lipsync, on_progress, should_stop))
         directory = self.store.local_dir(self.store.uri(KIND, key), KIND)
         return RenderOutcome(self.store.parse(self.store.uri(KIND, key)), directory / VIDEO_FILE,
-                             directory / SIDECAR_FILE, len(audio) / AUDIO_RATE)
+                             directory / SIDECAR_FILE, audio.soundtrack.duration_s)
 
-    def _render_into(self, directory: Path, speaker: pb.Speaker, path: PathOutput, audio: np.ndarray,
+    def _render_into(self, directory: Path, speaker: pb.Speaker, path: PathOutput, audio: TargetAudio,
                      render_options: RenderOptions, model: str, lipsync: bool, on_progress, should_stop) -> None:
         perceptions = [PerceptionArtifact.load(self.store.local_dir(p.uri, "perception")) for p in speaker.perceptions]
         videos = [self.inputs.resolve(uri) for uri in speaker.reference_uris]
@@ -69,7 +78,7 @@ class RenderStage:
         jump[np.asarray(path.jump_steps, dtype=np.int64)] = True
         fps = float(perceptions[0].meta["fps"])
         plan = plan_from_path(np.asarray(path.path), jump, node_video, node_start,
-                              [p.arrays["source_frame"] for p in perceptions], fps, audio, AUDIO_RATE)
+                              [p.arrays["source_frame"] for p in perceptions], fps, audio.soundtrack)
 
         def frame_source(video: int, indices: list[int]) -> dict[int, np.ndarray]:
             return read_frames(videos[video], indices)
@@ -81,11 +90,11 @@ class RenderStage:
         report = render_video(plan, frame_source, interpolate, video_path, render_options,
                               on_progress=lambda _stage, done, total: on_progress(done, total), should_stop=should_stop)
         lipsync_status = self._lipsync(video_path, audio) if lipsync else Skipped(reason="lip sync not requested")
-        sidecar = build_sidecar(report, plan.path_nodes, self._metrics(perceptions, plan, report.frames, audio),
+        sidecar = build_sidecar(report, plan.path_nodes, self._metrics(perceptions, plan, report.frames, audio.speech),
                                 self._reference_metrics(perceptions), lipsync_status)
         write_sidecar(directory / SIDECAR_FILE, sidecar)
 
-    def _lipsync(self, video_path: Path, audio: np.ndarray):
+    def _lipsync(self, video_path: Path, audio: TargetAudio):
         """The optional post-process: applied when weights and an architecture are installed, else skipped."""
         if not self.config.lipsync_dir:
             return Skipped(reason="no lip-sync model directory configured (TANGO_ORCHESTRATOR_LIPSYNC_DIR)")
@@ -93,17 +102,18 @@ class RenderStage:
         if model is None:
             return status
         synced = video_path.with_name("lipsync.mp4")
-        applied = lipsync_video(model, status, video_path, synced, audio, AUDIO_RATE)
+        applied = lipsync_video(model, status, video_path, synced, audio.speech, SPEECH_SAMPLE_RATE,
+                                audio.soundtrack)
         synced.replace(video_path)
         return applied
 
     @staticmethod
-    def _metrics(perceptions: list[PerceptionArtifact], plan, frames: int, audio: np.ndarray) -> dict:
+    def _metrics(perceptions: list[PerceptionArtifact], plan, frames: int, speech: np.ndarray) -> dict:
         poses = [p.arrays["pose_world"] for p in perceptions]
         clarity = [p.arrays["hand_clarity"] for p in perceptions]
         positions = gather_path_frames(poses, plan.clip_video, plan.clip_start, frames)
         hands = gather_path_frames(clarity, plan.clip_video, plan.clip_start, frames)
-        return motion_metrics(np.nan_to_num(positions), plan.fps, audio, AUDIO_RATE, hand_clarity=hands)
+        return motion_metrics(np.nan_to_num(positions), plan.fps, speech, SPEECH_SAMPLE_RATE, hand_clarity=hands)
 
     @staticmethod
     def _reference_metrics(perceptions: list[PerceptionArtifact]) -> dict:
@@ -111,5 +121,5 @@ class RenderStage:
         audio = first.audio()
         if audio is None:
             return {}
-        return motion_metrics(np.nan_to_num(first.arrays["pose_world"]), float(first.meta["fps"]), audio, AUDIO_RATE,
-                              hand_clarity=first.arrays["hand_clarity"])
+        return motion_metrics(np.nan_to_num(first.arrays["pose_world"]), float(first.meta["fps"]), audio,
+                              SPEECH_SAMPLE_RATE, hand_clarity=first.arrays["hand_clarity"])

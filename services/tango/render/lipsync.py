@@ -24,6 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from tango.media.audio import AudioTrack
 from tango.media.encode import Mp4Writer
 from tango.runtime.errors import CheckpointMismatch, CorruptMedia
 
@@ -177,8 +178,10 @@ def resolve_lipsync(
 
 
 def lipsync_video(model: LipSyncModel, ready: Ready, video_path: str | Path, out_path: str | Path,
-                  audio: np.ndarray, audio_rate: int, batch_frames: int = 32, crf: int = 23) -> Applied:
-    """Re-encodes `video_path` to `out_path` with every frame passed through the model, in batches."""
+                  audio: np.ndarray, audio_rate: int, soundtrack: AudioTrack | None,
+                  batch_frames: int = 32, crf: int = 23) -> Applied:
+    """Re-encodes `video_path` to `out_path` with every frame passed through the model, in batches.
+    The model hears `audio` (mono speech at `audio_rate`); the output carries `soundtrack`."""
     try:
         container = av.open(str(video_path))
     except av.FFmpegError as exc:
@@ -188,7 +191,7 @@ def lipsync_video(model: LipSyncModel, ready: Ready, video_path: str | Path, out
         fps = float(stream.average_rate)
         width, height = stream.codec_context.width, stream.codec_context.height
         done = 0
-        with Mp4Writer(out_path, width, height, fps, audio, audio_rate, crf=crf) as writer:
+        with Mp4Writer(out_path, width, height, fps, soundtrack, crf=crf) as writer:
             batch: list[np.ndarray] = []
             for frame in container.decode(stream):
                 batch.append(frame.to_ndarray(format="rgb24"))

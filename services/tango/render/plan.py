@@ -3,7 +3,7 @@
 A plan is the retrieved path expressed in source terms: one 4-frame clip per step, each named by its
 video and the first perception frame of the clip, the jump flag of each step, the per-video map from
 perception frame to decoded source frame (perception may analyse a subsampled stream), the output frame
-rate (the reference's) and the target audio that fixes the output duration.
+rate (the reference's) and the target audio's soundtrack, which fixes the output duration.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tango.media.audio import AudioTrack
 from tango.runtime.errors import InputMismatch, InvalidArgument
 
 CLIP_FRAMES = 4  # frames per motion-graph node
@@ -43,8 +44,7 @@ class RenderPlan:
     jump: np.ndarray  # (T,) bool step t is entered through a jump (non-continue edge)
     source_frame: tuple[np.ndarray, ...]  # per video (F_v,) int32 perception frame -> decoded frame index
     fps: float  # output frame rate = the reference's
-    audio: np.ndarray  # (S,) float32 target audio, mono
-    audio_rate: int = 16000
+    soundtrack: AudioTrack  # the target audio as muxed into the output
     path_nodes: np.ndarray | None = None  # (T,) int32 graph node ids (reported, not used to render)
 
     def __post_init__(self) -> None:
@@ -58,10 +58,10 @@ class RenderPlan:
             )
         if self.path_nodes is not None and len(self.path_nodes) != steps:
             raise InputMismatch("path_nodes and clip_video differ in length")
-        if not np.isfinite(self.fps) or self.fps <= 0 or self.audio_rate <= 0:
-            raise InvalidArgument(f"bad fps {self.fps} or audio rate {self.audio_rate}")
-        if np.asarray(self.audio).ndim != 1 or len(self.audio) == 0:
-            raise InvalidArgument("target audio must be a non-empty (S,) array")
+        if not np.isfinite(self.fps) or self.fps <= 0:
+            raise InvalidArgument(f"bad fps {self.fps}")
+        if self.soundtrack.num_samples == 0:
+            raise InvalidArgument("the target audio holds no samples")
         self._check_clips_exist()
 
     def _check_clips_exist(self) -> None:
@@ -80,7 +80,7 @@ class RenderPlan:
 
     @property
     def duration_s(self) -> float:
-        return len(self.audio) / self.audio_rate
+        return self.soundtrack.duration_s
 
     @property
     def output_frames(self) -> int:
@@ -95,8 +95,7 @@ def plan_from_path(
     node_start_frame: np.ndarray,  # (N,) int32 graph.npz
     source_frame: list[np.ndarray] | tuple[np.ndarray, ...],  # per video (F_v,) from perception arrays
     fps: float,
-    audio: np.ndarray,  # (S,) float32
-    audio_rate: int = 16000,
+    soundtrack: AudioTrack,
 ) -> RenderPlan:
     """A RenderPlan from a retrieval result and the graph's node tables (vectorised gather)."""
     path = np.asarray(path, dtype=np.int64)
@@ -108,8 +107,7 @@ def plan_from_path(
         jump=np.asarray(jump, dtype=bool),
         source_frame=tuple(np.asarray(m, dtype=np.int32) for m in source_frame),
         fps=float(fps),
-        audio=np.asarray(audio, dtype=np.float32),
-        audio_rate=int(audio_rate),
+        soundtrack=soundtrack,
         path_nodes=path.astype(np.int32),
     )
 

@@ -76,8 +76,8 @@ def render_video(
     stream = RealFrameStream(schedule, frame_source, options.max_height, options.fetch_chunk_frames,
                              options.max_fetch_gap)
     height, width = stream.frame_size()
-    with Mp4Writer(out_path, width, height, plan.fps, plan.audio, plan.audio_rate,
-                   crf=options.crf, preset=options.preset) as writer:
+    with Mp4Writer(out_path, width, height, plan.fps, plan.soundtrack, crf=options.crf,
+                   preset=options.preset) as writer:
         _write_frames(schedule, stream, interpolate, writer, options, stages, on_progress, should_stop)
     stages.seconds["fetch"] = stream.fetch_s
     stages.seconds["resize"] = stream.resize_s
