@@ -115,6 +115,32 @@ def test_triton_interp_requests_gpus_on_the_gpu_pool_only_in_gpu_scenario(render
         assert "nvidia.com/gpu" not in container["resources"]["limits"]
 
 
+def _env(container) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def test_transitions_use_flow_by_default_and_acinterp_on_the_gpu_pool(rendered):
+    for scenario, model, loaded in (("default", "interp_flow", ["interp_flow"]),
+                                    ("gpu-production", "interp_acinterp", ["interp_flow", "interp_acinterp"])):
+        deployments = objects_of(rendered[scenario], "Deployment")
+        orchestrator = _env(deployments["orchestrator"]["spec"]["template"]["spec"]["containers"][0])
+        assert orchestrator["TANGO_ORCHESTRATOR_INTERPOLATOR"] == model
+        assert orchestrator["TANGO_ORCHESTRATOR_INTERPOLATOR_FALLBACK"] == "interp_flow"
+        triton = deployments["triton-interp"]["spec"]["template"]["spec"]
+        args = triton["containers"][0]["args"]
+        assert "--model-control-mode=explicit" in args
+        assert [a.split("=", 1)[1] for a in args if a.startswith("--load-model=")] == loaded
+    gpu = objects_of(rendered["gpu-production"], "Deployment")["triton-interp"]["spec"]["template"]["spec"]
+    container = gpu["containers"][0]
+    assert "--model-config-name=gpu" in container["args"]  # interp_acinterp/configs/gpu.pbtxt: KIND_GPU
+    assert _env(container)["TANGO_ACINTERP_WEIGHTS"] == "/weights/acinterp"
+    mount = {"name": "weights", "mountPath": "/weights/acinterp", "readOnly": True}
+    assert mount in container["volumeMounts"]
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+              for v in gpu["volumes"] if "persistentVolumeClaim" in v}
+    assert claims["weights"] == "tango-acinterp-weights"
+
+
 def _peer_components(rule) -> set[str]:
     return {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule.get("from", [])
             if "podSelector" in peer and "namespaceSelector" not in peer}
@@ -190,7 +216,7 @@ def test_production_storage_and_secrets_come_from_secrets(rendered):
     assert not any(o.kind == "PersistentVolumeClaim" for o in objects)  # existingClaim is used
     claims = {v["persistentVolumeClaim"]["claimName"] for d in objects_of(objects, "Deployment").values()
               for v in d["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v}
-    assert claims == {"tango-shared-rwx"}
+    assert claims == {"tango-shared-rwx", "tango-acinterp-weights"}  # artifacts everywhere + ACInterp's weights
 
 
 def test_default_creates_a_read_write_many_artifact_claim(rendered):
@@ -216,6 +242,8 @@ def test_servicemonitors_scrape_every_metrics_port(rendered):
     {"graph": {"autoscaling": {"maxReplicas": "many"}}},
     {"tritonInterp": {"gpu": {"count": 0}}},
     {"orchestrator": {"unknownKey": True}},
+    {"tritonInterp": {"models": ["interp flow"]}},
+    {"transitions": {"model": 3}},
     {"artifacts": {"uri": "ftp://nowhere"}},
 ])
 def test_schema_rejects_broken_values(broken):

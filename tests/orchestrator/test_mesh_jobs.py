@@ -1,6 +1,6 @@
 """The whole product on a real local mesh (one process per service + Triton): a reenactment from a
-reference video and speech, bad requests, a stage service killed mid-job, the orchestrator killed
-mid-job, cancellation and the bound on jobs in flight."""
+reference video and speech, bad requests, transitions drawn by ACInterp (a tiny random install), a stage
+service killed mid-job, the orchestrator killed mid-job, cancellation and the bound on jobs in flight."""
 from __future__ import annotations
 
 import json
@@ -30,11 +30,20 @@ SPEAKER_OPTIONS = pb.SpeakerOptions(max_seconds=10.0, train_minutes=0.25)
 def mesh(tmp_path_factory, media_dir, inputs_root, monkeypatch_module):
     monkeypatch_module.setenv("TANGO_ORCHESTRATOR_MAX_JOBS_IN_FLIGHT", "2")
     monkeypatch_module.setenv("TANGO_ORCHESTRATOR_RETRY_BASE_S", "1.0")
+    monkeypatch_module.setenv("TANGO_ACINTERP_WEIGHTS", str(tiny_acinterp(tmp_path_factory.mktemp("acinterp"))))
     home = tmp_path_factory.mktemp("mesh")
     local = LocalMesh(home, base_port=BASE_PORT, allowed_roots=allowed_roots(inputs_root))
     local.up(log=lambda _line: None)
     yield local
     local.down()
+
+
+def tiny_acinterp(directory: Path) -> Path:
+    """A randomly initialised tiny ACInterp installed where the mesh's Triton will load it."""
+    from tango.acinterp.config import ACInterpConfig
+    from tango.acinterp.weights import random_acinterp, save_acinterp
+
+    return save_acinterp(random_acinterp(ACInterpConfig.tiny(), seed=0), directory / "weights")
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +174,9 @@ def test_bad_requests(mesh, speaker, inputs_root, media_dir):
 
 
 def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_path, monkeypatch, capsys):
-    """`tango reenact` with speech outside the mesh's allowed roots: refused by path, so the CLI uploads it."""
+    """`tango reenact` with speech outside the mesh's allowed roots: refused by path, so the CLI uploads it.
+    Its transitions are asked of ACInterp (`--interpolator interp_acinterp`), which the mesh serves (a random
+    walk, so that there are jumps to draw)."""
     from tango.cli.main import main as tango_main
 
     outside = tmp_path / "speech.wav"  # tmp_path is not one of the mesh's allowed roots
@@ -173,7 +184,7 @@ def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_p
     monkeypatch.setenv("TANGO_ORCHESTRATOR_ENDPOINT", mesh.endpoint("orchestrator"))
     output = tmp_path / "out" / "cli.mp4"
     status = tango_main(["reenact", "--speaker", speaker["result"].speaker, "--audio", str(outside),
-                         "-o", str(output), "--json"])
+                         "-o", str(output), "--mode", "random", "--interpolator", "interp_acinterp", "--json"])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert "uploading" in captured.err
@@ -182,7 +193,13 @@ def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_p
     probe = probe_output(output)
     assert (probe["video_codec"], probe["audio_codec"]) == ("h264", "aac")
     assert abs(probe["video_duration_s"] - sf.info(str(outside)).duration) <= 1.0 / probe["fps"] + 1e-3
-    assert json.loads(output.with_suffix(".json").read_text())["frames"] == probe["frames"]
+    sidecar = json.loads(output.with_suffix(".json").read_text())
+    assert sidecar["frames"] == probe["frames"]
+    transitions = sidecar["transitions"]
+    assert transitions["model"] == "interp_acinterp" and transitions["windows"] == len(sidecar["windows"]) > 0
+    assert transitions["fallback_windows"] < transitions["windows"]  # ACInterp drew windows ...
+    if transitions["fallback_windows"]:  # ... and the flow only those too long for its motion module
+        assert "BAD_TRANSITION_INPUT" in transitions["fallback_reason"]
 
 
 def test_stage_service_killed_mid_job_retries_and_completes(mesh, speaker, media_dir):

@@ -12,6 +12,7 @@ from tango.triton.aumoclip_serving import AuMoCLIPServing, AuMoCLIPServingConfig
 from tango.triton.environment import BundledTriton, prepare_backend_directory
 from tango.triton.launcher import TritonServer, TritonServerConfig, config_from_env, resolve_ports, server_command
 from tango.triton.model_support import checkpoint_id, decode_error, encode_error
+from tango.triton.repository import model_parameters, servable_models
 
 
 def test_server_command_binds_loopback_with_strict_readiness(tmp_path):
@@ -31,6 +32,21 @@ def test_config_from_env():
     assert config.models == ("a", "b") and config.checkpoint_root == Path("/ckpt") and config.host == "0.0.0.0"
     with pytest.raises(InvalidArgument):
         config_from_env({"TANGO_TRITON_PORT": "eighty"})
+
+
+def test_acinterp_is_served_only_where_its_weights_are_installed(tmp_path, monkeypatch):
+    monkeypatch.delenv("TANGO_ACINTERP_WEIGHTS", raising=False)
+    repository = Path(__file__).resolve().parents[2] / "model_repository"
+    assert model_parameters(repository / "interp_acinterp")["weights_dir"] == "weights"
+    models, skipped = servable_models(repository, {})
+    assert models == ("aumoclip_audio", "aumoclip_motion", "interp_flow")
+    assert "interp_acinterp" in skipped and "TANGO_ACINTERP_WEIGHTS" in skipped["interp_acinterp"]
+    (tmp_path / "acinterp.json").write_text("{}")  # the weights' config marks an install
+    models, skipped = servable_models(repository, {"TANGO_ACINTERP_WEIGHTS": str(tmp_path)})
+    assert "interp_acinterp" in models and skipped == {}
+    server = TritonServer(TritonServerConfig(model_repository=repository))  # no model list: the servable ones
+    assert server.config.models == ("aumoclip_audio", "aumoclip_motion", "interp_flow")
+    assert set(server.skipped_models) == {"interp_acinterp"}
 
 
 def test_missing_repository_is_rejected(tmp_path):

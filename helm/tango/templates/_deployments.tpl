@@ -58,6 +58,12 @@ spec:
                   name: {{ required "auth.existingSecret is required when auth.enabled" .root.Values.auth.existingSecret }}
                   key: {{ .root.Values.auth.secretKey }}
             {{- end }}
+            {{- if eq $svc "orchestrator" }}
+            - name: TANGO_ORCHESTRATOR_INTERPOLATOR
+              value: {{ .root.Values.transitions.model | quote }}
+            - name: TANGO_ORCHESTRATOR_INTERPOLATOR_FALLBACK
+              value: {{ .root.Values.transitions.fallback | quote }}
+            {{- end }}
             {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
             - name: TANGO_TLS_CERT_FILE
               value: /etc/tango/tls/tls.crt
@@ -138,6 +144,15 @@ spec:
             - --allow-metrics=true
             - --allow-gpu-metrics={{ $values.gpu.enabled }}
             - --backend-config=python,shm-default-byte-size=4194304
+            {{- with $values.models }}
+            - --model-control-mode=explicit
+            {{- range . }}
+            - --load-model={{ . }}
+            {{- end }}
+            {{- end }}
+            {{- with $values.modelConfigName }}
+            - --model-config-name={{ . }}
+            {{- end }}
             {{- range $values.extraArgs }}
             - {{ . | quote }}
             {{- end }}
@@ -148,6 +163,10 @@ spec:
           env:
             - name: TANGO_CHECKPOINT_ROOT
               value: {{ .root.Values.artifacts.checkpointRoot | quote }}
+            {{- if $values.weights.existingClaim }}
+            - name: {{ $values.weights.env }}
+              value: {{ $values.weights.mountPath | quote }}
+            {{- end }}
             {{- include "tango.commonEnv" . | nindent 12 }}
           startupProbe:
             httpGet: {path: /v2/health/ready, port: http}
@@ -186,6 +205,14 @@ spec:
               subPath: {{ . }}
               {{- end }}
             {{- end }}
+            {{- if $values.weights.existingClaim }}
+            - name: weights
+              mountPath: {{ $values.weights.mountPath }}
+              readOnly: true
+              {{- with $values.weights.subPath }}
+              subPath: {{ . }}
+              {{- end }}
+            {{- end }}
       volumes:
         {{- include "tango.commonVolumes" . | nindent 8 }}
         - name: dshm
@@ -196,6 +223,12 @@ spec:
         - name: model-repository
           persistentVolumeClaim:
             claimName: {{ $values.modelRepository.existingClaim }}
+            readOnly: true
+        {{- end }}
+        {{- if $values.weights.existingClaim }}
+        - name: weights
+          persistentVolumeClaim:
+            claimName: {{ $values.weights.existingClaim }}
             readOnly: true
         {{- end }}
 {{- end }}

@@ -10,7 +10,9 @@ import triton_python_backend_utils as pb_utils
 from tango.interp.flow import FlowInterpolatorConfig
 from tango.interp.transition import TransitionConfig, TransitionInterpolator
 from tango.runtime.errors import TangoError
-from tango.triton.model_support import string_input, triton_error
+from tango.triton.model_support import FrameMetrics, string_input, triton_error
+
+SECONDS_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
 
 
 class TritonPythonModel:
@@ -22,24 +24,7 @@ class TritonPythonModel:
             use_outer_frames=parameters.get("use_outer_frames", "true").lower() == "true",
         )
         self.interpolator = TransitionInterpolator(TransitionConfig(flow=flow))
-        self.frames_counter = pb_utils.MetricFamily(
-            name="tango_interp_frames_generated_total", description="Transition frames generated",
-            kind=pb_utils.MetricFamily.COUNTER,
-        )
-        self.frame_seconds = pb_utils.MetricFamily(
-            name="tango_interp_frame_seconds", description="Seconds per generated transition frame",
-            kind=pb_utils.MetricFamily.HISTOGRAM,
-        )
-        self.metrics = {}  # method -> (counter, histogram); the families above must outlive them
-
-    def _metrics(self, method: str):
-        if method not in self.metrics:
-            labels = {"method": method}
-            self.metrics[method] = (
-                self.frames_counter.Metric(labels=labels),
-                self.frame_seconds.Metric(labels=labels, buckets=[0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]),
-            )
-        return self.metrics[method]
+        self.metrics = FrameMetrics(pb_utils, "tango_interp", "Transition", SECONDS_BUCKETS)  # label: method
 
     def execute(self, requests):
         return [self._execute_one(request) for request in requests]
@@ -53,14 +38,11 @@ class TritonPythonModel:
             method = "flow" if method_tensor is None else string_input(method_tensor.as_numpy())
             began = time.perf_counter()
             frames = self.interpolator.interpolate(before, after, num_frames, method)  # (n, H, W, 3)
-            counter, histogram = self._metrics(method)
-            counter.increment(num_frames)
-            histogram.observe((time.perf_counter() - began) / num_frames)
+            self.metrics.record({"method": method}, num_frames, time.perf_counter() - began)
             return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("FRAMES", np.ascontiguousarray(frames))])
         except TangoError as error:
             return pb_utils.InferenceResponse(error=triton_error(pb_utils, error))
 
     def finalize(self):
         self.interpolator = None
-        self.metrics = {}
-
+        self.metrics.close()

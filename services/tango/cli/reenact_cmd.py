@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     reenact.add_argument("--mode", choices=tuple(MODES), default="dp")
     reenact.add_argument("--transition-frames", type=int, default=0)
     reenact.add_argument("--max-height", type=int, default=0)
+    reenact.add_argument("--interpolator", default="",
+                         help="Triton model drawing the transitions, e.g. interp_acinterp (default: the mesh's, "
+                              "interp_flow; falls back to it where the model is not ready)")
     reenact.add_argument("--lipsync", action="store_true")
     reenact.add_argument("--train-minutes", type=float, default=0.0)
     reenact.add_argument("--json", action="store_true")
@@ -79,7 +82,8 @@ def run_reenact(args) -> int:
         request_id=uuid.uuid4().hex, speaker=args.speaker, reference_uris=[to_uri(r) for r in args.reference or []],
         audio_uri=to_uri(args.audio), transcript_uri=to_uri(args.transcript) if args.transcript else "",
         options=pb.ReenactmentOptions(mode=MODES[args.mode], transition_frames=args.transition_frames,
-                                      max_height=args.max_height, lipsync=args.lipsync),
+                                      max_height=args.max_height, lipsync=args.lipsync,
+                                      interpolator=args.interpolator),
         speaker_options=pb.SpeakerOptions(train_minutes=args.train_minutes),
     ))
     print(f"operation {operation.name}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Benchmark of the transition interpolators on real gaps (wired into `make bench` by the lead)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from tango.interp.evaluate import evaluate_interpolation
@@ -20,7 +21,8 @@ def interp_benchmark(video_path: Path | str, gaps: int = 30, gap_len: int = 8, k
                                        ("flow_linear", "flow", variants["flow_linear"]),
                                        ("crossfade", "crossfade", variants["flow"])):
         result = evaluate_interpolation(video_path, method, gaps=gaps, gap_len=gap_len, k=k, seed=seed,
-                                        max_side=max_side, interpolator=interpolator)
+                                        max_side=max_side,
+                                        interpolate=functools.partial(interpolator.interpolate, method=method))
         result["ms_per_frame"] = 1000.0 * result.pop("seconds_per_frame")
         results[name] = result
     results["flow_beats_crossfade"] = bool(results["flow"]["psnr"] > results["crossfade"]["psnr"]

@@ -15,6 +15,7 @@ from tango.media.audio import SPEECH_SAMPLE_RATE, AudioTrack
 from tango.media.video import read_frames
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.stage_clients import PathOutput
+from tango.orchestrator.transitions import TransitionModel
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.lipsync import Skipped, lipsync_video, resolve_lipsync
@@ -83,15 +84,13 @@ class RenderStage:
         def frame_source(video: int, indices: list[int]) -> dict[int, np.ndarray]:
             return read_frames(videos[video], indices)
 
-        def interpolate(before: np.ndarray, after: np.ndarray, count: int) -> np.ndarray:
-            return self.interp.interpolate(before, after, count, model=model)
-
+        transitions = TransitionModel(self.interp, model, self.config.interpolator_fallback)
         video_path = directory / VIDEO_FILE
-        report = render_video(plan, frame_source, interpolate, video_path, render_options,
+        report = render_video(plan, frame_source, transitions, video_path, render_options,
                               on_progress=lambda _stage, done, total: on_progress(done, total), should_stop=should_stop)
         lipsync_status = self._lipsync(video_path, audio) if lipsync else Skipped(reason="lip sync not requested")
         sidecar = build_sidecar(report, plan.path_nodes, self._metrics(perceptions, plan, report.frames, audio.speech),
-                                self._reference_metrics(perceptions), lipsync_status)
+                                self._reference_metrics(perceptions), lipsync_status, transitions.report())
         write_sidecar(directory / SIDECAR_FILE, sidecar)
 
     def _lipsync(self, video_path: Path, audio: TargetAudio):

@@ -8,7 +8,9 @@ Schema (schema_version 1):
  "render_fps": r,
  "metrics": {"output": {beat_consistency, diversity, mean_hand_clarity, ...},
              "reference": {...same keys...}},
- "lipsync": {"status": "skipped"|"ready"|"applied", "reason"|"model"...}}
+ "lipsync": {"status": "skipped"|"ready"|"applied", "reason"|"model"...},
+ "transitions": {"model": requested Triton model, "windows": W, "fallback": model|null,
+                 "fallback_windows": F, "fallback_reason": str|null}  (absent when not given)}
 Numpy scalars/arrays become JSON numbers/lists; NaN and infinities become null (strict JSON).
 """
 from __future__ import annotations
@@ -32,10 +34,10 @@ def sidecar_path(video_path: str | Path) -> Path:
 
 
 def build_sidecar(report: RenderReport, path_nodes: np.ndarray | list[int], output_metrics: dict,
-                  reference_metrics: dict | None, lipsync: LipSyncStatus) -> dict:
+                  reference_metrics: dict | None, lipsync: LipSyncStatus, transitions: dict | None = None) -> dict:
     """The sidecar document of one render."""
     rendered = report.to_dict()
-    return {
+    document = {
         "kind": "render",
         "schema_version": SCHEMA_VERSION,
         "video": Path(rendered.pop("out_path")).name,
@@ -44,6 +46,9 @@ def build_sidecar(report: RenderReport, path_nodes: np.ndarray | list[int], outp
         "metrics": {"output": output_metrics, "reference": reference_metrics},
         "lipsync": lipsync.to_dict(),
     }
+    if transitions is not None:
+        document["transitions"] = transitions
+    return document
 
 
 def write_sidecar(path: str | Path, report: dict) -> Path:

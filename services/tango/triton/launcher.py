@@ -1,7 +1,8 @@
 """Run the real Triton Inference Server (bundled in the nvidia-pytriton wheel) on a model repository.
 
-`TritonServer(config).start()` spawns `tritonserver`, waits until the server is live and every model of
-the repository has finished loading, and checks they are READY through tritonclient; `stop()` sends
+`TritonServer(config).start()` spawns `tritonserver`, waits until the server is live and every model it
+serves has finished loading, and checks they are READY through tritonclient (without a model list it
+serves every model of the repository that can load: `tango.triton.repository.servable_models`); `stop()` sends
 SIGTERM then SIGKILL after a grace period. `run_forever(config)` is the foreground entry of the local mesh
 and of the `triton-*` deployables. Models that fail to load leave the server running (their reason is
 visible to clients and the readiness probe stays false under --strict-readiness).
@@ -21,6 +22,7 @@ from typing import Mapping, Sequence
 
 import tango
 from tango.runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
+from tango.triton.repository import servable_models
 from tango.triton.environment import (
     default_backend_cache_dir,
     find_bundled_triton,
@@ -36,7 +38,7 @@ LOG_TAIL_CHARS = 4000
 @dataclasses.dataclass(frozen=True)
 class TritonServerConfig:
     model_repository: Path = DEFAULT_MODEL_REPOSITORY
-    models: tuple[str, ...] = ()  # empty = every model of the repository
+    models: tuple[str, ...] = ()  # empty = every model of the repository whose weights are installed
     host: str = "127.0.0.1"  # bind address of HTTP, gRPC and metrics; 0.0.0.0 in a container
     http_port: int = 0  # 0 = pick a free port
     grpc_port: int = 0
@@ -116,6 +118,11 @@ class TritonServer:
         if not Path(config.model_repository).is_dir():
             raise InvalidArgument(f"model repository {config.model_repository} is not a directory",
                                   reason="MODEL_REPOSITORY_NOT_FOUND")
+        self.skipped_models: dict[str, str] = {}  # model -> why it is not served (no model list given)
+        if not config.models:
+            models, self.skipped_models = servable_models(config.model_repository,
+                                                          {**os.environ, **config.extra_env})
+            config = dataclasses.replace(config, models=models)
         self.config = resolve_ports(config)
         self._process: subprocess.Popen | None = None
         self._log_handle = None
@@ -293,6 +300,8 @@ def run_forever(config: TritonServerConfig) -> int:
             raise
         print(f"tritonserver ready in {server.startup_seconds:.1f} s: grpc {server.urls.grpc} "
               f"http {server.urls.http} metrics {server.urls.metrics} log {server.log_file}", flush=True)
+        print(f"models: {', '.join(server.config.models)}" + "".join(
+            f"; not served: {name} ({why})" for name, why in server.skipped_models.items()), flush=True)
         code = server.wait()
         return 0 if stopping.is_set() else code
     finally:

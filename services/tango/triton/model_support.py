@@ -60,6 +60,34 @@ def checkpoint_id(value: str) -> str:
     return value
 
 
+class FrameMetrics:
+    """`<prefix>_frames_generated_total` and `<prefix>_frame_seconds` of an interpolation model, per label set.
+
+    pb_utils metric families must outlive their metrics, so both are kept here until `close()`."""
+
+    def __init__(self, pb_utils, prefix: str, what: str, buckets: list[float]):
+        self.counter_family = pb_utils.MetricFamily(name=f"{prefix}_frames_generated_total",
+                                                    description=f"{what} frames generated",
+                                                    kind=pb_utils.MetricFamily.COUNTER)
+        self.seconds_family = pb_utils.MetricFamily(name=f"{prefix}_frame_seconds",
+                                                    description=f"Seconds per generated {what} frame",
+                                                    kind=pb_utils.MetricFamily.HISTOGRAM)
+        self.buckets = buckets
+        self.metrics: dict[tuple, tuple] = {}  # sorted label items -> (counter, histogram)
+
+    def record(self, labels: dict[str, str], frames: int, seconds: float) -> None:
+        key = tuple(sorted(labels.items()))
+        if key not in self.metrics:
+            self.metrics[key] = (self.counter_family.Metric(labels=labels),
+                                 self.seconds_family.Metric(labels=labels, buckets=self.buckets))
+        counter, histogram = self.metrics[key]
+        counter.increment(frames)
+        histogram.observe(seconds / max(frames, 1))
+
+    def close(self) -> None:
+        self.metrics = {}
+
+
 def string_input(array: np.ndarray) -> str:
     """The first element of a TYPE_STRING tensor as text."""
     item = array.reshape(-1)[0]
