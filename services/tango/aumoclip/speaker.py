@@ -14,7 +14,7 @@ from tango.aumoclip.config import AuMoCLIPConfig
 from tango.aumoclip.data import AudioMotionPair
 from tango.aumoclip.train import ProgressFn, TrainConfig, TrainResult, train
 
-SPEAKER_TRAINING = TrainConfig(batch_size=16, window_stride_frames=6, total_steps=150)  # ~1 min on 2 cores
+SPEAKER_TRAINING = TrainConfig(batch_size=16, window_stride_frames=6, total_steps=150)  # ~1.5 min on 2 cores
 
 
 def speaker_config(representation: str) -> AuMoCLIPConfig:

@@ -42,7 +42,7 @@ def _graph(media: Path) -> dict:
 
 
 def _aumoclip(media: Path) -> dict:
-    """Training speed on the BEAT2 pair: the fixed step budget (~2.5 min on 2 cores), then the held-out eval."""
+    """Training speed on the BEAT2 pair: the fixed step budget (~4.5 min on 2 idle cores), then the held-out eval."""
     import tempfile
 
     from tango.aumoclip.benchmark import run_benchmark

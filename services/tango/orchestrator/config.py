@@ -21,7 +21,7 @@ class OrchestratorConfig(ServiceConfig):
     stage_attempts: int = 7  # per stage, on UNAVAILABLE / DEADLINE_EXCEEDED: waits 1+2+4+8+16+30 s in all
     retry_base_s: float = 1.0
     stage_deadline_s: float = 3600.0
-    train_minutes: float = 2.0  # cap on the speaker AuMoCLIP training (a fixed 150-step budget, ~45 s)
+    train_minutes: float = 3.0  # cap on the speaker AuMoCLIP training (a fixed 150-step budget, ~1.5 min)
     jump_penalty: float = 1.0  # per jump, in similarity units: ~1 jump per 9 steps, ~78 % of frames real
     transition_frames: int = 8
     max_height: int = 1080
