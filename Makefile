@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	touch $(STAMP)
 
 protos: $(STAMP)
-	$(PY) -m tango.runtime.protogen
+	@$(PY) -m tango.runtime.protogen
 
 test: setup
 	$(PY) -m pytest -q
@@ -33,8 +33,8 @@ test-all: setup
 demo: setup
 	$(PY) -m tango.cli.demo --media $(MEDIA) --out out/demo.mp4
 
-bench: setup
-	$(PY) -m tango.cli.main bench
+bench: setup  # stdout carries only the JSON figures (progress on stderr): `make -s bench > bench.json`
+	@$(PY) -m tango.cli.main bench
 
 manifests: setup
 	$(PY) -m tango.cluster.render

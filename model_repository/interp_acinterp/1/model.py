@@ -10,7 +10,7 @@ import triton_python_backend_utils as pb_utils
 
 from tango.acinterp.serving import ACInterpServing, ACInterpServingConfig
 from tango.runtime.errors import TangoError
-from tango.triton.model_support import FrameMetrics, encode_error, triton_error
+from tango.triton.model_support import FrameMetrics, encode_error, transition_inputs, triton_error
 
 SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
 
@@ -34,9 +34,7 @@ class TritonPythonModel:
 
     def _execute_one(self, request):
         try:
-            before = pb_utils.get_input_tensor_by_name(request, "BEFORE").as_numpy()  # (k, H, W, 3)
-            after = pb_utils.get_input_tensor_by_name(request, "AFTER").as_numpy()  # (k, H, W, 3)
-            num_frames = int(pb_utils.get_input_tensor_by_name(request, "NUM_FRAMES").as_numpy().reshape(-1)[0])
+            before, after, num_frames, _method = transition_inputs(pb_utils, request)  # METHOD is interp_flow's
             began = time.perf_counter()
             frames = self.serving.interpolate(before, after, num_frames)  # (n, H, W, 3)
             self.metrics.record(self.labels, num_frames, time.perf_counter() - began)

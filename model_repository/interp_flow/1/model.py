@@ -10,7 +10,7 @@ import triton_python_backend_utils as pb_utils
 from tango.interp.flow import FlowInterpolatorConfig
 from tango.interp.transition import TransitionConfig, TransitionInterpolator
 from tango.runtime.errors import TangoError
-from tango.triton.model_support import FrameMetrics, string_input, triton_error
+from tango.triton.model_support import FrameMetrics, transition_inputs, triton_error
 
 SECONDS_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
 
@@ -31,11 +31,7 @@ class TritonPythonModel:
 
     def _execute_one(self, request):
         try:
-            before = pb_utils.get_input_tensor_by_name(request, "BEFORE").as_numpy()  # (k, H, W, 3)
-            after = pb_utils.get_input_tensor_by_name(request, "AFTER").as_numpy()  # (k, H, W, 3)
-            num_frames = int(pb_utils.get_input_tensor_by_name(request, "NUM_FRAMES").as_numpy().reshape(-1)[0])
-            method_tensor = pb_utils.get_input_tensor_by_name(request, "METHOD")
-            method = "flow" if method_tensor is None else string_input(method_tensor.as_numpy())
+            before, after, num_frames, method = transition_inputs(pb_utils, request)  # (k, H, W, 3) x 2
             began = time.perf_counter()
             frames = self.interpolator.interpolate(before, after, num_frames, method)  # (n, H, W, 3)
             self.metrics.record({"method": method}, num_frames, time.perf_counter() - began)

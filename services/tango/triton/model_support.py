@@ -60,6 +60,16 @@ def checkpoint_id(value: str) -> str:
     return value
 
 
+def transition_inputs(pb_utils, request) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """BEFORE (k, H, W, 3), AFTER (k, H, W, 3), NUM_FRAMES and METHOD ("flow" when absent) of an
+    interpolation request (the interface every `interp_*` model shares)."""
+    before = pb_utils.get_input_tensor_by_name(request, "BEFORE").as_numpy()
+    after = pb_utils.get_input_tensor_by_name(request, "AFTER").as_numpy()
+    num_frames = int(pb_utils.get_input_tensor_by_name(request, "NUM_FRAMES").as_numpy().reshape(-1)[0])
+    method = pb_utils.get_input_tensor_by_name(request, "METHOD")
+    return before, after, num_frames, "flow" if method is None else string_input(method.as_numpy())
+
+
 class FrameMetrics:
     """`<prefix>_frames_generated_total` and `<prefix>_frame_seconds` of an interpolation model, per label set.
 
