@@ -31,8 +31,7 @@ class TransitionModel:
         if self.client.is_model_ready(model):
             return True
         state, reason = self.client.model_state(model)
-        detail = reason.split("\n\nAt:")[0].strip() if reason else "not in the model repository or not loaded"
-        self.fallback_reason = f"{model} {state or 'UNLOADED'}: {detail}"
+        self.fallback_reason = f"{model} {state or 'UNLOADED'}: {reason or 'not in the model repository or not loaded'}"
         return False
 
     def __call__(self, before: np.ndarray, after: np.ndarray, count: int) -> np.ndarray:

@@ -49,12 +49,13 @@ class TritonClient:
         return self._call(lambda: self._client.is_model_ready(name, client_timeout=self.timeout_s), model=None)
 
     def model_state(self, name: str) -> tuple[str, str]:
-        """(state, reason) of a model from the repository index; ("", "") when it is not listed."""
+        """(state, reason) of a model from the repository index, the reason without the Python backend's
+        traceback; ("", "") when it is not listed."""
         index = self._call(lambda: self._client.get_model_repository_index(as_json=True, client_timeout=self.timeout_s),
                            model=None)
         for model in index.get("models", []):
             if model["name"] == name:
-                return model.get("state", ""), model.get("reason", "")
+                return model.get("state", ""), model.get("reason", "").split("\n\nAt:")[0].strip()
         return "", ""
 
     # ---- models ----
@@ -136,7 +137,7 @@ class TritonClient:
             state, reason = self.model_state(model)
         except TangoError:
             state, reason = "", ""
-        detail = (reason or message).split("\n\nAt:")[0].strip()  # drop the stub's Python traceback
+        detail = reason or message.split("\n\nAt:")[0].strip()  # without the stub's Python traceback
         return ModelNotReady(f"model {model} is not ready ({state or 'not loaded'}): {detail}",
                              metadata={"model": model, "state": state or "UNLOADED"})
 
