@@ -11,6 +11,7 @@ from tango.graph.artifact_io import GraphArtifact, write_graph_artifact
 from tango.graph.build import GraphResult, build_graph
 from tango.graph.inputs import InMemoryPerception
 from tango.graph.synthetic import synthetic_perception
+from tango.perception.result import SCHEMA_VERSION
 from tango.runtime.errors import ArtifactNotFound, CorruptMedia, WrongArtifactKind
 
 
@@ -39,7 +40,7 @@ def test_round_trip(graph, tmp_path):
 def test_wrong_kind_missing_and_corrupt(graph, tmp_path):
     perception = tmp_path / "p"
     perception.mkdir()
-    (perception / "meta.json").write_text(json.dumps({"kind": "perception", "schema_version": 1}))
+    (perception / "meta.json").write_text(json.dumps({"kind": "perception", "schema_version": SCHEMA_VERSION}))
     with pytest.raises(WrongArtifactKind):
         GraphArtifact.load(perception)
     with pytest.raises(ArtifactNotFound):
@@ -57,7 +58,7 @@ def test_real_smplx_motion_capture_graph():
     frames = poses.shape[0]
     artifact = InMemoryPerception(
         {"timestamps_s": np.arange(frames) / fps, "person_present": np.ones(frames, bool), "smplx_poses": poses},
-        {"kind": "perception", "schema_version": 1, "representation": "smplx", "fps": fps, "frames": frames})
+        {"kind": "perception", "schema_version": SCHEMA_VERSION, "representation": "smplx", "fps": fps, "frames": frames})
     result = build_graph([artifact])
     stats = result.meta["stats"]
     assert stats["nodes"] == frames // 4 and stats["kept_nodes"] > 0.9 * stats["nodes"]

@@ -10,7 +10,9 @@ from tango.graph.inputs import InMemoryPerception
 from tango.graph.options import GraphOptions
 from tango.graph.prune import dead_end_rate
 from tango.graph.synthetic import synthetic_perception
+from tango.perception.result import SCHEMA_VERSION
 from tango.runtime.errors import GraphTooSmall, InputMismatch, NoPerson, WrongArtifactKind
+
 
 @pytest.fixture(scope="module")
 def single():
@@ -140,7 +142,7 @@ def _smplx_artifact(frames: int) -> InMemoryPerception:
     arrays = {"timestamps_s": np.arange(frames) / 30.0, "source_frame": np.arange(frames, dtype=np.int32),
               "person_present": np.ones(frames, bool), "smplx_poses": poses.astype(np.float32),
               "smplx_trans": np.zeros((frames, 3), np.float32), "smplx_betas": np.zeros(10, np.float32)}
-    meta = {"kind": "perception", "schema_version": 1, "representation": "smplx", "fps": 30.0, "frames": frames}
+    meta = {"kind": "perception", "schema_version": SCHEMA_VERSION, "representation": "smplx", "fps": 30.0, "frames": frames}
     return InMemoryPerception(arrays, meta)
 
 

@@ -134,7 +134,10 @@ def test_reenactment_end_to_end(mesh, speaker, female_video):
     assert len(sidecar["jumps"]) == result.jumps and sidecar["real_frames"] > sidecar["generated_frames"]
     assert 0 <= sidecar["metrics"]["output"]["beat_consistency"] <= 1
     assert sidecar["metrics"]["reference"]["diversity"] > 0
-    assert sidecar["lipsync"]["status"] == "skipped"
+    lipsync = sidecar["lipsync"]  # on by default: the reference shows a face
+    assert (lipsync["status"], lipsync["method"]) == ("applied", "mouths")
+    assert lipsync["frames_changed"] + lipsync["frames_left"] == sidecar["frames"]
+    assert lipsync["left"].get("transition", 0) == sidecar["generated_frames"]
     again = reenact(mesh, speaker["audio"], references=[female_video], request_id="e2e-first")  # same request
     assert again.name == speaker["operation"].name and again.done
     orchestrator = stubs(mesh)[0]

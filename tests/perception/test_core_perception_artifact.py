@@ -31,8 +31,11 @@ def _synthetic_result(frames: int = 5, with_audio: bool = True) -> tuple[Percept
         "mask_shape": np.array([height, width], np.int32),
         "hand_boxes": boxes,
         "hand_clarity": clarity,
+        "face_present": np.array([True] * (frames - 1) + [False]),
+        "face_landmarks": rng.random((frames, 95, 3)).astype(np.float32),
+        "head_pose": rng.normal(size=(frames, 3)).astype(np.float32),
     }
-    meta = {"kind": "perception", "schema_version": 1, "representation": "mediapipe", "fields": list(arrays),
+    meta = {"kind": "perception", "schema_version": 2, "representation": "mediapipe", "fields": list(arrays),
             "fps": 30.0, "frames": frames, "duration_s": frames / 30.0, "width": 1280, "height": 960,
             "source": {"uri": "file:///x.mp4", "sha256": "0" * 64}, "has_audio": with_audio}
     meta["stats"] = summarize(arrays, meta)
@@ -79,7 +82,7 @@ def test_wrong_kind_and_version(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps(meta | {"kind": "graph"}))
     with pytest.raises(WrongArtifactKind):
         PerceptionArtifact.load(tmp_path)
-    (tmp_path / "meta.json").write_text(json.dumps(meta | {"schema_version": 2}))
+    (tmp_path / "meta.json").write_text(json.dumps(meta | {"schema_version": 1}))  # before face mesh: re-analysed
     with pytest.raises(WrongArtifactKind):
         PerceptionArtifact.load(tmp_path)
 
@@ -103,7 +106,7 @@ def test_smplx_artifact_has_no_masks(tmp_path):
     arrays = {"timestamps_s": np.arange(3) / 30.0, "source_frame": np.arange(3, dtype=np.int32),
               "person_present": np.ones(3, bool), "smplx_poses": np.zeros((3, 55, 3), np.float32),
               "smplx_trans": np.zeros((3, 3), np.float32), "smplx_betas": np.zeros(10, np.float32)}
-    meta = {"kind": "perception", "schema_version": 1, "representation": "smplx", "fields": list(arrays),
+    meta = {"kind": "perception", "schema_version": 2, "representation": "smplx", "fields": list(arrays),
             "fps": 30.0, "frames": 3, "duration_s": 0.1, "width": 0, "height": 0,
             "source": {"uri": "file:///m.npz", "sha256": "1" * 64}, "has_audio": False, "stats": {}}
     write_perception_artifact(tmp_path, PerceptionResult(arrays, meta, None))

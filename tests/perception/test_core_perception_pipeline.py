@@ -43,6 +43,8 @@ def _check_contract_arrays(arrays: dict[str, np.ndarray], frames: int) -> None:
         "pose_visibility": ((frames, 33), np.float32), "pose_image": ((frames, 33, 2), np.float32),
         "mask_bits": ((frames, -(-height * width // 8)), np.uint8), "mask_shape": ((2,), np.int32),
         "hand_boxes": ((frames, 2, 4), np.float32), "hand_clarity": ((frames, 2), np.float32),
+        "face_present": ((frames,), np.bool_), "face_landmarks": ((frames, 95, 3), np.float32),
+        "head_pose": ((frames, 3), np.float32),
     }
     for key, (shape, dtype) in expected.items():
         assert arrays[key].shape == shape and arrays[key].dtype == dtype, key
@@ -76,6 +78,13 @@ def test_female_speaker_first_3s():
     mask_fraction = np.unpackbits(arrays["mask_bits"], axis=1).sum(axis=1) / np.prod(arrays["mask_shape"])
     assert 0.05 < mask_fraction.mean() < 0.7
     assert (meta["width"], meta["height"], meta["has_audio"]) == (1280, 948, True)
+    # face mesh on the full-resolution head crop: a face in every frame, lips inside the head, pose plausible
+    assert stats["face_ratio"] >= 0.95
+    faces = arrays["face_landmarks"][arrays["face_present"]]  # (F', 95, 3) normalised
+    assert np.isfinite(faces).all() and (faces[..., :2] > 0).all() and (faces[..., :2] < 1).all()
+    nose = arrays["pose_image"][arrays["face_present"], 0]  # (F', 2) pose nose
+    assert np.abs(faces[:, :, :2].mean(axis=1) - nose).max() < 0.08
+    assert np.abs(arrays["head_pose"][arrays["face_present"]]).max() < 60
     assert meta["kind"] == "perception" and meta["representation"] == "mediapipe"
     assert len(meta["source"]["sha256"]) == 64
     assert result.audio is not None and result.audio.size == pytest.approx(3.0 * 16000, abs=400)

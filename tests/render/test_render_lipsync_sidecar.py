@@ -123,7 +123,7 @@ def test_sidecar_round_trip(tmp_path):
                           timings_s={"encode": 0.1, "total": 0.2}, render_fps=160.0)
     output = {"beat_consistency": np.float64(0.4), "diversity": 2.0, "mean_hand_clarity": float("nan")}
     document = build_sidecar(report, np.array([0, 1, 2, 7], np.int32), output, None,
-                             Skipped("no lip-sync weights in /models/wav2lip"))
+                             Skipped("no lip-sync weights in /models/wav2lip").to_dict())
     path = write_sidecar(sidecar_path(report.out_path), document)
     assert path == tmp_path / "out.json"
     loaded = json.loads(path.read_text())

@@ -40,6 +40,7 @@ def load_pairs_of(sources: list[str], split: str, text: bool):
     """Pairs from BEAT2 prefixes, perception artifacts or videos, cut to `split`."""
     from tango.aumoclip.data import load_pairs, pairs_from_perception, split_pair
     from tango.aumoclip.text_features import MiniLMWordEncoder, TranscriptFeaturizer
+    from tango.cli.perceive_cmd import perception_artifact
 
     featurizer = TranscriptFeaturizer(MiniLMWordEncoder()) if text else None
     pairs = []
@@ -47,26 +48,12 @@ def load_pairs_of(sources: list[str], split: str, text: bool):
         if Path(source + ".npz").is_file():
             pairs += load_pairs(source, text_featurizer=featurizer)
         else:
-            artifact = _perception_artifact(source)
+            artifact = perception_artifact(source)
             audio = artifact.audio()
             if audio is None:
                 raise InvalidArgument(f"{source} has no audio", reason="REFERENCE_WITHOUT_AUDIO")
             pairs += pairs_from_perception(artifact.arrays, artifact.meta, audio, name=Path(source).stem)
     return [split_pair(pair, split) for pair in pairs]
-
-
-def _perception_artifact(source: str):
-    from tango.artifacts.inputs import local_root_path
-    from tango.perception.artifact_io import PerceptionArtifact
-
-    if "/perception/" in source and not Path(source).is_file():
-        return PerceptionArtifact.load(local_root_path(source))
-    from tango.cli.perceive_cmd import perceive
-    from tango.cli.progress import ProgressReporter
-    from tango.perception.v1 import perception_service_pb2 as pb
-
-    result = perceive(source, pb.AnalysisOptions(), ProgressReporter("perceive"))
-    return PerceptionArtifact.load(local_root_path(result.artifact.uri))
 
 
 def run_train(args) -> int:

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "tango.cli.aumoclip_cmd",
     "tango.cli.retrieve_cmd",
     "tango.cli.interp_cmd",
+    "tango.cli.lipsync_cmd",
     "tango.cli.reenact_cmd",
     "tango.cli.cluster_cmd",
     "tango.cli.bench_cmd",

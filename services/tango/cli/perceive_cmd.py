@@ -27,12 +27,24 @@ def perceive(video: str, options: pb.AnalysisOptions, reporter: ProgressReporter
     return last_event(stub.AnalyzeVideo, request, reporter)
 
 
+def perception_artifact(source: str):
+    """The perception artifact of a video (analysed through the perception service, cached there) or of an
+    artifact URI/path of the local store."""
+    from tango.artifacts.inputs import local_root_path
+    from tango.perception.artifact_io import PerceptionArtifact
+
+    if "/perception/" in source and not Path(source).is_file():
+        return PerceptionArtifact.load(local_root_path(source))
+    result = perceive(source, pb.AnalysisOptions(), ProgressReporter("perceive"))
+    return PerceptionArtifact.load(local_root_path(result.artifact.uri))
+
+
 def summary_json(result: pb.PerceptionResult) -> dict:
     s = result.summary
     return {
         "frames": s.frames, "fps": round(s.fps, 4), "duration_s": round(s.duration_s, 3),
         "pose_ratio": round(s.pose_ratio, 4), "hands_ratio": round(s.hands_ratio, 4),
-        "mean_hand_clarity": round(s.mean_hand_clarity, 3), "artifact": result.artifact.uri,
+        "mean_hand_clarity": round(s.mean_hand_clarity, 3), "face_ratio": round(s.face_ratio, 4), "artifact": result.artifact.uri,
         "representation": result.representation, "width": result.video.width, "height": result.video.height,
         "cache_hit": result.cache_hit, "analysis_seconds": round(result.analysis_seconds, 3),
     }

@@ -16,6 +16,10 @@ from tango.runtime.errors import PermissionDenied, UriNotAllowed
 
 MODES = {"dp": pb.RETRIEVAL_MODE_DP, "beam": pb.RETRIEVAL_MODE_BEAM, "onset": pb.RETRIEVAL_MODE_ONSET,
          "random": pb.RETRIEVAL_MODE_RANDOM}
+LIP_SYNC = {"auto": pb.LIP_SYNC_UNSPECIFIED, "mouths": pb.LIP_SYNC_MOUTHS, "wav2lip": pb.LIP_SYNC_WAV2LIP,
+            "off": pb.LIP_SYNC_OFF}
+LIP_SYNC_SOURCES = {"default": pb.LIP_SYNC_SOURCE_UNSPECIFIED, "model": pb.LIP_SYNC_SOURCE_MODEL,
+                    "phones": pb.LIP_SYNC_SOURCE_PHONES, "both": pb.LIP_SYNC_SOURCE_BOTH}
 
 
 def register(subparsers) -> None:
@@ -31,7 +35,12 @@ def register(subparsers) -> None:
     reenact.add_argument("--interpolator", default="",
                          help="Triton model drawing the transitions, e.g. interp_acinterp (default: the mesh's, "
                               "interp_flow; falls back to it where the model is not ready)")
-    reenact.add_argument("--lipsync", action="store_true")
+    reenact.add_argument("--lipsync", choices=tuple(LIP_SYNC), default="auto",
+                         help="auto (default): the speaker's own mouths where the footage shows a face; "
+                              "wav2lip needs the mesh's TANGO_ORCHESTRATOR_LIPSYNC_DIR weights")
+    reenact.add_argument("--no-lipsync", dest="lipsync", action="store_const", const="off")
+    reenact.add_argument("--lipsync-source", choices=tuple(LIP_SYNC_SOURCES), default="default",
+                         help="what drives the mouths: the speaker mouth model, phones, or both")
     reenact.add_argument("--train-minutes", type=float, default=0.0)
     reenact.add_argument("--json", action="store_true")
     reenact.set_defaults(func=run_reenact)
@@ -82,7 +91,8 @@ def run_reenact(args) -> int:
         request_id=uuid.uuid4().hex, speaker=args.speaker, reference_uris=[to_uri(r) for r in args.reference or []],
         audio_uri=to_uri(args.audio), transcript_uri=to_uri(args.transcript) if args.transcript else "",
         options=pb.ReenactmentOptions(mode=MODES[args.mode], transition_frames=args.transition_frames,
-                                      max_height=args.max_height, lipsync=args.lipsync,
+                                      max_height=args.max_height, lip_sync=LIP_SYNC[args.lipsync],
+                                      lip_sync_source=LIP_SYNC_SOURCES[args.lipsync_source],
                                       interpolator=args.interpolator),
         speaker_options=pb.SpeakerOptions(train_minutes=args.train_minutes),
     ))

@@ -25,4 +25,5 @@ class OrchestratorConfig(ServiceConfig):
     jump_penalty: float = 1.0  # per jump, in similarity units: ~1 jump per 9 steps, ~78 % of frames real
     transition_frames: int = 8
     max_height: int = 1080
-    lipsync_dir: str = ""  # Wav2Lip-style weights; empty = lip sync skipped
+    lipsync_dir: str = ""  # a user's Wav2Lip weights (wav2lip.pth / wav2lip_gan.pth), for lip_sync=WAV2LIP
+    lipsync_source: str = "both"  # what drives the own-mouth lip sync: model, phones or both

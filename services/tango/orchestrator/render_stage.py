@@ -2,6 +2,7 @@
 with output metrics, and the optional lip-sync post-process. Produces a `render` artifact."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,7 +19,9 @@ from tango.orchestrator.stage_clients import PathOutput
 from tango.orchestrator.transitions import TransitionModel
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.perception.artifact_io import PerceptionArtifact
-from tango.render.lipsync import Skipped, lipsync_video, resolve_lipsync
+from tango.lipsync.visemes import viseme_track
+from tango.lipsync.render_hook import LipSyncRequest, mouth_finisher, wav2lip_post
+from tango.render.lipsync import Skipped
 from tango.render.metrics import motion_metrics
 from tango.render.plan import RenderOptions, gather_path_frames, plan_from_path
 from tango.render.renderer import render_video
@@ -27,7 +30,11 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE = "video.mp4", "video.json"
-RENDER_FORMAT = 2  # part of the cache key: 2 = the soundtrack at the target audio's own rate and layout
+RENDER_FORMAT = 3  # part of the cache key: 2 = the soundtrack at its own rate and layout; 3 = own-mouth lip sync
+LIPSYNC_MODES = {pb.LIP_SYNC_UNSPECIFIED: "auto", pb.LIP_SYNC_OFF: "off", pb.LIP_SYNC_MOUTHS: "mouths",
+                 pb.LIP_SYNC_WAV2LIP: "wav2lip"}
+LIPSYNC_SOURCES = {pb.LIP_SYNC_SOURCE_MODEL: "model", pb.LIP_SYNC_SOURCE_PHONES: "phones",
+                   pb.LIP_SYNC_SOURCE_BOTH: "both"}
 
 
 @dataclass(frozen=True)
@@ -53,24 +60,27 @@ class RenderStage:
         self.store = store
         self.inputs = inputs
         self.interp = interp
+        self.visemes = viseme_track  # phones of the speech (pocketsphinx's US-English model) -> visemes
 
     def render(self, speaker: pb.Speaker, path: PathOutput, audio: TargetAudio, options: pb.ReenactmentOptions,
                on_progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> RenderOutcome:
         render_options = RenderOptions(max_height=options.max_height or self.config.max_height,
                                        transition_frames=options.transition_frames or self.config.transition_frames)
         model = options.interpolator or self.config.interpolator
+        lipsync = self.lipsync_request(options)
         key = key_sha256({"speaker": speaker.name, "audio": audio.sha256, "path": path.path, "jumps": path.jump_steps,
                           "options": [render_options.max_height, render_options.transition_frames, model],
-                          "lipsync": options.lipsync, "format": RENDER_FORMAT})
+                          "lipsync": dataclasses.astuple(lipsync), "format": RENDER_FORMAT})
         if not self.store.exists(KIND, key):
             self.store.create(KIND, key, lambda tmp: self._render_into(tmp, speaker, path, audio, render_options,
-                                                                       model, options.lipsync, on_progress, should_stop))
+                                                                       model, lipsync, on_progress, should_stop))
         directory = self.store.local_dir(self.store.uri(KIND, key), KIND)
         return RenderOutcome(self.store.parse(self.store.uri(KIND, key)), directory / VIDEO_FILE,
                              directory / SIDECAR_FILE, audio.soundtrack.duration_s)
 
     def _render_into(self, directory: Path, speaker: pb.Speaker, path: PathOutput, audio: TargetAudio,
-                     render_options: RenderOptions, model: str, lipsync: bool, on_progress, should_stop) -> None:
+                     render_options: RenderOptions, model: str, lipsync: LipSyncRequest, on_progress,
+                     should_stop) -> None:
         perceptions = [PerceptionArtifact.load(self.store.local_dir(p.uri, "perception")) for p in speaker.perceptions]
         videos = [self.inputs.resolve(uri) for uri in speaker.reference_uris]
         with np.load(self.store.local_dir(speaker.graph.uri, "graph") / "graph.npz", allow_pickle=False) as graph:
@@ -86,25 +96,27 @@ class RenderStage:
 
         transitions = TransitionModel(self.interp, model, self.config.interpolator_fallback)
         video_path = directory / VIDEO_FILE
+        finisher = None
+        if lipsync.mode in ("auto", "mouths"):
+            finisher = mouth_finisher(perceptions, plan, render_options, audio.speech, frame_source, lipsync.source,
+                                      self.visemes if lipsync.source != "model" else None)
         report = render_video(plan, frame_source, transitions, video_path, render_options,
-                              on_progress=lambda _stage, done, total: on_progress(done, total), should_stop=should_stop)
-        lipsync_status = self._lipsync(video_path, audio) if lipsync else Skipped(reason="lip sync not requested")
+                              on_progress=lambda _stage, done, total: on_progress(done, total), should_stop=should_stop,
+                              finish=None if isinstance(finisher, Skipped) else finisher)
+        if lipsync.mode == "wav2lip":
+            lipsync_entry = wav2lip_post(lipsync.wav2lip_dir, video_path, audio.speech, SPEECH_SAMPLE_RATE,
+                                         audio.soundtrack)
+        elif lipsync.mode == "off":
+            lipsync_entry = Skipped(reason="lip sync turned off").to_dict()
+        else:
+            lipsync_entry = finisher.to_dict() if isinstance(finisher, Skipped) else finisher.report()
         sidecar = build_sidecar(report, plan.path_nodes, self._metrics(perceptions, plan, report.frames, audio.speech),
-                                self._reference_metrics(perceptions), lipsync_status, transitions.report())
+                                self._reference_metrics(perceptions), lipsync_entry, transitions.report())
         write_sidecar(directory / SIDECAR_FILE, sidecar)
 
-    def _lipsync(self, video_path: Path, audio: TargetAudio):
-        """The optional post-process: applied when weights and an architecture are installed, else skipped."""
-        if not self.config.lipsync_dir:
-            return Skipped(reason="no lip-sync model directory configured (TANGO_ORCHESTRATOR_LIPSYNC_DIR)")
-        model, status = resolve_lipsync(self.config.lipsync_dir)
-        if model is None:
-            return status
-        synced = video_path.with_name("lipsync.mp4")
-        applied = lipsync_video(model, status, video_path, synced, audio.speech, SPEECH_SAMPLE_RATE,
-                                audio.soundtrack)
-        synced.replace(video_path)
-        return applied
+    def lipsync_request(self, options: pb.ReenactmentOptions) -> LipSyncRequest:
+        source = LIPSYNC_SOURCES.get(options.lip_sync_source, self.config.lipsync_source)
+        return LipSyncRequest(mode=LIPSYNC_MODES[options.lip_sync], source=source, wav2lip_dir=self.config.lipsync_dir)
 
     @staticmethod
     def _metrics(perceptions: list[PerceptionArtifact], plan, frames: int, speech: np.ndarray) -> dict:

@@ -15,12 +15,12 @@ from tango.perception.artifact_io import PerceptionArtifact, write_perception_ar
 from tango.perception.config import PerceptionConfig
 from tango.perception.metrics import PerceptionMetrics
 from tango.perception.pipeline import PerceptionOptions, analyze_video
+from tango.perception.result import SCHEMA_VERSION
 from tango.perception.smplx_import import import_smplx_motion
 from tango.perception.summary import summarize
 from tango.runtime.progress import ProgressFn, StopFn
 
 KIND = "perception"
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)

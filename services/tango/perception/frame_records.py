@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from tango.perception.clarity import hand_clarity
+from tango.perception.face import FACE_POINTS, FaceObservation
 from tango.perception.models import HAND_SLOTS, POSE_LANDMARKS, FrameObservation, HandObservation
 
 MASK_THRESHOLD = 0.5
@@ -57,12 +58,16 @@ class FrameRecords:
         self._mask_bits = np.zeros((capacity, mask_bytes), np.uint8)  # (F, ceil(Hm*Wm/8))
         self._hand_boxes = np.full((capacity, 2, 4), np.nan, np.float32)  # (F, 2, 4)
         self._hand_clarity = np.full((capacity, 2), np.nan, np.float32)  # (F, 2)
+        self._face_present = np.zeros(capacity, bool)  # (F,)
+        self._face = np.full((capacity, len(FACE_POINTS), 3), np.nan, np.float32)  # (F, 95, 3)
+        self._head_pose = np.full((capacity, 3), np.nan, np.float32)  # (F, 3) yaw, pitch, roll degrees
 
     @property
     def person_frames(self) -> int:
         return int(self._present[: self.count].sum())
 
-    def add(self, pts_s: float, source_index: int, observation: FrameObservation, full_rgb: np.ndarray) -> None:
+    def add(self, pts_s: float, source_index: int, observation: FrameObservation, full_rgb: np.ndarray,
+            face: FaceObservation | None = None) -> None:
         """Record one analysed frame; `full_rgb` (H, W, 3) is the full-resolution frame for hand clarity."""
         row = self.count
         if row >= self._timestamps.shape[0]:
@@ -78,6 +83,9 @@ class FrameRecords:
             if hand is not None:
                 self._hand_boxes[row, slot] = hand_box(hand.landmarks, self._margin)
         self._hand_clarity[row] = hand_clarity(full_rgb, self._hand_boxes[row])
+        if face is not None:
+            self._face_present[row] = True
+            self._face[row], self._head_pose[row] = face.landmarks, face.head_pose
         self.count += 1
 
     def _pack_mask(self, probability: np.ndarray) -> np.ndarray:
@@ -99,4 +107,7 @@ class FrameRecords:
             "mask_shape": np.asarray(self.mask_shape, np.int32),
             "hand_boxes": self._hand_boxes[rows].copy(),
             "hand_clarity": self._hand_clarity[rows].copy(),
+            "face_present": self._face_present[rows].copy(),
+            "face_landmarks": self._face[rows].copy(),
+            "head_pose": self._head_pose[rows].copy(),
         }

@@ -20,6 +20,7 @@ import numpy as np
 from tango.artifacts.hashing import file_sha256
 from tango.media.audio import extract_audio
 from tango.media.video import DecodedFrame, MediaLimits, VideoInfo, iter_frames, probe_video
+from tango.perception.face import FaceAnalyzer, FaceOptions
 from tango.perception.frame_records import FrameRecords
 from tango.perception.models import FaceCounter, FrameAnalyzer, ModelOptions
 from tango.perception.result import ARTIFACT_KIND, AUDIO_SAMPLE_RATE, SCHEMA_VERSION, PerceptionResult
@@ -45,6 +46,7 @@ class PerceptionOptions:
     max_pixels: int = MediaLimits.max_pixels  # larger frames -> MediaTooLarge
     max_duration_s: float = MediaLimits.max_duration_s  # longer videos -> MediaTooLarge
     models: ModelOptions = ModelOptions()
+    face: FaceOptions = FaceOptions()
 
     @property
     def limits(self) -> MediaLimits:
@@ -170,13 +172,15 @@ def _analyse_frames(
     decoder = _DecodeThread(path, options, budget)
     counter = FaceCounter(options.models) if options.check_several_people else None
     try:
-        with FrameAnalyzer(options.models) as analyzer:
+        with FrameAnalyzer(options.models) as analyzer, FaceAnalyzer(options.face) as faces:
             people = _PeopleCheck(budget, options.several_people_samples, counter)
             for item in decoder.frames():
                 if should_stop is not None and should_stop():
                     raise Cancelled("perception cancelled", metadata={"frames_done": records.count})
                 people.observe(item.frame.index, item.small)
-                records.add(item.frame.pts_s, item.frame.source_index, analyzer.analyze(item.small), item.frame.rgb)
+                observation = analyzer.analyze(item.small)
+                face = faces.analyze(item.frame.rgb, observation.pose.image if observation.pose else None)
+                records.add(item.frame.pts_s, item.frame.source_index, observation, item.frame.rgb, face)
                 _check_person_still_possible(records, budget, options.min_pose_ratio)
                 if on_progress is not None:
                     on_progress(records.count, budget)

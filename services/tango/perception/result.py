@@ -6,13 +6,13 @@ import dataclasses
 import numpy as np
 
 ARTIFACT_KIND = "perception"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: face mesh (face_present, face_landmarks, head_pose)
 AUDIO_SAMPLE_RATE = 16000
 
 # The arrays of a MediaPipe perception artifact (CONTRACTS.md), in contract order.
 MEDIAPIPE_FIELDS = (
     "timestamps_s", "source_frame", "person_present", "pose_world", "pose_visibility", "pose_image",
-    "mask_bits", "mask_shape", "hand_boxes", "hand_clarity",
+    "mask_bits", "mask_shape", "hand_boxes", "hand_clarity", "face_present", "face_landmarks", "head_pose",
 )
 # The arrays of an imported SMPL-X motion; `smplx_joints` only with an SMPL-X model directory.
 SMPLX_FIELDS = ("timestamps_s", "source_frame", "person_present", "smplx_poses", "smplx_trans", "smplx_betas")

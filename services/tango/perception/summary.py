@@ -5,7 +5,8 @@ import numpy as np
 
 
 def summarize(arrays: dict[str, np.ndarray], meta: dict) -> dict:
-    """frames, fps, duration_s, pose_ratio, hands_ratio (frames with >= 1 hand), mean_hand_clarity.
+    """frames, fps, duration_s, pose_ratio, hands_ratio (frames with >= 1 hand), mean_hand_clarity,
+    face_ratio (frames with a meshed face).
 
     Ratios and the mean are None where the artifact has no such data (an SMPL-X import has no hands).
     """
@@ -18,6 +19,7 @@ def summarize(arrays: dict[str, np.ndarray], meta: dict) -> dict:
         "pose_ratio": float(np.mean(arrays["person_present"])) if frames else 0.0,
         "hands_ratio": None,
         "mean_hand_clarity": None,
+        "face_ratio": float(np.mean(arrays["face_present"])) if "face_present" in arrays and frames else None,
     }
     if "hand_boxes" in arrays and frames:
         hand_present = ~np.isnan(arrays["hand_boxes"]).any(axis=2)  # (F, 2)

@@ -86,10 +86,18 @@ WAV2LIP_SPEC = CheckpointSpec(
     prefixes=("face_encoder_blocks.", "audio_encoder.", "face_decoder_blocks.", "output_block."),
     required={
         "face_encoder_blocks.0.0.conv_block.0.weight": (16, 6, 7, 7),
+        "face_encoder_blocks.2.3.conv_block.0.weight": (64, 64, 3, 3),
+        "face_encoder_blocks.6.1.conv_block.0.weight": (512, 512, 1, 1),
         "audio_encoder.0.conv_block.0.weight": (32, 1, 3, 3),
+        "audio_encoder.3.conv_block.0.weight": (64, 32, 3, 3),
+        "audio_encoder.12.conv_block.0.weight": (512, 512, 1, 1),
         "face_decoder_blocks.0.0.conv_block.0.weight": (512, 512, 1, 1),
+        "face_decoder_blocks.1.0.conv_block.0.weight": (1024, 512, 3, 3),  # ConvTranspose2d: (in, out, k, k)
+        "face_decoder_blocks.3.0.conv_block.0.weight": (768, 384, 3, 3),
+        "face_decoder_blocks.6.2.conv_block.1.running_var": (64,),
         "output_block.0.conv_block.0.weight": (32, 80, 3, 3),
         "output_block.1.weight": (3, 32, 1, 1),
+        "output_block.1.bias": (3,),
     },
 )
 

@@ -23,6 +23,8 @@ from tango.runtime.errors import Cancelled, TangoError
 
 # (before (k, H, W, 3) uint8, after (k, H, W, 3) uint8, n) -> (n, H, W, 3) uint8
 Interpolator = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+# (output position, frame (H, W, 3) uint8) -> frame: a last touch before encoding (lip sync)
+FrameFinisher = Callable[[int, np.ndarray], np.ndarray]
 ProgressFn = Callable[[str, int, int], None]
 StopFn = Callable[[], bool]
 
@@ -67,8 +69,10 @@ def render_video(
     options: RenderOptions = RenderOptions(),
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    finish: FrameFinisher | None = None,
 ) -> RenderReport:
-    """Renders `plan` to `out_path` (written atomically); raises Cancelled when should_stop() turns true."""
+    """Renders `plan` to `out_path` (written atomically); raises Cancelled when should_stop() turns true.
+    `finish`, when given, sees every output frame (real or generated) just before it is encoded."""
     started = time.perf_counter()
     stages = _Stages()
     schedule = build_schedule(plan, options.transition_frames, options.context_frames)
@@ -78,7 +82,7 @@ def render_video(
     height, width = stream.frame_size()
     with Mp4Writer(out_path, width, height, plan.fps, plan.soundtrack, crf=options.crf,
                    preset=options.preset) as writer:
-        _write_frames(schedule, stream, interpolate, writer, options, stages, on_progress, should_stop)
+        _write_frames(schedule, stream, interpolate, writer, options, stages, on_progress, should_stop, finish)
     stages.seconds["fetch"] = stream.fetch_s
     stages.seconds["resize"] = stream.resize_s
     total = time.perf_counter() - started
@@ -104,7 +108,7 @@ def render_video(
 
 def _write_frames(schedule: FrameSchedule, stream: RealFrameStream, interpolate: Interpolator,
                   writer: Mp4Writer, options: RenderOptions, stages: _Stages,
-                  on_progress: ProgressFn | None, should_stop: StopFn | None) -> None:
+                  on_progress: ProgressFn | None, should_stop: StopFn | None, finish: FrameFinisher | None) -> None:
     """The output loop: real frames pass through, each window is generated from its context."""
     recent: deque[np.ndarray] = deque(maxlen=options.context_frames)  # last real frames written
     total, position, window = schedule.frames, 0, 0
@@ -122,6 +126,10 @@ def _write_frames(schedule: FrameSchedule, stream: RealFrameStream, interpolate:
             recent.append(frame)
             frames = [frame]
         for frame in frames:
+            if finish is not None:
+                began = time.perf_counter()
+                frame = finish(position, frame)
+                stages.add("finish", began)
             began = time.perf_counter()
             writer.write(frame)
             stages.add("encode", began)

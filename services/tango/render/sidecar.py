@@ -8,7 +8,9 @@ Schema (schema_version 1):
  "render_fps": r,
  "metrics": {"output": {beat_consistency, diversity, mean_hand_clarity, ...},
              "reference": {...same keys...}},
- "lipsync": {"status": "skipped"|"ready"|"applied", "reason"|"model"...},
+ "lipsync": {"status": "skipped", "reason": ..} | {"status": "applied", "method": "mouths"|"wav2lip",
+             "source": "model"|"phones"|"both", "frames_changed": n, "frames_left": m,
+             "left": {"transition"|"no_face"|"composite_failed": count}, "mouth_runs": r, "timings_s": {..}},
  "transitions": {"model": requested Triton model, "windows": W, "fallback": model|null,
                  "fallback_windows": F, "fallback_reason": str|null}  (absent when not given)}
 Numpy scalars/arrays become JSON numbers/lists; NaN and infinities become null (strict JSON).
@@ -23,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tango.render.lipsync import LipSyncStatus
 from tango.render.renderer import RenderReport
 
 SCHEMA_VERSION = 1
@@ -34,7 +35,7 @@ def sidecar_path(video_path: str | Path) -> Path:
 
 
 def build_sidecar(report: RenderReport, path_nodes: np.ndarray | list[int], output_metrics: dict,
-                  reference_metrics: dict | None, lipsync: LipSyncStatus, transitions: dict | None = None) -> dict:
+                  reference_metrics: dict | None, lipsync: dict, transitions: dict | None = None) -> dict:
     """The sidecar document of one render."""
     rendered = report.to_dict()
     document = {
@@ -44,7 +45,7 @@ def build_sidecar(report: RenderReport, path_nodes: np.ndarray | list[int], outp
         "path": [int(n) for n in np.asarray(path_nodes).reshape(-1)],
         **rendered,
         "metrics": {"output": output_metrics, "reference": reference_metrics},
-        "lipsync": lipsync.to_dict(),
+        "lipsync": lipsync,
     }
     if transitions is not None:
         document["transitions"] = transitions

@@ -1,0 +1,146 @@
+"""The speaker mouth model: audio in, the speaker's own lip shape out. Trained at ingest, any language.
+
+Features: log-mel spectrogram (20 bands, 25 ms windows every 10 ms) of the 16 kHz speech; for video frame
+i (centre time (i + 0.5) / fps) the mel frames within +-`context_s` (every `stride`-th one) are stacked,
+with their per-band deviations from the utterance mean (so the model hears changes, not the microphone),
+into one vector. Model: ridge regression from the standardised vector to the whitened PCA coefficients
+of the lip shape (`mouth_shape.ShapeBasis`), trained on the reference's own (audio, lips) frames where a
+face was meshed, the ridge strength picked by a time-blocked hold-out. Predictions of a ridge shrink
+towards the mean mouth; they are rescaled per coefficient so that their spread on the training frames
+matches the true spread (otherwise retrieval would pick half-open mouths everywhere).
+
+Tiny (K x D weights, D = 220 by default) and closed-form: training takes well under a second, inference is one
+matrix product per utterance, so it runs inside the render stage rather than as a separate model server.
+Stored as safetensors (`save` / `load`), strictly checked.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from tango.runtime.errors import CheckpointMismatch
+
+SAMPLE_RATE = 16000
+
+
+@dataclasses.dataclass(frozen=True)
+class MouthModelConfig:
+    mel_bands: int = 20
+    window_s: float = 0.025
+    hop_s: float = 0.010
+    context_s: float = 0.10  # mel frames within +-context around a video frame's centre
+    stride: int = 2  # every stride-th mel frame of the context
+    alphas: tuple[float, ...] = (1e2, 1e3, 1e4, 1e5)  # ridge strengths tried
+    holdout_blocks: int = 5  # time blocks; the last one validates the ridge strength
+
+    @property
+    def context_frames(self) -> int:
+        return int(round(self.context_s / self.hop_s))
+
+
+def log_mel(speech: np.ndarray, config: MouthModelConfig) -> np.ndarray:
+    """(M, bands) log-mel frames of mono 16 kHz float speech, frame m centred at m * hop_s."""
+    import librosa  # lazily: numba JIT on first import of some functions
+
+    window, hop = int(config.window_s * SAMPLE_RATE), int(config.hop_s * SAMPLE_RATE)
+    n_fft = 1 << (window - 1).bit_length()
+    padded = np.pad(np.asarray(speech, np.float32), (n_fft // 2, n_fft // 2))
+    count = 1 + max(0, (len(padded) - n_fft) // hop)
+    index = np.arange(n_fft)[None, :] + hop * np.arange(count)[:, None]  # (M, n_fft)
+    frames = padded[index] * np.hanning(n_fft).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # (M, n_fft/2+1)
+    mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=n_fft, n_mels=config.mel_bands, fmin=60, fmax=7600)
+    return np.log(power @ mel.T + 1e-6).astype(np.float32)  # (M, bands)
+
+
+def frame_features(speech: np.ndarray, n_frames: int, fps: float, config: MouthModelConfig) -> np.ndarray:
+    """(n_frames, D) stacked mel context of every video frame (edges replicated)."""
+    mel = log_mel(speech, config)
+    mel = mel - mel.mean(axis=0, keepdims=True)
+    offsets = np.arange(-config.context_frames, config.context_frames + 1, config.stride)  # (C,)
+    centre = np.round((np.arange(n_frames) + 0.5) / fps / config.hop_s).astype(np.int64)  # (n,)
+    index = np.clip(centre[:, None] + offsets[None, :], 0, len(mel) - 1)  # (n, C)
+    return mel[index].reshape(n_frames, -1)  # (n, C * bands)
+
+
+@dataclasses.dataclass(frozen=True)
+class MouthModel:
+    feature_mean: np.ndarray  # (D,)
+    feature_scale: np.ndarray  # (D,)
+    weights: np.ndarray  # (D, K)
+    bias: np.ndarray  # (K,)
+    output_gain: np.ndarray  # (K,) spread correction of the shrunk ridge predictions
+    alpha: float
+    validation_r2: float  # mean R^2 of the coefficients on the held-out block
+    config: MouthModelConfig = MouthModelConfig()
+
+    def predict(self, speech: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+        """(n_frames, K) whitened mouth-shape coefficients for the frames of a video at fps."""
+        features = (frame_features(speech, n_frames, fps, self.config) - self.feature_mean) / self.feature_scale
+        return self.bias + (features @ self.weights) * self.output_gain
+
+    def save(self, path: Path | str) -> None:
+        tensors = {name: np.ascontiguousarray(getattr(self, name), dtype=np.float32)
+                   for name in ("feature_mean", "feature_scale", "weights", "bias", "output_gain")}
+        metadata = {"alpha": repr(self.alpha), "validation_r2": repr(self.validation_r2),
+                    "config": repr(dataclasses.astuple(self.config))}
+        save_file(tensors, str(path), metadata=metadata)
+
+    @classmethod
+    def load(cls, path: Path | str, config: MouthModelConfig = MouthModelConfig()) -> "MouthModel":
+        try:
+            tensors = load_file(str(path))
+        except Exception as exc:  # safetensors raises its own error types for bad headers
+            raise CheckpointMismatch(f"cannot read mouth model {path}: {exc}") from exc
+        dims = (2 * config.context_frames // config.stride + 1) * config.mel_bands
+        expected = {"feature_mean": (dims,), "feature_scale": (dims,), "bias": None, "output_gain": None,
+                    "weights": None}
+        if set(tensors) != set(expected) or tensors["weights"].shape[0] != dims:
+            raise CheckpointMismatch(f"{path} is not a mouth model of {dims} features",
+                                     metadata={"keys": ",".join(sorted(tensors))})
+        k = tensors["weights"].shape[1]
+        if tensors["bias"].shape != (k,) or tensors["output_gain"].shape != (k,):
+            raise CheckpointMismatch(f"{path}: bias/output_gain do not match {k} outputs")
+        return cls(alpha=0.0, validation_r2=float("nan"), config=config, **tensors)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (D, K) and bias (K,) of ridge regression on standardised x (dual form when D > N)."""
+    y_mean = y.mean(axis=0)
+    yc = y - y_mean
+    if x.shape[1] > x.shape[0]:
+        gram = x @ x.T + alpha * np.eye(len(x))
+        weights = x.T @ np.linalg.solve(gram, yc)
+    else:
+        weights = np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ yc)
+    return weights, y_mean - x.mean(axis=0) @ weights
+
+
+def _r2(prediction: np.ndarray, truth: np.ndarray) -> float:
+    residual = np.sum((prediction - truth) ** 2, axis=0)
+    total = np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
+    return float(np.mean(1.0 - residual / np.maximum(total, 1e-9)))
+
+
+def train_mouth_model(features: np.ndarray, coefficients: np.ndarray,
+                      config: MouthModelConfig = MouthModelConfig()) -> MouthModel:
+    """Fit on (F, D) `frame_features` of the reference videos (concatenated) and their (F, K) lip
+    coefficients (NaN rows = no face, skipped). Raises ValueError with fewer than 50 usable frames."""
+    usable = np.isfinite(coefficients).all(axis=1)
+    if usable.sum() < 50:
+        raise ValueError(f"only {int(usable.sum())} frames with a face: too few to learn the mouth")
+    features, targets = features[usable], coefficients[usable]
+    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    x = (features - mean) / scale
+    cut = len(x) * (config.holdout_blocks - 1) // config.holdout_blocks
+    scores = [(_r2(x[cut:] @ w + b, targets[cut:]), a) for a in config.alphas
+              for w, b in [_ridge(x[:cut], targets[:cut], a)]]
+    best_r2, alpha = max(scores)
+    weights, bias = _ridge(x, targets, alpha)
+    fitted = x @ weights + bias
+    gain = targets.std(axis=0) / np.maximum(fitted.std(axis=0), 1e-6)
+    return MouthModel(feature_mean=mean, feature_scale=scale, weights=weights, bias=bias, output_gain=gain,
+                      alpha=alpha, validation_r2=best_r2, config=config)

@@ -1,0 +1,152 @@
+"""Mouth retrieval: for every output frame, the reference frame whose mouth says what the target says.
+
+A dynamic programme over output frames n = 0..N-1 and reference frames r = 0..R-1 (all reference videos
+of the speaker, concatenated). It minimises
+
+    sum_n U[n, r_n] + sum_n T(r_{n-1}, r_n)
+
+Unary U[n, r] (`unary_costs`): how badly mouth r fits target frame n —
+    w_shape * |c_n - s_r|^2 / K       predicted lip coefficients c_n (speaker mouth model) vs r's own s_r
+  + w_viseme * (1 - sum_d k_d S[v_{n+d}, u_{r+d}])   viseme in context (d = -1, 0, 1; k = 1/4, 1/2, 1/4;
+                                      S = viseme similarity; target visemes v, reference visemes u)
+  + w_pose * |h_n - h_r|^2 / 100      head pose (degrees) of the frame the mouth goes onto vs r's
+  + inf where r has no usable face (or is excluded, e.g. a held-out span).
+Transition T(r', r) (`search_mouths`): 0 when r = next(r') (the following frame of the same video: real
+co-articulation), `hold` when r = r', otherwise `jump + w_continuity * |s_r - s_r'|^2 / K`.
+
+Vectorised as one relaxation per output frame over all R states: continue (shift), hold (same state) and
+jump. The jump term min_{r'} (D[r'] + w_c |s_r - s_r'|^2) is taken over the `jump_sources` best states of
+the previous frame (a jump's cost is dominated by D[r'], so its best predecessor is among them): O(R x M)
+per frame instead of O(R^2). Back-pointers (N, R) int32; ties go to the smaller state index.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+INF = np.float32(1e9)
+
+
+@dataclasses.dataclass(frozen=True)
+class MouthSearchConfig:
+    w_shape: float = 1.0
+    w_viseme: float = 1.0
+    w_pose: float = 0.5
+    jump: float = 0.6  # cost of starting a new run of reference frames
+    hold: float = 0.3  # cost of showing the same mouth twice
+    w_continuity: float = 0.5  # mouth-shape change at a jump
+    jump_sources: int = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class MouthTargets:
+    """What each output frame should show (either source may be absent)."""
+
+    coefficients: np.ndarray | None  # (N, K) predicted lip coefficients, or None
+    visemes: np.ndarray | None  # (N,) int viseme class, or None
+    head_pose: np.ndarray  # (N, 3) degrees of the frame the mouth goes onto (NaN = unknown)
+
+
+@dataclasses.dataclass(frozen=True)
+class MouthBank:
+    """The reference mouths to choose from."""
+
+    coefficients: np.ndarray  # (R, K) whitened lip coefficients (NaN where no face)
+    visemes: np.ndarray | None  # (R,) int viseme of each reference frame, or None
+    head_pose: np.ndarray  # (R, 3)
+    usable: np.ndarray  # (R,) bool: a face, and allowed
+    next_frame: np.ndarray  # (R,) int64 index of the following frame of the same video, -1 at a video's end
+
+
+def _context_viseme_cost(targets: np.ndarray, bank: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """(N, R) 1 - context-weighted viseme similarity (edges replicated)."""
+    cost = np.zeros((len(targets), len(bank)), np.float32)
+    for offset, weight in ((-1, 0.25), (0, 0.5), (1, 0.25)):
+        t = targets[np.clip(np.arange(len(targets)) + offset, 0, len(targets) - 1)]
+        b = bank[np.clip(np.arange(len(bank)) + offset, 0, len(bank) - 1)]
+        cost += weight * (1.0 - similarity[t][:, b])
+    return cost
+
+
+def unary_costs(targets: MouthTargets, bank: MouthBank, config: MouthSearchConfig,
+                viseme_similarity: np.ndarray | None = None) -> np.ndarray:
+    """(N, R) float32 cost of showing reference mouth r at output frame n."""
+    n, r = len(targets.head_pose), len(bank.usable)
+    cost = np.zeros((n, r), np.float32)
+    bank_coefficients = np.nan_to_num(bank.coefficients)
+    if targets.coefficients is not None and config.w_shape > 0:
+        k = bank_coefficients.shape[1]
+        squared = (np.sum(targets.coefficients**2, 1)[:, None] + np.sum(bank_coefficients**2, 1)[None, :]
+                   - 2.0 * targets.coefficients @ bank_coefficients.T)  # (N, R)
+        cost += config.w_shape * np.maximum(squared, 0.0).astype(np.float32) / k
+    if targets.visemes is not None and bank.visemes is not None and config.w_viseme > 0:
+        cost += config.w_viseme * _context_viseme_cost(targets.visemes, bank.visemes, viseme_similarity)
+    if config.w_pose > 0:
+        pose_t, pose_b = np.nan_to_num(targets.head_pose), np.nan_to_num(bank.head_pose)
+        squared = (np.sum(pose_t**2, 1)[:, None] + np.sum(pose_b**2, 1)[None, :]
+                   - 2.0 * pose_t @ pose_b.T)  # (N, R)
+        known = np.isfinite(targets.head_pose).all(axis=1)[:, None]
+        cost += np.where(known, config.w_pose * squared / 100.0, 0.0).astype(np.float32)
+    cost[:, ~bank.usable] = INF
+    return cost
+
+
+def search_mouths(unary: np.ndarray, bank: MouthBank, config: MouthSearchConfig) -> np.ndarray:
+    """(N,) int64 reference frame of each output frame minimising unary + transition costs."""
+    n_out, n_ref = unary.shape
+    shapes = np.nan_to_num(bank.coefficients).astype(np.float32)  # (R, K)
+    k = max(shapes.shape[1], 1)
+    # prev_of[r] = the frame r follows in its video (-1 at a video's start)
+    prev_of = np.full(n_ref, -1, np.int64)
+    has_next = bank.next_frame >= 0
+    prev_of[bank.next_frame[has_next]] = np.flatnonzero(has_next)
+    states = np.arange(n_ref)
+    back = np.zeros((n_out, n_ref), np.int32)
+    cost = unary[0].astype(np.float32).copy()
+    back[0] = states
+    m = min(config.jump_sources, n_ref)
+    for n in range(1, n_out):
+        best = np.full(n_ref, INF, np.float32)
+        choice = states.copy()
+        # hold
+        held = cost + config.hold
+        take = held < best
+        best[take], choice[take] = held[take], states[take]
+        # continue: r = next(r')
+        follows = prev_of >= 0
+        continued = np.full(n_ref, INF, np.float32)
+        continued[follows] = cost[prev_of[follows]]
+        take = continued < best
+        best[take], choice[take] = continued[take], prev_of[take]
+        # jump from one of the m best previous states
+        sources = np.argpartition(cost, m - 1)[:m]  # (M,)
+        change = (np.sum(shapes[sources] ** 2, 1)[:, None] + np.sum(shapes**2, 1)[None, :]
+                  - 2.0 * shapes[sources] @ shapes.T)  # (M, R)
+        jumped = cost[sources][:, None] + config.jump + config.w_continuity * np.maximum(change, 0.0) / k
+        arg = np.argmin(jumped, axis=0)  # (R,)
+        jumped_best = jumped[arg, states]
+        take = jumped_best < best
+        best[take], choice[take] = jumped_best[take], sources[arg[take]]
+        cost = best + unary[n]
+        back[n] = choice
+    path = np.zeros(n_out, np.int64)
+    path[-1] = int(np.argmin(cost))
+    for n in range(n_out - 1, 0, -1):
+        path[n - 1] = back[n, path[n]]
+    return path
+
+
+def path_cost(path: np.ndarray, unary: np.ndarray, bank: MouthBank, config: MouthSearchConfig) -> float:
+    """The objective of a given path (for tests against the DP)."""
+    shapes = np.nan_to_num(bank.coefficients)
+    k = max(shapes.shape[1], 1)
+    total = float(unary[np.arange(len(path)), path].sum())
+    for a, b in zip(path[:-1], path[1:]):
+        if b == bank.next_frame[a]:
+            continue
+        if a == b:
+            total += config.hold
+        else:
+            total += config.jump + config.w_continuity * float(np.sum((shapes[a] - shapes[b]) ** 2)) / k
+    return total

@@ -1,0 +1,145 @@
+"""Lip sync from the speaker's own mouths: plan which reference mouth each output frame shows, then draw it.
+
+`plan_mouths` turns the target speech into per-frame targets (the speaker mouth model's lip shape and/or
+visemes of the recognised phones), searches the mouth bank (`mouth_search`) and records, per output frame,
+the chosen reference frame or why the frame is left as it is:
+- `transition`: a generated transition frame (no perceived face to put a mouth on);
+- `no_face`: the frame shown has no meshed face (turned away, occluded, too small);
+`MouthCompositor` is the renderer's finisher: it fetches the chosen reference frames in sorted chunks
+through the render's frame source and composites their mouths (`composite`), counting what it changed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+
+import cv2
+import numpy as np
+
+from tango.lipsync.bank import SpeakerMouths, VisemeFn
+from tango.lipsync.composite import CompositeConfig, composite_mouth
+from tango.lipsync.visemes import viseme_similarity as default_viseme_similarity
+from tango.lipsync.mouth_search import MouthSearchConfig, MouthTargets, search_mouths, unary_costs
+from tango.render.frames import FrameSource
+
+SOURCES = ("model", "phones", "both")
+LEFT_TRANSITION, LEFT_NO_FACE, LEFT_FAILED = "transition", "no_face", "composite_failed"
+
+
+@dataclasses.dataclass(frozen=True)
+class MouthPlan:
+    mouth: np.ndarray  # (N,) int64 state of the mouth shown at each output frame, -1 = frame left as is
+    frame_state: np.ndarray  # (N,) int64 state of the reference frame shown (-1 for generated frames)
+    left: dict[str, int]  # reason -> frames left
+    source: str  # "model", "phones" or "both": what drove the targets
+    jumps: int  # mouth runs started
+    seconds: float
+
+
+def targets_for(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_state: np.ndarray,
+                source: str, visemes: VisemeFn | None) -> tuple[MouthTargets, str]:
+    """Targets of every output frame and the source actually used (phones need a recogniser)."""
+    n = len(frame_state)
+    use_model = source in ("model", "both") and speakers.model is not None
+    use_phones = source in ("phones", "both") and visemes is not None and speakers.bank.visemes is not None
+    if not use_model and not use_phones:
+        use_model = speakers.model is not None
+    coefficients = speakers.model.predict(speech, n, fps).astype(np.float32) if use_model else None
+    target_visemes = visemes(speech, n, fps) if use_phones else None
+    shown = frame_state >= 0
+    head_pose = np.full((n, 3), np.nan, np.float32)
+    head_pose[shown] = speakers.bank.head_pose[frame_state[shown]]
+    used = "both" if use_model and use_phones else ("model" if use_model else "phones")
+    return MouthTargets(coefficients=coefficients, visemes=target_visemes, head_pose=head_pose), used
+
+
+def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_state: np.ndarray,
+                source: str = "both", visemes: VisemeFn | None = None,
+                config: MouthSearchConfig = MouthSearchConfig(),
+                viseme_similarity: np.ndarray | None = None) -> MouthPlan:
+    """frame_state (N,): the reference state shown at each output frame, -1 where the frame is generated."""
+    started = time.perf_counter()
+    targets, used = targets_for(speakers, speech, fps, frame_state, source, visemes)
+    if targets.coefficients is None and targets.visemes is None:
+        raise ValueError("no mouth target: the references have no audio and no phone recogniser is installed")
+    if viseme_similarity is None and targets.visemes is not None:
+        viseme_similarity = default_viseme_similarity()
+    unary = unary_costs(targets, speakers.bank, config, viseme_similarity)
+    path = search_mouths(unary, speakers.bank, config)
+    shown = frame_state >= 0
+    faced = np.zeros_like(shown)
+    faced[shown] = speakers.bank.usable[frame_state[shown]] | _present(speakers, frame_state[shown])
+    mouth = np.where(shown & faced, path, -1)
+    left = {LEFT_TRANSITION: int((~shown).sum()), LEFT_NO_FACE: int((shown & ~faced).sum())}
+    jumps = int(np.sum(path[1:] != speakers.bank.next_frame[path[:-1]]))
+    return MouthPlan(mouth=mouth, frame_state=frame_state, left={k: v for k, v in left.items() if v},
+                     source=used, jumps=jumps, seconds=time.perf_counter() - started)
+
+
+def _present(speakers: SpeakerMouths, states: np.ndarray) -> np.ndarray:
+    return np.isfinite(speakers.landmarks[states]).all(axis=(1, 2))
+
+
+class MouthCompositor:
+    """Renderer finisher: (position, frame) -> frame with the planned mouth; fetches mouths in chunks."""
+
+    def __init__(self, speakers: SpeakerMouths, plan: MouthPlan, frame_source: FrameSource,
+                 source_frame: list[np.ndarray], config: CompositeConfig = CompositeConfig(), chunk: int = 32):
+        self.speakers = speakers
+        self.plan = plan
+        self.frame_source = frame_source
+        self.source_frame = source_frame  # per video (F_v,) perception frame -> decoded frame
+        self.config = config
+        self.chunk = chunk
+        self._cache: dict[int, np.ndarray] = {}  # state -> rgb at source size
+        self._fetched_until = 0
+        self.changed = 0
+        self.left: Counter = Counter(plan.left)
+        self.seconds = {"fetch": 0.0, "composite": 0.0}
+
+    def __call__(self, position: int, frame: np.ndarray) -> np.ndarray:
+        state = int(self.plan.mouth[position])
+        if state < 0:
+            return frame
+        if position >= self._fetched_until:
+            self._fetch(position)
+        began = time.perf_counter()
+        height, width = frame.shape[:2]
+        source = self._cache[state]
+        if source.shape[:2] != (height, width):
+            source = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
+        size = np.array([width, height], np.float32)
+        shown = int(self.plan.frame_state[position])
+        out = composite_mouth(frame, self.speakers.landmarks[shown, :, :2] * size, source,
+                              self.speakers.landmarks[state, :, :2] * size, self.config)
+        self.seconds["composite"] += time.perf_counter() - began
+        if out is None:
+            self.left[LEFT_FAILED] += 1
+            return frame
+        self.changed += 1
+        return out
+
+    def _fetch(self, position: int) -> None:
+        """Reads the mouths of output frames [position, position + chunk), grouped per video, sorted."""
+        began = time.perf_counter()
+        end = min(position + self.chunk, len(self.plan.mouth))
+        wanted = np.unique(self.plan.mouth[position:end])
+        wanted = wanted[wanted >= 0]
+        self._cache = {s: f for s, f in self._cache.items() if s in set(wanted.tolist())}
+        missing = [int(s) for s in wanted if int(s) not in self._cache]
+        videos = self.speakers.video[missing] if missing else np.zeros(0, np.int32)
+        for v in np.unique(videos):
+            states = [s for s, sv in zip(missing, videos) if sv == v]
+            decoded = {int(self.source_frame[v][self.speakers.local[s]]): s for s in states}
+            frames = self.frame_source(int(v), sorted(decoded))
+            self._cache.update({decoded[i]: frames[i] for i in decoded})
+        self._fetched_until = end
+        self.seconds["fetch"] += time.perf_counter() - began
+
+    def report(self, method: str = "mouths") -> dict:
+        """The sidecar's `lipsync` entry."""
+        return {"status": "applied", "method": method, "source": self.plan.source, "frames_changed": self.changed,
+                "frames_left": int(sum(self.left.values())), "left": dict(self.left), "mouth_runs": self.plan.jumps + 1,
+                "timings_s": {"plan": round(self.plan.seconds, 4),
+                              **{k: round(v, 4) for k, v in self.seconds.items()}}}

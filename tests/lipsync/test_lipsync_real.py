@@ -1,0 +1,94 @@
+"""Own-mouth lip sync on real footage: perception's face mesh, the mouth bank, the held-out evaluation,
+and the renderer finisher (pixels change only around the mouth)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import shared_media
+
+from tango.lipsync.bank import build_speaker_mouths
+from tango.lipsync.evaluate import evaluate_lipsync
+from tango.lipsync.render_hook import mouth_finisher
+from tango.lipsync.visemes import viseme_track
+from tango.media.audio import load_audio, load_track
+from tango.media.video import read_frames
+from tango.perception.pipeline import PerceptionOptions, analyze_video
+from tango.perception.result import PerceptionResult
+from tango.render.lipsync import Skipped
+from tango.render.plan import RenderOptions, RenderPlan
+
+
+class _Artifact:
+    """A perception result in the shape of PerceptionArtifact (arrays, meta, frames, fps, audio())."""
+
+    def __init__(self, result: PerceptionResult):
+        self.arrays, self.meta, self._audio = result.arrays, result.meta, result.audio
+
+    frames = property(lambda self: int(self.meta["frames"]))
+    fps = property(lambda self: float(self.meta["fps"]))
+
+    def audio(self):
+        return self._audio
+
+
+@pytest.fixture(scope="module")
+def anchor():
+    video = shared_media("video/mimictalk_German_20s.mp4")
+    return video, _Artifact(analyze_video(video, PerceptionOptions(max_seconds=10.0)))
+
+
+def test_face_mesh_and_bank(anchor):
+    _, perception = anchor
+    assert perception.meta["stats"]["face_ratio"] >= 0.95
+    speakers = build_speaker_mouths([perception])
+    assert speakers.model is not None and speakers.bank.usable.sum() >= 240
+    assert speakers.bank.coefficients.shape == (perception.frames, 8)
+
+
+def test_held_out_evaluation(anchor, tmp_path):
+    video, perception = anchor
+    result = evaluate_lipsync(video, perception, source="both", visemes=viseme_track, strip=tmp_path / "strip.png")
+    assert result["frames"] == 50 and result["frames_meshed"] >= 45
+    assert np.isfinite([result["lmd"], result["lmd_no_lipsync"], result["envelope_corr"]]).all()
+    print(result)
+    assert result["envelope_corr"] > result["envelope_corr_no_lipsync"] + 0.2  # the held-out speech drives the mouths
+    assert (tmp_path / "strip.png").stat().st_size > 0
+
+
+def test_finisher_changes_only_the_lower_face(anchor):
+    video, perception = anchor
+    audio = shared_media("audio/sadtalker_RD_Radio31_000.wav")
+    track, speech = load_track(audio), load_audio(audio, 16000)
+    steps = int(track.duration_s * perception.fps / 4) + 1
+    starts = (np.arange(steps) * 4) % (perception.frames - 8)
+    jump = np.r_[False, np.diff(starts) != 4]
+    plan = RenderPlan(np.zeros(steps, np.int32), starts.astype(np.int32), jump, (perception.arrays["source_frame"],),
+                      perception.fps, track)
+
+    def frames(_video: int, indices: list[int]) -> dict[int, np.ndarray]:
+        return read_frames(video, indices)
+
+    finisher = mouth_finisher([perception], plan, RenderOptions(), speech, frames, "model")
+    assert not isinstance(finisher, Skipped)
+    original = read_frames(video, [12])[12]
+    out = finisher(12, original.copy())
+    changed = np.abs(out.astype(int) - original).sum(axis=2) > 0
+    ys, xs = np.nonzero(changed)
+    mouth = perception.arrays["face_landmarks"][12, :40, :2] * [perception.meta["width"], perception.meta["height"]]
+    assert changed.any() and changed.mean() < 0.15
+    assert ys.min() > perception.arrays["face_landmarks"][12, :, 1].min() * perception.meta["height"]  # below the brow
+    assert abs(xs.mean() - mouth[:, 0].mean()) < 25
+    report = finisher.report()
+    assert report["method"] == "mouths" and report["frames_changed"] == 1
+
+
+def test_no_face_is_a_clean_skip(anchor):
+    _, perception = anchor
+    faceless = _Artifact(PerceptionResult(arrays={**perception.arrays,
+                                                  "face_present": np.zeros(perception.frames, bool)},
+                                          meta=perception.meta, audio=perception.audio()))
+    track = load_track(shared_media("audio/sadtalker_RD_Radio31_000.wav"))
+    plan = RenderPlan(np.zeros(3, np.int32), np.array([0, 4, 8], np.int32), np.zeros(3, bool),
+                      (perception.arrays["source_frame"],), perception.fps, track)
+    skipped = mouth_finisher([faceless], plan, RenderOptions(), np.zeros(16000, np.float32), None, "model")
+    assert isinstance(skipped, Skipped) and "face" in skipped.reason
