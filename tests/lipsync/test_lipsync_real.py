@@ -47,11 +47,14 @@ def test_face_mesh_and_bank(anchor):
 
 def test_held_out_evaluation(anchor, tmp_path):
     video, perception = anchor
-    result = evaluate_lipsync(video, perception, source="both", visemes=viseme_track, strip=tmp_path / "strip.png")
-    assert result["frames"] == 50 and result["frames_meshed"] >= 45
+    result = evaluate_lipsync(video, perception, source="both", visemes=viseme_track, folds=3,
+                              strip=tmp_path / "strip.png")
+    assert result["frames"] == perception.frames and result["frames_meshed"] >= 0.95 * perception.frames
     assert np.isfinite([result["lmd"], result["lmd_no_lipsync"], result["envelope_corr"]]).all()
-    print(result)
-    assert result["envelope_corr"] > result["envelope_corr_no_lipsync"] + 0.2  # the held-out speech drives the mouths
+    assert len(result["lmd_per_fold"]) == 3
+    # the held-out speech drives the mouths: they open with its loudness, unlike the base frames' own
+    assert result["envelope_corr"] > result["envelope_corr_no_lipsync"] + 0.1
+    assert result["lmd"] < 1.1 * result["lmd_no_lipsync"]
     assert (tmp_path / "strip.png").stat().st_size > 0
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ("perception", "graph", "aumoclip", "triton", "retrieval", "interp", "end_to_end")
+SECTIONS = ("perception", "graph", "aumoclip", "triton", "retrieval", "interp", "lipsync", "end_to_end")
 
 
 def register(subparsers) -> None:
@@ -68,6 +68,15 @@ def _interp(media: Path) -> dict:
     from tango.interp.bench import interp_benchmark
 
     return interp_benchmark(media / "video" / "tango_female_test_V1_22s.mp4")
+
+
+def _lipsync(media: Path) -> dict:
+    from tango.lipsync.bench import lipsync_benchmark
+
+    return {"anchor_20s": lipsync_benchmark(media / "video" / "mimictalk_German_20s.mp4",
+                                            media / "audio" / "s2g_001.wav"),
+            "speaker_22s": lipsync_benchmark(media / "video" / "tango_female_test_V1_22s.mp4",
+                                             media / "audio" / "s2g_001.wav")}
 
 
 def _end_to_end(media: Path) -> dict:

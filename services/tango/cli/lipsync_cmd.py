@@ -14,9 +14,9 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     evaluate = actions.add_parser("eval", help="LMD and mouth-opening/envelope correlation on a held-out span")
     evaluate.add_argument("video")
-    evaluate.add_argument("--source", choices=SOURCES + ("all",), default="both",
+    evaluate.add_argument("--source", choices=SOURCES + ("all",), default="model",
                           help="what drives the mouths; 'all' reports each (a list of objects)")
-    evaluate.add_argument("--holdout", type=float, default=0.2, help="fraction of the video held out (its end)")
+    evaluate.add_argument("--folds", type=int, default=5, help="held-out spans tiling the video (pooled figures)")
     evaluate.add_argument("--strip", default="", help="PNG strip path (default: a temp file, printed)")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=run_eval)
@@ -35,7 +35,7 @@ def run_eval(args) -> int:
         strip = Path(args.strip) if args.strip and len(sources) == 1 else strip_dir / f"{Path(args.video).stem}_{source}.png"
         print(f"lipsync eval: {source}", file=sys.stderr)
         results.append(evaluate_lipsync(Path(args.video), perception, source=source, visemes=viseme_track,
-                                        holdout=args.holdout, strip=strip))
+                                        folds=args.folds, strip=strip))
     document = results[0] if len(results) == 1 else results
     print(json.dumps(document) if args.json else json.dumps(document, indent=2))
     return 0

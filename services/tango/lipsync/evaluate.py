@@ -1,9 +1,10 @@
 """`tango lipsync eval`: does the mouth say the held-out speech? Measured on the speaker's own footage.
 
-Protocol (no SyncNet needed):
-1. The last `holdout` fraction of a reference video (frames [h0, F)) is held out: its frames, lips and
-   audio are kept out of the mouth bank, the shape basis and the speaker mouth model (plus a margin).
-2. Its audio drives the mouths of OTHER frames of the video: the first F - h0 frames ("base" frames) are
+Protocol (no SyncNet needed), repeated over `folds` disjoint spans that tile the video (cross-validation:
+one 4-s span is too short to measure a mouth on), figures pooled over all folds:
+1. A span of the video is held out: its frames, lips and audio are kept out of the mouth bank, the shape
+   basis and the speaker mouth model (plus a margin of `MARGIN_FRAMES` on each side).
+2. Its audio drives the mouths of OTHER frames of the video: as many "base" frames, half a video away, are
    shown, each with the mouth that lip sync chooses and composites from the remaining footage.
 3. MediaPipe face mesh is run again on the composited frames (full resolution, as perception does); their
    lips, put in the pose-free head frame, are compared with the real held-out frames' lips:
@@ -12,11 +13,12 @@ Protocol (no SyncNet needed):
 4. Mouth opening (inner-lip gap) correlated with the held-out audio's RMS envelope (per video frame):
    `envelope_corr` for the output, `envelope_corr_real` for the real held-out footage, and
    `envelope_corr_no_lipsync` for the base frames.
-A PNG strip shows, for a few evenly spaced frames, the true mouth (top), the lip-synced one (middle) and
-the base frame's own (bottom), cropped at source resolution.
+A PNG strip shows, for a few evenly spaced frames of the first fold, the true mouth (top), the lip-synced
+one (middle) and the base frame's own (bottom), cropped at source resolution.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from tango.lipsync.bank import VisemeFn, build_speaker_mouths
 from tango.lipsync.composite import composite_mouth
-from tango.lipsync.mouth_shape import mouth_shapes
+from tango.lipsync.mouth_shape import mouth_shapes, rigid_template, to_pixels
 from tango.lipsync.mouths import plan_mouths
 from tango.media.video import read_frames
 from tango.perception.artifact_io import PerceptionArtifact
@@ -58,74 +60,114 @@ def _lmd(lips: np.ndarray, truth: np.ndarray) -> float:
     return float(np.nanmean(np.linalg.norm(lips[..., :2] - truth[..., :2], axis=-1)))
 
 
-def _crop(frame: np.ndarray, points_px: np.ndarray, size: int = 160) -> np.ndarray:
-    centre = points_px.mean(axis=0)
-    half = max(8, int(np.ptp(points_px[:, 0]) * 0.9))
-    x0, y0 = (centre - half).astype(int)
-    matrix = np.array([[size / (2 * half), 0, -x0 * size / (2 * half)], [0, size / (2 * half), -y0 * size / (2 * half)]])
-    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+def _crop(frame: np.ndarray, points_px: np.ndarray, half: int) -> np.ndarray:
+    """(2 half, 2 half, 3) crop at source resolution centred on the points (borders replicated)."""
+    x0, y0 = (points_px.mean(axis=0) - half).astype(int)
+    matrix = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]])
+    return cv2.warpAffine(frame, matrix, (2 * half, 2 * half), flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
-def evaluate_lipsync(video: Path, perception: PerceptionArtifact, source: str = "both",
-                     visemes: VisemeFn | None = None, holdout: float = 0.2, strip: Path | None = None,
-                     strip_frames: int = 8) -> dict:
-    """The figures of the protocol above for one video and its perception artifact."""
-    started = time.perf_counter()
+@dataclasses.dataclass
+class _Fold:
+    landmarks: np.ndarray  # (S, 95, 3) face mesh of the lip-synced base frames, normalised
+    held: np.ndarray  # (S,) held-out frames
+    base: np.ndarray  # (S,) frames shown
+    envelope: np.ndarray  # (S,)
+    runs: int
+    source: str
+    tiles: dict[str, list[np.ndarray]]
+
+
+def _fold_frames(total: int, folds: int, fold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(held, base, exclude): the fold's span, the frames half a video away, and the bank's exclusion."""
+    start, end = total * fold // folds, total * (fold + 1) // folds
+    held = np.arange(start, end)
+    base = (held + total // 2) % total
+    exclude = (np.arange(total) >= start - MARGIN_FRAMES) & (np.arange(total) < end + MARGIN_FRAMES)
+    if exclude[base].any():
+        raise FailedPrecondition(f"{total} frames are too few for {folds} folds", reason="VIDEO_TOO_SHORT")
+    return held, base, exclude
+
+
+def _run_fold(video: Path, perception: PerceptionArtifact, audio: np.ndarray, folds: int, fold: int, source: str,
+              visemes: VisemeFn | None, strip_frames: int) -> _Fold:
     total, fps = perception.frames, perception.fps
-    h0 = int(round(total * (1.0 - holdout)))
-    span = total - h0
-    if span < 10 or span > h0 - MARGIN_FRAMES:
-        raise FailedPrecondition(f"{total} frames cannot hold out {holdout:.0%} with other frames to drive",
-                                 reason="VIDEO_TOO_SHORT")
-    audio = perception.audio()
-    if audio is None:
-        raise FailedPrecondition("the video has no audio to hold out", reason="NO_AUDIO")
-    exclude = np.arange(total) >= h0 - MARGIN_FRAMES
+    held, base, exclude = _fold_frames(total, folds, fold)
     speakers = build_speaker_mouths([perception], visemes=visemes, exclude=exclude)
-    held_speech = audio[int(h0 / fps * SPEECH_RATE): int(total / fps * SPEECH_RATE)]
-    base = np.arange(span)
-    plan = plan_mouths(speakers, held_speech, fps, base, source=source, visemes=visemes)
+    speech = audio[int(held[0] / fps * SPEECH_RATE): int((held[-1] + 1) / fps * SPEECH_RATE)]
+    plan = plan_mouths(speakers, speech, fps, base, source=source, visemes=visemes)
     width, height = int(perception.meta["width"]), int(perception.meta["height"])
     size = np.array([width, height], np.float32)
-    wanted = sorted(set(base.tolist()) | set(plan.mouth[plan.mouth >= 0].tolist()) | set(range(h0, total)))
     decoded = perception.arrays["source_frame"]
+    wanted = sorted(set(base.tolist()) | set(plan.mouth[plan.mouth >= 0].tolist()) | set(held.tolist()))
     frames = read_frames(video, sorted({int(decoded[i]) for i in wanted}))
     frame_of = {i: frames[int(decoded[i])] for i in wanted}
-    landmarks = np.full((span, *speakers.landmarks.shape[1:]), np.nan, np.float32)
-    shown = np.linspace(0, span - 1, strip_frames).round().astype(int)
+    landmarks = np.full((len(base), *speakers.landmarks.shape[1:]), np.nan, np.float32)
+    shown = set(np.linspace(0, len(base) - 1, strip_frames).round().astype(int).tolist()) if strip_frames else set()
     tiles: dict[str, list[np.ndarray]] = {"real": [], "lipsync": [], "base": []}
+    half = int(np.nanmedian(np.ptp(speakers.landmarks[:, :, 0], axis=1)) * width * 0.55)  # ~1.1 face widths
     with FaceAnalyzer(FaceOptions()) as faces:
-        for n in base:
-            output = frame_of[int(n)]
+        for n, frame in enumerate(base):
+            output = frame_of[int(frame)]
             if plan.mouth[n] >= 0:
-                output = composite_mouth(output, speakers.landmarks[n, :, :2] * size, frame_of[int(plan.mouth[n])],
-                                         speakers.landmarks[plan.mouth[n], :, :2] * size)
-                output = frame_of[int(n)] if output is None else output
-            seen = faces.analyze(output, perception.arrays["pose_image"][n])
+                output = composite_mouth(output, speakers.landmarks[frame, :, :2] * size,
+                                         frame_of[int(plan.mouth[n])], speakers.landmarks[plan.mouth[n], :, :2] * size)
+                output = frame_of[int(frame)] if output is None else output
+            seen = faces.analyze(output, perception.arrays["pose_image"][frame])
             if seen is not None:
                 landmarks[n] = seen.landmarks
             if n in shown:
-                anchor = speakers.landmarks[n, :, :2] * size
-                tiles["lipsync"].append(_crop(output, anchor))
-                tiles["base"].append(_crop(frame_of[int(n)], anchor))
-                tiles["real"].append(_crop(frame_of[h0 + int(n)], speakers.landmarks[h0 + n, :, :2] * size))
-    out_shapes = mouth_shapes(landmarks, np.isfinite(landmarks).all(axis=(1, 2)), width, height, speakers.template)
-    all_shapes = mouth_shapes(speakers.landmarks, perception.arrays["face_present"], width, height, speakers.template)
-    truth, base_lips = all_shapes.lips[h0:], all_shapes.lips[:span]
-    env = envelope(held_speech, span, fps)
+                anchor = speakers.landmarks[frame, :, :2] * size
+                tiles["lipsync"].append(_crop(output, anchor, half))
+                tiles["base"].append(_crop(frame_of[int(frame)], anchor, half))
+                tiles["real"].append(_crop(frame_of[int(held[n])], speakers.landmarks[held[n], :, :2] * size, half))
+    fold_result = _Fold(landmarks=landmarks, held=held, base=base,
+                        envelope=envelope(speech, len(base), fps), runs=plan.jumps + 1, source=plan.source,
+                        tiles=tiles)
+    return fold_result
+
+
+def evaluate_lipsync(video: Path, perception: PerceptionArtifact, source: str = "model",
+                     visemes: VisemeFn | None = None, folds: int = 5, strip: Path | None = None,
+                     strip_frames: int = 8) -> dict:
+    """The figures of the protocol above for one video and its perception artifact."""
+    started = time.perf_counter()
+    audio = perception.audio()
+    if audio is None:
+        raise FailedPrecondition("the video has no audio to hold out", reason="NO_AUDIO")
+    if folds < 2:
+        raise FailedPrecondition("lip-sync evaluation needs at least 2 folds", reason="BAD_FOLDS")
+    runs = [_run_fold(video, perception, audio, folds, k, source, visemes, strip_frames if k == 0 else 0)
+               for k in range(folds)]
+    width, height = int(perception.meta["width"]), int(perception.meta["height"])
+    # one measuring frame for the truth and every output: the rigid face of all the video's frames
+    present = perception.arrays["face_present"]
+    landmarks = perception.arrays["face_landmarks"]
+    template = rigid_template(to_pixels(landmarks[present], width, height).astype(np.float64))
+    real = mouth_shapes(landmarks, present, width, height, template)
+    held, base = np.concatenate([f.held for f in runs]), np.concatenate([f.base for f in runs])
+    meshed = np.concatenate([f.landmarks for f in runs])
+    output = mouth_shapes(meshed, np.isfinite(meshed).all(axis=(1, 2)), width, height, template)
+    out_lips, out_opening = output.lips, output.opening
+    env = np.concatenate([f.envelope for f in runs])
     result = {
-        "method": "mouths", "source": plan.source, "frames": int(span), "held_out_s": round(span / fps, 3),
-        "lmd": _lmd(out_shapes.lips, truth), "lmd_no_lipsync": _lmd(base_lips, truth),
-        "envelope_corr": _corr(out_shapes.opening, env), "envelope_corr_real": _corr(all_shapes.opening[h0:], env),
-        "envelope_corr_no_lipsync": _corr(all_shapes.opening[:span], env),
-        "frames_meshed": int(np.isfinite(out_shapes.opening).sum()), "mouth_runs": plan.jumps + 1,
-        "mouth_model_r2": None if speakers.model is None else round(speakers.model.validation_r2, 4),
+        "method": "mouths", "source": runs[0].source, "folds": folds, "frames": int(len(held)),
+        "lmd": _lmd(out_lips, real.lips[held]), "lmd_no_lipsync": _lmd(real.lips[base], real.lips[held]),
+        "envelope_corr": _corr(out_opening, env), "envelope_corr_real": _corr(real.opening[held], env),
+        "envelope_corr_no_lipsync": _corr(real.opening[base], env),
+        "frames_meshed": int(np.isfinite(out_opening).sum()), "mouth_runs": int(sum(f.runs for f in runs)),
+        "lmd_per_fold": [round(_lmd(part, real.lips[f.held]), 5)
+                         for f, part in zip(runs, np.split(out_lips, np.cumsum([len(f.held) for f in runs])[:-1]))],
+        "lmd_no_lipsync_per_fold": [round(_lmd(real.lips[f.base], real.lips[f.held]), 5) for f in runs],
     }
     result["lmd_reduction"] = 1.0 - result["lmd"] / result["lmd_no_lipsync"]
+    result["envelope_ratio"] = result["envelope_corr"] / result["envelope_corr_real"]
     if strip is not None:
-        rows = [np.hstack(tiles[k]) for k in ("real", "lipsync", "base")]
+        tiles = runs[0].tiles
         strip.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(strip), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+        picture = np.vstack([np.hstack(tiles[k]) for k in ("real", "lipsync", "base")])
+        cv2.imwrite(str(strip), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
         result["strip"] = str(strip)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result

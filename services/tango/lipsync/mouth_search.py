@@ -32,7 +32,7 @@ INF = np.float32(1e9)
 class MouthSearchConfig:
     w_shape: float = 1.0
     w_viseme: float = 1.0
-    w_pose: float = 0.5
+    w_pose: float = 0.1
     jump: float = 0.6  # cost of starting a new run of reference frames
     hold: float = 0.3  # cost of showing the same mouth twice
     w_continuity: float = 0.5  # mouth-shape change at a jump

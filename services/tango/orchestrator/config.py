@@ -26,4 +26,4 @@ class OrchestratorConfig(ServiceConfig):
     transition_frames: int = 8
     max_height: int = 1080
     lipsync_dir: str = ""  # a user's Wav2Lip weights (wav2lip.pth / wav2lip_gan.pth), for lip_sync=WAV2LIP
-    lipsync_source: str = "both"  # what drives the own-mouth lip sync: model, phones or both
+    lipsync_source: str = "model"  # what drives the own-mouth lip sync: model (measured best), phones or both

@@ -12,6 +12,8 @@ import numpy as np
 from tango.artifacts.hashing import key_sha256
 from tango.artifacts.inputs import InputResolver
 from tango.artifacts.store import ArtifactInfo, ArtifactStore
+from tango.lipsync.render_hook import LipSyncRequest, mouth_finisher, wav2lip_post
+from tango.lipsync.visemes import viseme_track
 from tango.media.audio import SPEECH_SAMPLE_RATE, AudioTrack
 from tango.media.video import read_frames
 from tango.orchestrator.config import OrchestratorConfig
@@ -19,8 +21,6 @@ from tango.orchestrator.stage_clients import PathOutput
 from tango.orchestrator.transitions import TransitionModel
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.perception.artifact_io import PerceptionArtifact
-from tango.lipsync.visemes import viseme_track
-from tango.lipsync.render_hook import LipSyncRequest, mouth_finisher, wav2lip_post
 from tango.render.lipsync import Skipped
 from tango.render.metrics import motion_metrics
 from tango.render.plan import RenderOptions, gather_path_frames, plan_from_path
@@ -116,7 +116,8 @@ class RenderStage:
 
     def lipsync_request(self, options: pb.ReenactmentOptions) -> LipSyncRequest:
         source = LIPSYNC_SOURCES.get(options.lip_sync_source, self.config.lipsync_source)
-        return LipSyncRequest(mode=LIPSYNC_MODES[options.lip_sync], source=source, wav2lip_dir=self.config.lipsync_dir)
+        return LipSyncRequest(mode=LIPSYNC_MODES.get(options.lip_sync, f"enum value {options.lip_sync}"), source=source,
+                              wav2lip_dir=self.config.lipsync_dir)
 
     @staticmethod
     def _metrics(perceptions: list[PerceptionArtifact], plan, frames: int, speech: np.ndarray) -> dict:
