@@ -12,13 +12,19 @@ _TEMPLATE = {33: (-35, -20), 133: (-12, -20), 362: (12, -20), 263: (35, -20), 16
 
 
 def _face_points(centre: tuple[float, float], scale: float = 1.0) -> np.ndarray:
-    from tango.perception.face import FACE_POINTS
+    """(95, 2) a frontal face: the oval an ellipse (half-axes 45 x 60 px), cheeks and lips inside it."""
+    from tango.perception.face import FACE_OVAL, FACE_POINTS
 
-    rng = np.random.default_rng(0)
     points = np.zeros((len(FACE_POINTS), 2), np.float32)
     for row, index in enumerate(FACE_POINTS):
-        angle = rng.uniform(0, 2 * np.pi)
-        points[row] = _TEMPLATE.get(index, (30 * np.cos(angle), 25 + 20 * abs(np.sin(angle))))
+        if index in _TEMPLATE:
+            points[row] = _TEMPLATE[index]
+        elif index in FACE_OVAL:
+            angle = 2 * np.pi * FACE_OVAL.index(index) / len(FACE_OVAL) - np.pi / 2  # 10 on top, clockwise
+            points[row] = (45 * np.cos(angle), 60 * np.sin(angle))
+        else:  # lips and cheeks: a ring below the nose
+            angle = 2 * np.pi * (row % 20) / 20
+            points[row] = (18 * np.cos(angle), 30 + 8 * np.sin(angle))
     return points * scale + np.asarray(centre, np.float32)
 
 

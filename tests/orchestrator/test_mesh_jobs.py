@@ -137,7 +137,7 @@ def test_reenactment_end_to_end(mesh, speaker, female_video):
     lipsync = sidecar["lipsync"]  # on by default: the reference shows a face
     assert (lipsync["status"], lipsync["method"]) == ("applied", "mouths")
     assert lipsync["frames_changed"] + lipsync["frames_left"] == sidecar["frames"]
-    assert lipsync["left"].get("transition", 0) == sidecar["generated_frames"]
+    assert lipsync["frames_changed"] >= 0.7 * sidecar["frames"]  # transitions speak too
     again = reenact(mesh, speaker["audio"], references=[female_video], request_id="e2e-first")  # same request
     assert again.name == speaker["operation"].name and again.done
     orchestrator = stubs(mesh)[0]

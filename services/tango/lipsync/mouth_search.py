@@ -10,6 +10,8 @@ Unary U[n, r] (`unary_costs`): how badly mouth r fits target frame n —
   + w_viseme * (1 - sum_d k_d S[v_{n+d}, u_{r+d}])   viseme in context (d = -1, 0, 1; k = 1/4, 1/2, 1/4;
                                       S = viseme similarity; target visemes v, reference visemes u)
   + w_pose * |h_n - h_r|^2 / 100      head pose (degrees) of the frame the mouth goes onto vs r's
+  + pose_limit_cost where any of yaw, pitch, roll differs by more than `max_pose_deg` (such a mouth would
+                                      be pasted onto a head turned otherwise: chosen only if nothing else fits)
   + inf where r has no usable face (or is excluded, e.g. a held-out span).
 Transition T(r', r) (`search_mouths`): 0 when r = next(r') (the following frame of the same video: real
 co-articulation), `hold` when r = r', otherwise `jump + w_continuity * |s_r - s_r'|^2 / K`.
@@ -32,7 +34,9 @@ INF = np.float32(1e9)
 class MouthSearchConfig:
     w_shape: float = 1.0
     w_viseme: float = 1.0
-    w_pose: float = 0.1
+    w_pose: float = 0.3
+    max_pose_deg: float = 12.0
+    pose_limit_cost: float = 20.0
     jump: float = 0.6  # cost of starting a new run of reference frames
     hold: float = 0.3  # cost of showing the same mouth twice
     w_continuity: float = 0.5  # mouth-shape change at a jump
@@ -88,6 +92,10 @@ def unary_costs(targets: MouthTargets, bank: MouthBank, config: MouthSearchConfi
                    - 2.0 * pose_t @ pose_b.T)  # (N, R)
         known = np.isfinite(targets.head_pose).all(axis=1)[:, None]
         cost += np.where(known, config.w_pose * squared / 100.0, 0.0).astype(np.float32)
+        too_far = np.zeros((n, r), bool)
+        for axis in range(3):  # (N, R) per axis keeps memory at one (N, R) array
+            too_far |= np.abs(pose_t[:, axis, None] - pose_b[None, :, axis]) > config.max_pose_deg
+        cost += np.where(known & too_far, config.pose_limit_cost, 0.0).astype(np.float32)
     cost[:, ~bank.usable] = INF
     return cost
 

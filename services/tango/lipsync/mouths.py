@@ -2,9 +2,13 @@
 
 `plan_mouths` turns the target speech into per-frame targets (the speaker mouth model's lip shape and/or
 visemes of the recognised phones), searches the mouth bank (`mouth_search`) and records, per output frame,
-the chosen reference frame or why the frame is left as it is:
-- `transition`: a generated transition frame (no perceived face to put a mouth on);
-- `no_face`: the frame shown has no meshed face (turned away, occluded, too small);
+the chosen reference frame or why the frame is left as it is. The face of a generated transition frame
+(state -1) is the linear blend of the faces of the real frames around its window — the same motion the
+interpolator draws — so transitions speak too; the reasons to leave a frame:
+- `transition`: a generated frame at the very start or end of the output (a real face on one side only);
+- `no_face`: the frame shown (or a side of its window) has no meshed face (turned away, occluded, small);
+- `pose_mismatch` (when drawing): no mouth of a head turned within `CompositeConfig.max_pose_deg` fitted;
+- `composite_failed` (when drawing): the face is too small or the alignment failed;
 `MouthCompositor` is the renderer's finisher: it fetches the chosen reference frames in sorted chunks
 through the render's frame source and composites their mouths (`composite`), counting what it changed.
 """
@@ -25,31 +29,52 @@ from tango.render.frames import FrameSource
 
 SOURCES = ("model", "phones", "both")
 LEFT_TRANSITION, LEFT_NO_FACE, LEFT_FAILED = "transition", "no_face", "composite_failed"
+LEFT_POSE = "pose_mismatch"
 
 
 @dataclasses.dataclass(frozen=True)
 class MouthPlan:
     mouth: np.ndarray  # (N,) int64 state of the mouth shown at each output frame, -1 = frame left as is
     frame_state: np.ndarray  # (N,) int64 state of the reference frame shown (-1 for generated frames)
+    face: np.ndarray  # (N, 95, 3) normalised face mesh of each output frame (blended in windows; NaN = none)
+    head_pose: np.ndarray  # (N, 3) degrees, likewise
     left: dict[str, int]  # reason -> frames left
     source: str  # "model", "phones" or "both": what drove the targets
     jumps: int  # mouth runs started
     seconds: float
 
 
-def targets_for(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_state: np.ndarray,
+def frame_faces(speakers: SpeakerMouths, frame_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 95, 3) face mesh and (N, 3) head pose of every output frame. A generated frame (state -1) gets the
+    linear blend of the real frames before and after its window at its place in the window; NaN where the
+    output has a real frame on one side only, or a side has no face."""
+    n = len(frame_state)
+    shown = frame_state >= 0
+    landmarks = np.full((n, *speakers.landmarks.shape[1:]), np.nan, np.float32)
+    pose = np.full((n, 3), np.nan, np.float32)
+    landmarks[shown] = speakers.landmarks[frame_state[shown]]
+    pose[shown] = speakers.bank.head_pose[frame_state[shown]]
+    index = np.arange(n)
+    before = np.maximum.accumulate(np.where(shown, index, -1))  # (N,) last real frame at or before
+    after = np.minimum.accumulate(np.where(shown, index, n)[::-1])[::-1]  # (N,) first real frame at or after
+    inside = ~shown & (before >= 0) & (after < n)
+    tau = ((index - before) / np.maximum(after - before, 1))[inside].astype(np.float32)  # (G,)
+    landmarks[inside] = ((1 - tau)[:, None, None] * landmarks[before[inside]]
+                         + tau[:, None, None] * landmarks[after[inside]])
+    pose[inside] = (1 - tau)[:, None] * pose[before[inside]] + tau[:, None] * pose[after[inside]]
+    return landmarks, pose
+
+
+def targets_for(speakers: SpeakerMouths, speech: np.ndarray, head_pose: np.ndarray, fps: float,
                 source: str, visemes: VisemeFn | None) -> tuple[MouthTargets, str]:
     """Targets of every output frame and the source actually used (phones need a recogniser)."""
-    n = len(frame_state)
+    n = len(head_pose)
     use_model = source in ("model", "both") and speakers.model is not None
     use_phones = source in ("phones", "both") and visemes is not None and speakers.bank.visemes is not None
     if not use_model and not use_phones:
         use_model = speakers.model is not None
     coefficients = speakers.model.predict(speech, n, fps).astype(np.float32) if use_model else None
     target_visemes = visemes(speech, n, fps) if use_phones else None
-    shown = frame_state >= 0
-    head_pose = np.full((n, 3), np.nan, np.float32)
-    head_pose[shown] = speakers.bank.head_pose[frame_state[shown]]
     used = "both" if use_model and use_phones else ("model" if use_model else "phones")
     return MouthTargets(coefficients=coefficients, visemes=target_visemes, head_pose=head_pose), used
 
@@ -60,25 +85,25 @@ def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_s
                 viseme_similarity: np.ndarray | None = None) -> MouthPlan:
     """frame_state (N,): the reference state shown at each output frame, -1 where the frame is generated."""
     started = time.perf_counter()
-    targets, used = targets_for(speakers, speech, fps, frame_state, source, visemes)
+    face, head_pose = frame_faces(speakers, frame_state)
+    targets, used = targets_for(speakers, speech, head_pose, fps, source, visemes)
     if targets.coefficients is None and targets.visemes is None:
         raise ValueError("no mouth target: the references have no audio and no phone recogniser is installed")
     if viseme_similarity is None and targets.visemes is not None:
         viseme_similarity = default_viseme_similarity()
     unary = unary_costs(targets, speakers.bank, config, viseme_similarity)
     path = search_mouths(unary, speakers.bank, config)
-    shown = frame_state >= 0
-    faced = np.zeros_like(shown)
-    faced[shown] = speakers.bank.usable[frame_state[shown]] | _present(speakers, frame_state[shown])
-    mouth = np.where(shown & faced, path, -1)
-    left = {LEFT_TRANSITION: int((~shown).sum()), LEFT_NO_FACE: int((shown & ~faced).sum())}
+    faced = np.isfinite(face).all(axis=(1, 2))
+    mouth = np.where(faced, path, -1)
+    index = np.arange(len(frame_state))
+    real_before = np.maximum.accumulate(np.where(frame_state >= 0, index, -1))
+    real_after = np.minimum.accumulate(np.where(frame_state >= 0, index, len(index))[::-1])[::-1]
+    one_sided = (frame_state < 0) & ((real_before < 0) | (real_after >= len(index)))
+    left = {LEFT_TRANSITION: int(one_sided.sum()), LEFT_NO_FACE: int((~faced & ~one_sided).sum())}
     jumps = int(np.sum(path[1:] != speakers.bank.next_frame[path[:-1]]))
-    return MouthPlan(mouth=mouth, frame_state=frame_state, left={k: v for k, v in left.items() if v},
-                     source=used, jumps=jumps, seconds=time.perf_counter() - started)
-
-
-def _present(speakers: SpeakerMouths, states: np.ndarray) -> np.ndarray:
-    return np.isfinite(speakers.landmarks[states]).all(axis=(1, 2))
+    return MouthPlan(mouth=mouth, frame_state=frame_state, face=face, head_pose=head_pose,
+                     left={k: v for k, v in left.items() if v}, source=used, jumps=jumps,
+                     seconds=time.perf_counter() - started)
 
 
 class MouthCompositor:
@@ -104,14 +129,17 @@ class MouthCompositor:
             return frame
         if position >= self._fetched_until:
             self._fetch(position)
+        turn = np.abs(self.speakers.bank.head_pose[state] - self.plan.head_pose[position])
+        if not (turn <= self.config.max_pose_deg).all():
+            self.left[LEFT_POSE] += 1
+            return frame
         began = time.perf_counter()
         height, width = frame.shape[:2]
         source = self._cache[state]
         if source.shape[:2] != (height, width):
             source = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
         size = np.array([width, height], np.float32)
-        shown = int(self.plan.frame_state[position])
-        out = composite_mouth(frame, self.speakers.landmarks[shown, :, :2] * size, source,
+        out = composite_mouth(frame, self.plan.face[position, :, :2] * size, source,
                               self.speakers.landmarks[state, :, :2] * size, self.config)
         self.seconds["composite"] += time.perf_counter() - began
         if out is None:
