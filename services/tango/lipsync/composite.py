@@ -77,12 +77,20 @@ def _alpha(frame_points: np.ndarray, warped_points: np.ndarray, box: tuple[int, 
 
 def _colour_gain(region: np.ndarray, patch: np.ndarray, alpha: np.ndarray, sigma: float,
                  gain_range: tuple[float, float]) -> np.ndarray:
-    """(h, w, 3) smooth gain making the patch's local mean colour under the mask match the region's."""
-    weight = (alpha > 0.01).astype(np.float32)
-    norm = cv2.GaussianBlur(weight, (0, 0), sigma)[..., None] + 1e-6
-    target = cv2.GaussianBlur(region * weight[..., None], (0, 0), sigma) / norm
-    source = cv2.GaussianBlur(patch * weight[..., None], (0, 0), sigma) / norm
-    return np.clip(target / np.maximum(source, 1.0), *gain_range)
+    """(h, w, 3) smooth gain making the patch's local mean colour under the mask match the region's.
+
+    Computed at a scale where sigma is ~4 px (a wide blur of a smooth ratio loses nothing), then upsampled."""
+    height, width = alpha.shape
+    scale = min(1.0, 4.0 / max(sigma, 1e-6))
+    size = (max(2, round(width * scale)), max(2, round(height * scale)))
+    small = [cv2.resize(a, size, interpolation=cv2.INTER_AREA) for a in (region, patch, alpha)]
+    weight = (small[2] > 0.01).astype(np.float32)
+    blur = max(sigma * scale, 0.5)
+    norm = cv2.GaussianBlur(weight, (0, 0), blur)[..., None] + 1e-6
+    target = cv2.GaussianBlur(small[0] * weight[..., None], (0, 0), blur) / norm
+    source = cv2.GaussianBlur(small[1] * weight[..., None], (0, 0), blur) / norm
+    gain = np.clip(target / np.maximum(source, 1.0), *gain_range)
+    return cv2.resize(gain, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def composite_mouth(frame: np.ndarray, frame_points: np.ndarray, source: np.ndarray, source_points: np.ndarray,
