@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import rustworkx as rx
 
+from tango.graph.artifact_io import SCHEMA_VERSION as GRAPH_SCHEMA_VERSION
 from tango.graph.build import build_graph
 from tango.graph.inputs import InMemoryPerception
 from tango.graph.options import GraphOptions
@@ -31,7 +32,7 @@ def _sources(arrays) -> np.ndarray:
 def test_arrays_follow_the_contract(single):
     arrays, stats = single.arrays, single.meta["stats"]
     nodes = arrays["node_video"].shape[0]
-    assert single.meta["kind"] == "graph" and single.meta["schema_version"] == 1
+    assert single.meta["kind"] == "graph" and single.meta["schema_version"] == GRAPH_SCHEMA_VERSION
     assert arrays["motion"].shape == (nodes, 4, 33, 15) and arrays["motion"].dtype == np.float32
     assert arrays["indptr"].dtype == np.int64 and arrays["indices"].dtype == np.int32
     assert arrays["indptr"][-1] == arrays["indices"].size == stats["edges"]

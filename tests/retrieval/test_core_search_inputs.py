@@ -105,7 +105,8 @@ def test_onset_mode_needs_waveform_and_motion(graph):
 
 
 def test_graph_from_npz_arrays_round_trip(graph, tmp_path):
-    arrays = {field.name: getattr(graph, field.name) for field in dataclasses.fields(graph)}
+    arrays = {field.name: getattr(graph, field.name) for field in dataclasses.fields(graph)
+              if getattr(graph, field.name) is not None}
     np.savez_compressed(tmp_path / "graph.npz", **arrays)
     with np.load(tmp_path / "graph.npz", allow_pickle=False) as loaded:
         rebuilt = RetrievalGraph.from_arrays(dict(loaded))

@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     parser.add_argument("--mode", choices=tuple(MODES), default="dp")
     parser.add_argument("--checkpoint", default="", help="AuMoCLIP checkpoint id (default: the speaker's)")
     parser.add_argument("--jump-penalty", type=float, default=None, help="default: the service's")
+    parser.add_argument("--difficulty-weight", type=float, default=None,
+                        help="weight of a jump's drawing difficulty (default: the service's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run)
@@ -47,15 +49,21 @@ def graph_and_checkpoint(graph_args: list[str], checkpoint: str) -> tuple[str, s
     return (owner.graph.uri if owner else graph), checkpoint or owner.checkpoint
 
 
+def _given(**values) -> dict:
+    """The options that were given (None = the service's default)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def run(args) -> int:
     graph_uri, checkpoint = graph_and_checkpoint(args.graph, args.checkpoint)
     request = pb.SearchPathRequest(graph_uri=graph_uri, audio_uri=str(Path(args.audio).resolve()), checkpoint=checkpoint,
                                    mode=MODES[args.mode],
-                                   options=pb.SearchOptions(seed=args.seed, **({} if args.jump_penalty is None
-                                                                                else {"jump_penalty": args.jump_penalty})))
+                                   options=pb.SearchOptions(seed=args.seed, **_given(jump_penalty=args.jump_penalty,
+                                                                                     jump_difficulty_weight=args.difficulty_weight)))
     reply = call(pb_grpc.RetrievalServiceStub(channel("retrieval")).SearchPath, request, 1800)
     summary = {"steps": reply.steps, "jumps": reply.jumps, "revisits": reply.revisits,
                "similarity": round(reply.similarity, 5), "cost": round(reply.cost, 5),
+               "jump_difficulty": round(reply.jump_difficulty, 4),
                "search_seconds": round(reply.search_seconds, 4), "mode": reply.mode, "graph": graph_uri,
                "checkpoint": checkpoint, "path": list(reply.path)}
     print(json.dumps(summary))

@@ -15,12 +15,13 @@ from tango.runtime.errors import ArtifactNotFound, CorruptMedia, InvalidArgument
 GRAPH_FILE = "graph.npz"
 META_FILE = "meta.json"
 KINDS = ("graph", "embedded_graph")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: edge_turn (head turn across each junction)
 REQUIRED_ARRAYS = {
     "node_video": np.int32, "node_start_frame": np.int32, "indptr": np.int64, "indices": np.int32,
     "edge_cost": np.float32, "edge_continue": np.bool_, "motion": np.float32,
 }
-OPTIONAL_ARRAYS = {"node_frames": np.int32, "edge_added": np.bool_, "motion_low": np.float32, "motion_high": np.float32}
+OPTIONAL_ARRAYS = {"node_frames": np.int32, "edge_added": np.bool_, "edge_turn": np.float32, "motion_low": np.float32,
+                   "motion_high": np.float32}
 
 
 class GraphLike(Protocol):
@@ -45,7 +46,7 @@ def check_graph_arrays(arrays: dict[str, np.ndarray]) -> None:
         problems.append("indptr is not a CSR row pointer over the nodes")
     if edges and (indices.min() < 0 or indices.max() >= nodes):
         problems.append("edge targets outside the nodes")
-    for key in ("edge_cost", "edge_continue", "edge_added"):
+    for key in ("edge_cost", "edge_continue", "edge_added", "edge_turn"):
         if key in arrays and arrays[key].shape != (edges,):
             problems.append(f"{key} has shape {arrays[key].shape}, expected ({edges},)")
     for key in ("node_start_frame", "motion", "node_frames", "motion_low", "motion_high"):

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from tango.graph.artifact_io import SCHEMA_VERSION
 from tango.graph.clips import CLIP_FRAMES, VideoClips, check_inputs, prepare_video
 from tango.graph.distances import (DistanceWeights, JunctionFeatures, candidate_edges, cheapest_incoming,
                                    cheapest_links)
@@ -25,7 +26,6 @@ from tango.graph.thresholds import adaptive_thresholds, neighbour_pairs, trivial
 from tango.runtime.errors import Cancelled, GraphTooSmall
 
 KIND = "graph"
-SCHEMA_VERSION = 1
 WALK_SECONDS = (10, 30)
 
 
@@ -121,6 +121,34 @@ def _raw_edges(features: JunctionFeatures, node_video: np.ndarray, node_clip: np
                   added=np.zeros(conts + jump_count, dtype=bool))
 
 
+NO_FACE_TURN_DEG = 45.0  # a junction where the face is meshed on one side only counts as this much turn
+
+
+def head_turns(artifacts: Sequence[PerceptionLike], node_video: np.ndarray, frames: np.ndarray,
+               sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(E,) float32 degrees the head turns across each junction: the largest of |yaw|, |pitch|, |roll| between
+    the source clip's last frame and the target clip's first (face mesh `head_pose`), NO_FACE_TURN_DEG where
+    the face is meshed on one side only, 0 where on neither or where the perception has no face mesh."""
+    if not all("head_pose" in artifact.arrays for artifact in artifacts):
+        return np.zeros(sources.size, np.float32)
+    poses = [np.asarray(artifact.arrays["head_pose"], np.float32) for artifact in artifacts]
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in poses])[:-1]])
+    pose = np.concatenate(poses)  # (F_all, 3)
+    end = pose[offsets[node_video[sources]] + frames[sources, -1]]  # (E, 3)
+    start = pose[offsets[node_video[targets]] + frames[targets, 0]]
+    seen_end, seen_start = np.isfinite(end).all(axis=1), np.isfinite(start).all(axis=1)
+    turn = np.max(np.abs(np.nan_to_num(end - start)), axis=1)
+    turn = np.where(seen_end != seen_start, NO_FACE_TURN_DEG, turn)
+    return turn.astype(np.float32)
+
+
+def _turns_in_csr_order(artifacts: Sequence[PerceptionLike], arrays: dict[str, np.ndarray]) -> np.ndarray:
+    sources = np.repeat(np.arange(arrays["indptr"].size - 1), np.diff(arrays["indptr"]))
+    turn = head_turns(artifacts, arrays["node_video"].astype(np.int64), arrays["node_frames"].astype(np.int64),
+                      sources, arrays["indices"].astype(np.int64))
+    return np.where(arrays["edge_continue"], 0.0, turn).astype(np.float32)
+
+
 def _video_meta(artifacts: Sequence[PerceptionLike], uris: Sequence[str] | None) -> list[dict[str, Any]]:
     return [{"perception": (uris[number] if uris else str(artifact.meta.get("uri", ""))),
              "fps": float(artifact.meta["fps"]), "frames": int(np.asarray(artifact.arrays["person_present"]).shape[0]),
@@ -170,6 +198,7 @@ def build_graph(artifacts: Sequence[PerceptionLike], options: GraphOptions = Gra
               "node_frames": frames[kept_nodes].astype(np.int32),
               **_csr_arrays(kept_nodes.size, kept_edges),
               "motion": motion[kept_nodes]}
+    arrays["edge_turn"] = _turns_in_csr_order(artifacts, arrays)
     stats.update(_walk_rates(arrays["indptr"], arrays["indices"], fps, options, "after"))
     stats.update(_stats(videos, node_video, edges, kept_edges, kept_nodes, pruned, dropped, started))
     meta = {"kind": KIND, "schema_version": SCHEMA_VERSION, "representation": representation, "fps": fps,

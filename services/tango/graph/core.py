@@ -11,7 +11,7 @@ from typing import Any
 
 from tango.artifacts.hashing import key_sha256
 from tango.artifacts.store import ArtifactInfo, ArtifactStore
-from tango.graph.artifact_io import GraphArtifact, write_graph_artifact
+from tango.graph.artifact_io import SCHEMA_VERSION, GraphArtifact, write_graph_artifact
 from tango.graph.build import build_graph
 from tango.graph.options import GraphOptions
 from tango.graph.config import GraphConfig
@@ -22,7 +22,6 @@ from tango.runtime.paging import page_of
 from tango.runtime.progress import ProgressFn, StopFn
 
 KIND = "graph"
-SCHEMA_VERSION = 1
 NAME_PREFIX = "graphs/"
 
 

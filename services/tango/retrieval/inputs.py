@@ -25,6 +25,7 @@ class RetrievalGraph:
     motion: np.ndarray | None = None  # (N, 4, J, C) float32 motion representation (onset baseline)
     node_video: np.ndarray | None = None  # (N,) int32 source video of each node (segment pins)
     node_start_frame: np.ndarray | None = None  # (N,) int32 first frame of each node (segment pins)
+    edge_turn: np.ndarray | None = None  # (E,) float32 head turn across the junction, degrees (jump difficulty)
 
     @property
     def num_nodes(self) -> int:
@@ -57,6 +58,7 @@ class RetrievalGraph:
             motion=_optional(arrays, "motion", np.float32),
             node_video=_optional(arrays, "node_video", np.int32),
             node_start_frame=_optional(arrays, "node_start_frame", np.int32),
+            edge_turn=_optional(arrays, "edge_turn", np.float32),
         )
 
 

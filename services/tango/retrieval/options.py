@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 SEARCH_MODES = ("dp", "beam", "onset", "random")
 
@@ -32,7 +33,8 @@ class SearchOptions:
     low_weight: float = 1.0  # w_low: weight of the mean per-frame low-level cosine similarity
     high_weight: float = 1.0  # w_high: weight of the per-step high-level cosine similarity
     jump_penalty: float = 0.2  # w_jump: subtracted for each step entered through a non-continue edge
-    edge_cost_weight: float = 0.0  # w_edge_cost: times d_ij, subtracted for each non-continue edge taken
+    edge_cost_weight: float = 0.0  # w_edge_cost: times the jump's difficulty, subtracted for each jump taken
+    turn_scale_deg: float = 20.0  # a head turn of this many degrees adds 1 to a jump's difficulty
     revisit_penalty: float = 0.5  # subtracted for each step whose node already occurs in the last window
     revisit_window: int = 8  # R: a revisit is a node seen in the R previous steps of the path (0 = off)
     beam_width: int = 64  # beam mode: states kept per step
@@ -62,6 +64,8 @@ def validate_options(options: SearchOptions) -> None:
         "score_chunk_steps": options.score_chunk_steps >= 1,
         "onset_tolerance_frames": options.onset_tolerance_frames >= 0,
         "memory_bound_bytes": options.memory_bound_bytes > 0,
+        "turn_scale_deg": math.isfinite(options.turn_scale_deg) and options.turn_scale_deg > 0,
+        "edge_cost_weight": math.isfinite(options.edge_cost_weight) and options.edge_cost_weight >= 0,
     }
     bad = [name for name, ok in checks.items() if not ok]
     if bad:

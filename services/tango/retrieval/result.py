@@ -15,7 +15,7 @@ class SearchResult:
     similarity_sum: float  # sum of step_similarity
     jump_count: int
     revisit_count: int
-    edge_cost_sum: float  # sum of d_ij over the non-continue edges taken
+    edge_cost_sum: float  # sum of the difficulty (d_ij + head turn / turn_scale_deg) of the jumps taken
     cost: float  # -(similarity_sum - w_jump*jumps - w_edge_cost*edge_cost_sum - w_revisit*revisits)
     search_seconds: float
     mode: str

@@ -4,8 +4,10 @@ Score of node n at step t:
     s(t, n) = w_low * mean_f cos(audio_low[4t+f], motion_low[n, f]) + w_high * cos(audio_high[t], motion_high[n])
 All features are L2-normalised, so cosines are dot products and the low term of a block of steps is one
 matrix product of (steps, 4*D) by (4*D, N).
-Objective of a path (maximised): sum_t s(t, path[t]) - w_jump * jumps - w_edge_cost * sum(d_ij of jumps)
-- w_revisit * revisits; the reported `cost` is its negation.
+Objective of a path (maximised): sum_t s(t, path[t]) - w_jump * jumps - w_edge_cost * sum(difficulty of jumps)
+- w_revisit * revisits; the reported `cost` is its negation. The difficulty of drawing a jump i -> j is
+d_ij (pose, velocity, body-mask and hand-box distance of the junction) + turn_ij / turn_scale_deg (the head's
+turn across it, from the face mesh: a turned head is what interpolation smears first).
 """
 from __future__ import annotations
 
@@ -44,10 +46,18 @@ def path_similarity(
     return options.low_weight * low / FRAMES_PER_STEP + options.high_weight * high
 
 
+def edge_difficulty(graph: RetrievalGraph, options: SearchOptions) -> np.ndarray:
+    """(E,) float64 difficulty of drawing each edge's transition: d_ij + head turn / turn_scale_deg."""
+    difficulty = graph.edge_cost.astype(np.float64)
+    if graph.edge_turn is not None:
+        difficulty = difficulty + graph.edge_turn.astype(np.float64) / options.turn_scale_deg
+    return difficulty
+
+
 def edge_penalties(graph: RetrievalGraph, options: SearchOptions) -> np.ndarray:
-    """(E,) float64 penalty of taking each edge: 0 for continue edges, w_jump + w_edge_cost*d_ij else."""
+    """(E,) float64 penalty of taking each edge: 0 for continue edges, w_jump + w_edge_cost*difficulty else."""
     jump = ~graph.edge_continue
-    cost = options.jump_penalty + options.edge_cost_weight * graph.edge_cost.astype(np.float64)
+    cost = options.jump_penalty + options.edge_cost_weight * edge_difficulty(graph, options)
     return np.where(jump, cost, 0.0)
 
 
@@ -89,7 +99,7 @@ def evaluate_path(
         raise InvalidArgument(f"path step {step} uses a missing edge", reason="PATH_NOT_IN_GRAPH")
     jump = np.zeros(path.shape[0], dtype=bool)
     jump[1:] = ~graph.edge_continue[edges]
-    edge_cost_sum = float(graph.edge_cost[edges][jump[1:]].astype(np.float64).sum())
+    edge_cost_sum = float(edge_difficulty(graph, options)[edges][jump[1:]].sum())
     revisit = revisit_flags(path, options.revisit_window) if options.revisit_window > 0 else np.zeros_like(jump)
     step_similarity = path_similarity(graph, features, options, path)
     similarity_sum = float(step_similarity.sum())

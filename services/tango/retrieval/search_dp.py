@@ -1,7 +1,7 @@
 """Dynamic programming over (step x node): the best-scoring path through the motion graph.
 
 V_t(v) = s(t, v) + max over edges e = (u -> v) of [ V_{t-1}(u) - pen(e) - w_revisit * rev(e, t) ]
-with pen(e) = w_jump + w_edge_cost * d_e for non-continue edges and 0 for continue edges, and V_0 = s(0, .).
+with pen(e) = w_jump + w_edge_cost * difficulty_e (scoring.edge_difficulty) for non-continue edges and 0 for continue edges, and V_0 = s(0, .).
 Each step is ONE vectorised relaxation over all E edges: the edges are sorted by target once, so the
 max over each target's incoming edges is `np.maximum.reduceat` and its arg-max a `np.minimum.reduceat`
 over the ranks of the edges that reach the maximum. Back-pointers are int32 (T, N).

@@ -31,6 +31,7 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
             path=result.path.tolist(), jump_steps=result.jump_steps.tolist(), steps=result.steps,
             jumps=int(result.jump.sum()), revisits=int(result.revisit.sum()), similarity=result.similarity,
             cost=result.cost, search_seconds=result.search_seconds, mode=result.mode,
+            jump_difficulty=result.edge_cost_sum / max(int(result.jump.sum()), 1),
             embeddings=types_pb2.ArtifactRef(uri=info.uri, sha256=info.sha256, kind=info.kind),
         )
 
@@ -52,6 +53,8 @@ def options_from_message(mode: int, message: pb.SearchOptions) -> SearchOptions:
         low_weight=given("low_weight"),
         high_weight=given("high_weight"),
         jump_penalty=given("jump_penalty"),
+        edge_cost_weight=(message.jump_difficulty_weight if message.HasField("jump_difficulty_weight")
+                          else defaults.edge_cost_weight),
         revisit_penalty=given("revisit_penalty"),
         revisit_window=message.revisit_window or defaults.revisit_window,
         beam_width=message.beam_width or defaults.beam_width,
