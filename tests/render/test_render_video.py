@@ -1,6 +1,7 @@
 """render_video on synthetic plans (solid-colour frames tell real from generated) and on a real clip."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import av
@@ -213,3 +214,17 @@ def test_real_clip_end_to_end(tmp_path):
         + frames[0][::2, 1::2] * 0.25 + frames[0][1::2, 1::2] * 0.25
     psnr = 10 * np.log10(255.0**2 / np.mean((first - reference) ** 2))
     assert psnr > 30.0, psnr
+
+
+def test_window_length_follows_jump_difficulty():
+    options = RenderOptions(transition_frames=8, reference_difficulty=0.5, min_transition_frames=4,
+                            max_transition_frames=16)
+    np.testing.assert_array_equal(options.transition_lengths(np.array([0.1, 0.5, 0.7, 2.0, np.nan])),
+                                  [4, 8, 12, 16, 8])
+    fixed = RenderOptions(adaptive_transitions=False)
+    assert fixed.transition_lengths(np.array([0.1, 3.0])).tolist() == [8, 8]
+    frames = np.zeros(len(CLIPS), np.int32)
+    frames[[3, 6]] = options.transition_lengths(np.array([0.2, 1.0]))  # an easy join, a hard one
+    plan = dataclasses.replace(synthetic_plan(40, CLIPS, JUMPS), jump_frames=frames)
+    schedule = build_schedule(plan, transition_frames=8, context_frames=4)
+    assert schedule.windows.tolist() == [[10, 14], [16, 32]]

@@ -30,7 +30,8 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE = "video.mp4", "video.json"
-RENDER_FORMAT = 3  # part of the cache key: 2 = the soundtrack at its own rate and layout; 3 = own-mouth lip sync
+RENDER_FORMAT = 4  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+# 4 = transition length by jump difficulty
 LIPSYNC_MODES = {pb.LIP_SYNC_UNSPECIFIED: "auto", pb.LIP_SYNC_OFF: "off", pb.LIP_SYNC_MOUTHS: "mouths",
                  pb.LIP_SYNC_WAV2LIP: "wav2lip"}
 LIPSYNC_SOURCES = {pb.LIP_SYNC_SOURCE_MODEL: "model", pb.LIP_SYNC_SOURCE_PHONES: "phones",
@@ -69,6 +70,7 @@ class RenderStage:
         model = options.interpolator or self.config.interpolator
         lipsync = self.lipsync_request(options)
         key = key_sha256({"speaker": speaker.name, "audio": audio.sha256, "path": path.path, "jumps": path.jump_steps,
+                          "difficulty": [round(d, 6) for d in path.jump_difficulty],
                           "options": [render_options.max_height, render_options.transition_frames, model],
                           "lipsync": dataclasses.astuple(lipsync), "format": RENDER_FORMAT})
         if not self.store.exists(KIND, key):
@@ -89,7 +91,8 @@ class RenderStage:
         jump[np.asarray(path.jump_steps, dtype=np.int64)] = True
         fps = float(perceptions[0].meta["fps"])
         plan = plan_from_path(np.asarray(path.path), jump, node_video, node_start,
-                              [p.arrays["source_frame"] for p in perceptions], fps, audio.soundtrack)
+                              [p.arrays["source_frame"] for p in perceptions], fps, audio.soundtrack,
+                              jump_frames=self._jump_frames(path, render_options))
 
         def frame_source(video: int, indices: list[int]) -> dict[int, np.ndarray]:
             return read_frames(videos[video], indices)
@@ -113,6 +116,15 @@ class RenderStage:
         sidecar = build_sidecar(report, plan.path_nodes, self._metrics(perceptions, plan, report.frames, audio.speech),
                                 self._reference_metrics(perceptions), lipsync_entry, transitions.report())
         write_sidecar(directory / SIDECAR_FILE, sidecar)
+
+    @staticmethod
+    def _jump_frames(path: PathOutput, options: RenderOptions) -> np.ndarray | None:
+        """(T,) window length of each step's jump, from its drawing difficulty; None when retrieval gave none."""
+        if len(path.jump_difficulty) != len(path.jump_steps):
+            return None
+        frames = np.zeros(len(path.path), np.int32)
+        frames[np.asarray(path.jump_steps, np.int64)] = options.transition_lengths(np.asarray(path.jump_difficulty))
+        return frames
 
     def lipsync_request(self, options: pb.ReenactmentOptions) -> LipSyncRequest:
         source = LIPSYNC_SOURCES.get(options.lip_sync_source, self.config.lipsync_source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from google.protobuf import timestamp_pb2
 
 from tango.artifacts.hashing import key_sha256
+from tango.graph.artifact_io import SCHEMA_VERSION as GRAPH_SCHEMA_VERSION
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.job_context import JobContext
 from tango.orchestrator.retry import with_retries
@@ -49,7 +50,8 @@ class SpeakerPipeline:
                                                                                   context.should_stop))
                            for uri in references]
         key = key_sha256({"perceptions": [p.sha256 for p in perceptions], "checkpoint": options.checkpoint,
-                          "train": not options.skip_embedding_training, "minutes": self._minutes(options)})
+                          "train": not options.skip_embedding_training, "minutes": self._minutes(options),
+                          "graph_schema": GRAPH_SCHEMA_VERSION})  # a new graph schema makes new speakers
         known = self.catalogue.find(key)
         if known is not None:
             return known

@@ -58,6 +58,7 @@ class PathOutput:
     search_seconds: float
     embeddings_uri: str
     mode: str
+    jump_difficulty: list[float] = field(default_factory=list)  # aligned with jump_steps
     extra: dict = field(default_factory=dict)
 
 
@@ -92,7 +93,7 @@ class StageClients:
                                                  mode=mode or retrieval_pb.SEARCH_MODE_DP, options=options)
         reply = self._unary(self.retrieval.SearchPath, request, should_stop)
         return PathOutput(list(reply.path), list(reply.jump_steps), reply.similarity, reply.revisits,
-                          reply.search_seconds, reply.embeddings.uri, reply.mode)
+                          reply.search_seconds, reply.embeddings.uri, reply.mode, list(reply.jump_difficulties))
 
     def close(self) -> None:
         for channel in self._channels:

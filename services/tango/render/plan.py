@@ -21,6 +21,12 @@ CLIP_FRAMES = 4  # frames per motion-graph node
 class RenderOptions:
     max_height: int = 1080  # frames taller than this are downscaled (aspect kept); 0 = never
     transition_frames: int = 8  # generated frames replacing real ones around each jump; 0 = hard cuts
+    # window length by the jump's drawing difficulty (when the plan carries it): transition_frames at
+    # reference_difficulty, in proportion to it, rounded to even, within [min, max]_transition_frames
+    adaptive_transitions: bool = True
+    reference_difficulty: float = 0.5
+    min_transition_frames: int = 4
+    max_transition_frames: int = 16
     context_frames: int = 4  # real frames on each side handed to the interpolator (k)
     fetch_chunk_frames: int = 32  # most frames asked of the frame source in one call (bounds memory)
     max_fetch_gap: int = 30  # source frames skipped inside one fetch before a new fetch is started
@@ -29,12 +35,23 @@ class RenderOptions:
     progress_every: int = 8  # output frames between two progress reports
 
     def __post_init__(self) -> None:
-        for name in ("max_height", "transition_frames", "max_fetch_gap"):
+        for name in ("max_height", "transition_frames", "max_fetch_gap", "min_transition_frames"):
             if getattr(self, name) < 0:
                 raise InvalidArgument(f"RenderOptions.{name} must be >= 0", metadata={name: getattr(self, name)})
         for name in ("context_frames", "fetch_chunk_frames", "progress_every"):
             if getattr(self, name) < 1:
                 raise InvalidArgument(f"RenderOptions.{name} must be >= 1", metadata={name: getattr(self, name)})
+        if self.max_transition_frames < self.min_transition_frames or not self.reference_difficulty > 0:
+            raise InvalidArgument("RenderOptions: max_transition_frames < min_transition_frames, or "
+                                  "reference_difficulty <= 0")
+
+    def transition_lengths(self, difficulty: np.ndarray) -> np.ndarray:
+        """(J,) int32 generated frames for jumps of these drawing difficulties (even, within bounds)."""
+        if not self.adaptive_transitions or self.transition_frames == 0:
+            return np.full(len(difficulty), self.transition_frames, np.int32)
+        scaled = self.transition_frames * np.asarray(difficulty, np.float64) / self.reference_difficulty
+        even = 2 * np.round(np.nan_to_num(scaled, nan=self.transition_frames) / 2)
+        return np.clip(even, self.min_transition_frames, self.max_transition_frames).astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,8 @@ class RenderPlan:
     fps: float  # output frame rate = the reference's
     soundtrack: AudioTrack  # the target audio as muxed into the output
     path_nodes: np.ndarray | None = None  # (T,) int32 graph node ids (reported, not used to render)
+    jump_frames: np.ndarray | None = None  # (T,) int32 generated frames of the jump entering each step; None =
+    # RenderOptions.transition_frames for every jump
 
     def __post_init__(self) -> None:
         steps = len(self.clip_video)
@@ -58,6 +77,8 @@ class RenderPlan:
             )
         if self.path_nodes is not None and len(self.path_nodes) != steps:
             raise InputMismatch("path_nodes and clip_video differ in length")
+        if self.jump_frames is not None and (len(self.jump_frames) != steps or np.min(self.jump_frames) < 0):
+            raise InputMismatch("jump_frames must give one non-negative length per step")
         if not np.isfinite(self.fps) or self.fps <= 0:
             raise InvalidArgument(f"bad fps {self.fps}")
         if self.soundtrack.num_samples == 0:
@@ -96,6 +117,7 @@ def plan_from_path(
     source_frame: list[np.ndarray] | tuple[np.ndarray, ...],  # per video (F_v,) from perception arrays
     fps: float,
     soundtrack: AudioTrack,
+    jump_frames: np.ndarray | None = None,  # (T,) int32 window length of each step's jump
 ) -> RenderPlan:
     """A RenderPlan from a retrieval result and the graph's node tables (vectorised gather)."""
     path = np.asarray(path, dtype=np.int64)
@@ -109,6 +131,7 @@ def plan_from_path(
         fps=float(fps),
         soundtrack=soundtrack,
         path_nodes=path.astype(np.int32),
+        jump_frames=None if jump_frames is None else np.asarray(jump_frames, np.int32),
     )
 
 

@@ -5,9 +5,9 @@ Definition (what the renderer does at a jump):
   step's clip. The output length is fixed by the audio: a path longer than N frames is cut, a shorter one
   is extended by continuing the last clip's video past its 4 frames (held on the video's last frame).
 - A jump entering step t has its junction between output frames 4t-1 and 4t. With n_tr =
-  `transition_frames`, the window [4t - n_tr//2, 4t + n_tr - n_tr//2) (default: the last 4 frames
-  before and the first 4 after the junction) is REPLACED by generated frames, so the output length and
-  the audio sync never change. Windows are kept inside [1, N-1) so a real frame stays on each side;
+  `transition_frames` (or the plan's `jump_frames[t]`, sized by the jump's difficulty), the window
+  [4t - n_tr//2, 4t + n_tr - n_tr//2) (default: the last 4 frames before and the first 4 after the
+  junction) is REPLACED by generated frames, so the output length and the audio sync never change. Windows are kept inside [1, N-1) so a real frame stays on each side;
   overlapping or touching windows (jumps at nearby steps) merge into one longer window.
 - The interpolator of a window receives the k real frames just before it and the k just after it,
   k = min(context_frames, real frames available on each side before reaching another window).
@@ -40,7 +40,9 @@ def build_schedule(plan: RenderPlan, transition_frames: int, context_frames: int
     video, source = _source_frames(plan, n_out)
     steps = np.flatnonzero(np.asarray(plan.jump, dtype=bool))
     jump_steps = steps[(steps >= 1) & (steps * CLIP_FRAMES < n_out)].astype(np.int64)
-    windows = _merged_windows(jump_steps * CLIP_FRAMES, transition_frames, n_out)  # (W, 2)
+    lengths = (np.full(jump_steps.size, transition_frames, np.int64) if plan.jump_frames is None
+               else np.asarray(plan.jump_frames, np.int64)[jump_steps])  # (J,)
+    windows = _merged_windows(jump_steps * CLIP_FRAMES, lengths, n_out)  # (W, 2)
     generated = _window_mask(windows, n_out)
     context = _context_sizes(windows, n_out, context_frames)
     return FrameSchedule(video, source, generated, windows, context, jump_steps)
@@ -54,12 +56,13 @@ def _source_frames(plan: RenderPlan, n_out: int) -> tuple[np.ndarray, np.ndarray
     return video.astype(np.int32), source.astype(np.int64)
 
 
-def _merged_windows(junctions: np.ndarray, transition_frames: int, n_out: int) -> np.ndarray:
-    """(W, 2) [start, end) windows centred on the junctions, clipped to [1, n_out-1), merged."""
-    if transition_frames <= 0 or junctions.size == 0 or n_out < 3:
+def _merged_windows(junctions: np.ndarray, lengths: np.ndarray, n_out: int) -> np.ndarray:
+    """(W, 2) [start, end) windows of `lengths` (J,) frames centred on the junctions, clipped to [1, n_out-1),
+    merged."""
+    if junctions.size == 0 or n_out < 3:
         return np.zeros((0, 2), dtype=np.int64)
-    start = np.clip(junctions - transition_frames // 2, 1, n_out - 1)
-    end = np.clip(junctions + transition_frames - transition_frames // 2, 1, n_out - 1)
+    start = np.clip(junctions - lengths // 2, 1, n_out - 1)
+    end = np.clip(junctions + lengths - lengths // 2, 1, n_out - 1)
     keep = end > start
     start, end = start[keep], end[keep]
     if start.size == 0:

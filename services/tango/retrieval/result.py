@@ -19,6 +19,7 @@ class SearchResult:
     cost: float  # -(similarity_sum - w_jump*jumps - w_edge_cost*edge_cost_sum - w_revisit*revisits)
     search_seconds: float
     mode: str
+    jump_difficulty: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # (J,) per jump step
 
     @property
     def steps(self) -> int:

@@ -99,7 +99,8 @@ def evaluate_path(
         raise InvalidArgument(f"path step {step} uses a missing edge", reason="PATH_NOT_IN_GRAPH")
     jump = np.zeros(path.shape[0], dtype=bool)
     jump[1:] = ~graph.edge_continue[edges]
-    edge_cost_sum = float(edge_difficulty(graph, options)[edges][jump[1:]].sum())
+    jump_difficulty = edge_difficulty(graph, options)[edges][jump[1:]]  # (J,) in jump-step order
+    edge_cost_sum = float(jump_difficulty.sum())
     revisit = revisit_flags(path, options.revisit_window) if options.revisit_window > 0 else np.zeros_like(jump)
     step_similarity = path_similarity(graph, features, options, path)
     similarity_sum = float(step_similarity.sum())
@@ -118,6 +119,7 @@ def evaluate_path(
         jump_count=int(jump.sum()),
         revisit_count=int(revisit.sum()),
         edge_cost_sum=edge_cost_sum,
+        jump_difficulty=jump_difficulty,
         cost=-objective,
         search_seconds=search_seconds,
         mode=mode,

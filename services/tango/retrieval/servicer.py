@@ -32,6 +32,7 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
             jumps=int(result.jump.sum()), revisits=int(result.revisit.sum()), similarity=result.similarity,
             cost=result.cost, search_seconds=result.search_seconds, mode=result.mode,
             jump_difficulty=result.edge_cost_sum / max(int(result.jump.sum()), 1),
+            jump_difficulties=result.jump_difficulty.tolist(),
             embeddings=types_pb2.ArtifactRef(uri=info.uri, sha256=info.sha256, kind=info.kind),
         )
 
