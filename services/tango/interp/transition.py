@@ -1,4 +1,9 @@
-"""One entry point for transition frames: validates the two ends and dispatches to a method."""
+"""One entry point for transition frames: validates the two ends and dispatches to a method.
+
+`flow` and `crossfade` need only the frames (the Triton `interp_flow` contract). `layered` also needs the
+person masks of the context frames and, optionally, the speaker's background plate (keyword arguments;
+`tango.interp.layered`); asked without masks it raises InvalidArgument (reason MASKS_REQUIRED).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -8,15 +13,18 @@ import numpy as np
 
 from tango.interp.crossfade import crossfade
 from tango.interp.flow import FlowInterpolator, FlowInterpolatorConfig
+from tango.interp.layered import LayeredConfig, LayeredInterpolator
 from tango.runtime.errors import InvalidArgument
 
-METHODS = ("flow", "crossfade")
+METHODS = ("flow", "crossfade", "layered")
+MASKED_METHODS = ("layered",)  # need masks_before / masks_after
 MAX_NUM_FRAMES = 120
 
 
 @dataclasses.dataclass(frozen=True)
 class TransitionConfig:
     flow: FlowInterpolatorConfig = FlowInterpolatorConfig()
+    layered: LayeredConfig = LayeredConfig()
     max_num_frames: int = MAX_NUM_FRAMES
 
 
@@ -45,10 +53,31 @@ class TransitionInterpolator:
         self._methods: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = {
             "flow": flow, "crossfade": crossfade,
         }
+        self._layered = LayeredInterpolator(config.layered)
 
-    def interpolate(self, before: np.ndarray, after: np.ndarray, num_frames: int, method: str = "flow") -> np.ndarray:
-        if method not in self._methods:
+    def interpolate(self, before: np.ndarray, after: np.ndarray, num_frames: int, method: str = "flow", *,
+                    masks_before: np.ndarray | None = None, masks_after: np.ndarray | None = None,
+                    plate: np.ndarray | None = None) -> np.ndarray:
+        """(k,H,W,3), (k,H,W,3), n -> (n,H,W,3) uint8; masks (k,H,W) float32 and plate (H,W,3) uint8 for `layered`."""
+        if method not in METHODS:
             raise InvalidArgument(f"unknown interpolation method {method!r}; one of {list(METHODS)}",
                                   reason="UNKNOWN_METHOD")
         validate_ends(before, after, num_frames, self.config.max_num_frames)
-        return self._methods[method](before, after, num_frames)
+        if method not in MASKED_METHODS:
+            return self._methods[method](before, after, num_frames)
+        validate_layers(before, after, masks_before, masks_after, plate)
+        return self._layered(before, after, num_frames, masks_before=masks_before, masks_after=masks_after, plate=plate)
+
+
+def validate_layers(before: np.ndarray, after: np.ndarray, masks_before: np.ndarray | None,
+                    masks_after: np.ndarray | None, plate: np.ndarray | None) -> None:
+    """InvalidArgument unless masks are (k, H, W) like their frames and the plate (H, W, 3) uint8 or None."""
+    if masks_before is None or masks_after is None:
+        raise InvalidArgument("the layered method needs masks_before and masks_after", reason="MASKS_REQUIRED")
+    for name, masks, frames in (("masks_before", masks_before, before), ("masks_after", masks_after, after)):
+        if masks.shape != frames.shape[:3]:
+            raise InvalidArgument(f"{name} must be {frames.shape[:3]}, got {masks.shape}",
+                                  reason="BAD_TRANSITION_INPUT")
+    if plate is not None and (plate.shape != before.shape[1:] or plate.dtype != np.uint8):
+        raise InvalidArgument(f"plate must be {before.shape[1:]} uint8, got {plate.shape} {plate.dtype}",
+                              reason="BAD_TRANSITION_INPUT")

@@ -1,0 +1,232 @@
+"""Weight-free layered transition frames: the person and the background are treated apart.
+
+Between the last frame before a jump (I0, soft person mask M0) and the first after it (I1, M1), with the
+speaker's clean background plate P (`tango.interp.plate`) when one is given:
+1. Background layer B(tau). A RANSAC homography H (I0 -> I1) of the background (person masked out; SIFT
+   + FLANN, ACInterp's BackgroundGuider estimator) and one registering P onto I0; a homography that moves
+   no corner by more than `static_px` counts as the identity (no resampling). At tau, I0, I1 and P move
+   along the corner-interpolated path (corners c -> c + tau (H(c) - c)); each end contributes where it
+   shows background (1 - its mask dilated by `background_dilate_frac`), weighted (1 - tau, tau); the plate
+   fills what neither end shows (weight `plate_weight`). The person of an end never enters B.
+2. Motion. Bidirectional DIS flow, occlusion masks and the (quadratic) motion path of `FlowInterpolator`.
+3. Person layer F(tau): both ends warped to tau, mixed with weights (1 - t') vis0 and t' vis1
+   (vis = 1 - occlusion, as in `flow.py`; where both are occluded, (1 - t', t')). t' is tau pushed
+   towards a quick switch where the warped ends disagree (|W0 - W1| between `agree_levels`, closed into
+   whole parts and smoothed: the places the flow failed): t' = clip((tau - 1/2) / w + 1/2, 0, 1), w from 1
+   (ends agree: plain blend) down to `switch_width` (they disagree: a short cut instead of a double exposure).
+4. Person shape alpha(tau): (1 - tau) A0 + tau A1, with A0, A1 the masks warped to tau by the same flows
+   (where both ends cover a pixel unwarped it stays person), sharpened about 0.5, dilated by
+   `alpha_dilate_frac` and feathered.
+5. Composite: a ghost of the person can only appear where one end shows the person and the other the
+   background, so the background replaces F there, and only where the person is gone at tau:
+   v = (1 - alpha) * U, U = |M0 - M1| dilated by `zone_dilate_frac`; frame = v B + (1 - v) F.
+   Everywhere else the frame is the flow warp (fingers and hair the 96 px masks miss keep moving with it;
+   on real in-between frames the layered result then stays within ~0.1 dB of `flow`).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from tango.interp.flow import FlowInterpolator, FlowInterpolatorConfig, _FlowField, _warp
+from tango.interp.masks import dilate
+
+
+@dataclasses.dataclass(frozen=True)
+class LayeredConfig:
+    flow: FlowInterpolatorConfig = FlowInterpolatorConfig()
+    background_dilate_frac: float = 0.0  # an end shows background where its mask (dilated by this) is < 0.5
+    zone_dilate_frac: float = 0.01  # the background may replace the flow warp this far around the changed region
+    alpha_dilate_frac: float = 0.006  # the person shape is widened by this (hair, fingers)
+    feather_frac: float = 0.003  # Gaussian sigma of the alpha feather (long side)
+    alpha_sharpness: float = 3.0  # slope of the alpha ramp about 0.5
+    plate_weight: float = 0.02  # weight of the plate where the ends show background
+    agree_levels: tuple[float, float] = (12.0, 40.0)  # |W0 - W1| grey levels: plain blend .. quick switch
+    switch_close_frac: float = 0.02  # closing radius (long side) joining disagreeing pixels into parts
+    switch_width: float = 0.3  # width (in tau) of the switch where the warped ends disagree
+    homography_max_side: int = 512  # SIFT resolution
+    static_px: float = 2.0  # homographies moving no corner further than this are the identity
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layers:
+    """What one window's frames share: background path, per-end background visibility, ghost zone."""
+
+    first_to_last: np.ndarray  # (3, 3) I0 pixels -> I1 pixels
+    plate_to_first: np.ndarray  # (3, 3) plate pixels -> I0 pixels
+    visible0: np.ndarray  # (H, W) float32 I0 shows background
+    visible1: np.ndarray  # (H, W) float32 I1 shows background
+    zone: np.ndarray  # (H, W) float32 one end shows the person, the other the background (dilated)
+    static: bool  # both homographies are the identity
+
+
+class LayeredInterpolator:
+    """Callable: (before (k,H,W,3), after (k,H,W,3), n, *, masks_before (k,H,W) float32,
+    masks_after (k,H,W) float32, plate (H,W,3) uint8 | None) -> (n,H,W,3) uint8."""
+
+    def __init__(self, config: LayeredConfig = LayeredConfig()):
+        self.config = config
+        self._flow = FlowInterpolator(config.flow)
+
+    def __call__(self, before: np.ndarray, after: np.ndarray, num_frames: int, *, masks_before: np.ndarray,
+                 masks_after: np.ndarray, plate: np.ndarray | None = None) -> np.ndarray:
+        first, last = before[-1], after[0]  # (H, W, 3)
+        if np.array_equal(first, last):
+            return np.repeat(first[None], num_frames, axis=0)
+        m0, m1 = masks_before[-1].astype(np.float32), masks_after[0].astype(np.float32)  # (H, W)
+        layers = self._layers(first, last, m0, m1, plate)
+        quadratic = self.config.flow.use_outer_frames and len(before) >= 2 and len(after) >= 2
+        field = self._flow._flow_field(first, last, before[-2] if quadratic else None, after[1] if quadratic else None)
+        field = dataclasses.replace(field, outer_step=1.0 / (num_frames + 1))
+        taus = np.arange(1, num_frames + 1, dtype=np.float32) / (num_frames + 1)
+        return np.stack([self._frame_at(first, last, m0, m1, plate, layers, field, float(t)) for t in taus])
+
+    # ---- background ----
+
+    def _layers(self, first: np.ndarray, last: np.ndarray, m0: np.ndarray, m1: np.ndarray,
+                plate: np.ndarray | None) -> _Layers:
+        config = self.config
+        height, width = m0.shape
+        long_side = max(height, width)
+        radius = int(round(config.background_dilate_frac * long_side))
+        visible0 = 1.0 - np.clip(dilate(m0, radius) * 2.0, 0.0, 1.0)  # (H, W) 1 = background
+        visible1 = 1.0 - np.clip(dilate(m1, radius) * 2.0, 0.0, 1.0)
+        changed = np.abs(m0 - m1)  # person in one end, background in the other: where ghosts appear
+        zone = np.clip(dilate(changed, int(round(config.zone_dilate_frac * long_side))) * 2.0, 0.0, 1.0)
+        seen0, seen1 = _sift_mask(m0, long_side), _sift_mask(m1, long_side)
+        first_to_last = _homography(first, last, seen0, seen1, config.homography_max_side)
+        plate_to_first = np.eye(3)
+        if plate is not None:
+            plate_to_first = _homography(plate, first, np.full_like(seen0, 255), seen0, config.homography_max_side)
+        static = all(_is_identity(h, width, height, config.static_px) for h in (first_to_last, plate_to_first))
+        return _Layers(first_to_last, plate_to_first, visible0, visible1, zone.astype(np.float32), static)
+
+    def _background_at(self, first: np.ndarray, last: np.ndarray, plate: np.ndarray | None, layers: _Layers,
+                       tau: float) -> np.ndarray:
+        """(H, W, 3) uint8 background at time tau."""
+        height, width = layers.visible0.shape
+        to_t = _homography_path(layers.first_to_last, tau, width, height)  # I0 pixels -> frame tau
+        from_last = to_t @ np.linalg.inv(layers.first_to_last)  # I1 pixels -> frame tau
+        move = (lambda image, h: image) if layers.static else _warp_homography
+        w0 = (1.0 - tau) * move(layers.visible0, to_t) + 1e-3  # (H, W) float32
+        w1 = tau * move(layers.visible1, from_last) + 1e-3
+        start, end = move(first, to_t), move(last, from_last)  # (H, W, 3) uint8
+        ends = _mix(start, end, w0, w1)
+        if plate is None:  # nothing to fill with: where neither end shows background, the plain mix
+            fill = cv2.addWeighted(start, 1.0 - tau, end, tau, 0.0)
+        else:
+            fill = move(plate, to_t @ layers.plate_to_first)
+        return _mix(ends, fill, w0 + w1, np.full_like(w0, self.config.plate_weight))
+
+    # ---- person ----
+
+    def _alpha(self, a0: np.ndarray, a1: np.ndarray, m0: np.ndarray, m1: np.ndarray, tau: float) -> np.ndarray:
+        """(H, W) float32 person opacity at tau from the masks warped to tau (a0, a1) and unwarped (m0, m1)."""
+        config = self.config
+        blend = np.maximum((1.0 - tau) * a0 + tau * a1, np.minimum(m0, m1))
+        alpha = np.clip((blend - 0.5) * config.alpha_sharpness + 0.5, 0.0, 1.0).astype(np.float32)
+        long_side = max(alpha.shape)
+        alpha = dilate(alpha, int(round(config.alpha_dilate_frac * long_side)))
+        sigma = config.feather_frac * long_side
+        return _smooth(alpha, sigma) if sigma > 0.3 else alpha
+
+    def _switch_tau(self, warped0: np.ndarray, warped1: np.ndarray, tau: float) -> np.ndarray:
+        """(H, W) float32 per-pixel time t': tau where the warped ends agree, a quick switch where not.
+
+        Disagreement d = clip((|W0 - W1| - low) / (high - low), 0, 1) on the grey image, closed (dilation
+        then erosion, radius `switch_close_frac` of the long side, at a quarter of the size) and smoothed,
+        so that a failed part (a hand, a face) switches as one piece instead of in patches.
+        """
+        low, high = self.config.agree_levels
+        height, width = warped0.shape[:2]
+        difference = cv2.cvtColor(cv2.absdiff(warped0, warped1), cv2.COLOR_RGB2GRAY)  # (H, W) uint8
+        small_size = (max(8, width // 4), max(8, height // 4))
+        small = cv2.resize(difference, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        disagree = np.clip((small - low) / (high - low), 0.0, 1.0)  # (h, w)
+        radius = max(1, int(round(self.config.switch_close_frac * max(small_size))))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        disagree = cv2.GaussianBlur(cv2.morphologyEx(disagree, cv2.MORPH_CLOSE, kernel), (0, 0), radius / 2.0)
+        disagree = cv2.resize(disagree, (width, height), interpolation=cv2.INTER_LINEAR)
+        span = 1.0 - (1.0 - self.config.switch_width) * disagree
+        return np.clip((tau - 0.5) / span + 0.5, 0.0, 1.0)
+
+    def _frame_at(self, first: np.ndarray, last: np.ndarray, m0: np.ndarray, m1: np.ndarray,
+                  plate: np.ndarray | None, layers: _Layers, field: _FlowField, tau: float) -> np.ndarray:
+        f_t0, f_t1 = self._flow._flows_from_t(field, tau)  # (H, W, 2) each
+        warped0, warped1 = _warp(first, f_t0), _warp(last, f_t1)  # (H, W, 3) uint8
+        a0, a1 = _warp(m0, f_t0), _warp(m1, f_t1)  # (H, W) masks carried to tau
+        vis0 = 1.0 - _warp(field.occ1, f_t1)  # (H, W) not content that only appears in I1
+        vis1 = 1.0 - _warp(field.occ0, f_t0)
+        t_eff = self._switch_tau(warped0, warped1, tau)  # (H, W)
+        c0, c1 = (1.0 - t_eff) * vis0, t_eff * vis1
+        both_hidden = (c0 + c1) < 1e-3  # occluded in both ends: the plain (1 - t', t') mix
+        person = _mix(warped0, warped1, np.where(both_hidden, 1.0 - t_eff, c0), np.where(both_hidden, t_eff, c1))
+        vacated = ((1.0 - self._alpha(a0, a1, m0, m1, tau)) * layers.zone).astype(np.float32)  # (H, W)
+        if not np.any(vacated > 1e-3):
+            return person
+        background = self._background_at(first, last, plate, layers, tau)
+        return _mix(background, person, vacated, 1.0 - vacated)
+
+
+def _mix(a: np.ndarray, b: np.ndarray, weight_a: np.ndarray, weight_b: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 per-pixel (w_a a + w_b b) / (w_a + w_b); weights (H, W) >= 0 with a positive sum.
+
+    Weights are normalised first: cv2.blendLinear adds 1e-5 to the denominator, which darkens small weights.
+    """
+    total = weight_a + weight_b
+    return cv2.blendLinear(a, b, (weight_a / total).astype(np.float32), (weight_b / total).astype(np.float32))
+
+
+def preload() -> None:
+    """Imports the homography estimator now (it pulls torch in: ~1.5 s once per process), e.g. before timing."""
+    from tango.acinterp.background_guider import estimate_background_homography  # noqa: F401
+
+
+def _sift_mask(mask: np.ndarray, long_side: int) -> np.ndarray:
+    """(H, W) uint8, 255 where SIFT may look: outside the person mask dilated by 3 % of the long side."""
+    return np.where(dilate(mask, int(round(0.03 * long_side))) < 0.5, 255, 0).astype(np.uint8)
+
+
+def _homography(source: np.ndarray, target: np.ndarray, source_mask: np.ndarray, target_mask: np.ndarray,
+                max_side: int) -> np.ndarray:
+    """(3, 3) background homography source -> target (identity when unsure); ACInterp's estimator."""
+    # imported here: tango.acinterp pulls torch in, which the plain flow/crossfade path never needs
+    from tango.acinterp.background_guider import estimate_background_homography
+    from tango.acinterp.config import BackgroundSettings
+
+    homography, _ = estimate_background_homography(source, target, source_mask, target_mask,
+                                                   BackgroundSettings(max_side=max_side))
+    return homography
+
+
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of an (H, W) float32 image; large sigmas run at a reduced size (the result is smooth)."""
+    if sigma <= 4.0:
+        return cv2.GaussianBlur(image, (0, 0), max(0.5, sigma))
+    factor = sigma / 2.0
+    height, width = image.shape
+    small = cv2.resize(image, (max(4, round(width / factor)), max(4, round(height / factor))),
+                       interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), 2.0), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _is_identity(homography: np.ndarray, width: int, height: int, tolerance_px: float) -> bool:
+    """Whether the homography moves no corner of a width x height frame by more than `tolerance_px`."""
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64).reshape(-1, 1, 2)
+    moved = cv2.perspectiveTransform(corners, homography)
+    return bool(np.abs(moved - corners).max() <= tolerance_px)
+
+
+def _homography_path(homography: np.ndarray, tau: float, width: int, height: int) -> np.ndarray:
+    """(3, 3) homography from the first frame to time tau: the corners moved by tau of their displacement."""
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    moved = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography).reshape(-1, 2)
+    return cv2.getPerspectiveTransform(corners, corners + tau * (moved - corners)).astype(np.float64)
+
+
+def _warp_homography(image: np.ndarray, homography: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    return cv2.warpPerspective(image, homography, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)

@@ -1,0 +1,94 @@
+"""The layered interpolator, its background plate and person masks, on synthetic scenes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tango.interp.flow import FlowInterpolator
+from tango.interp.layered import LayeredInterpolator
+from tango.interp.masks import dilate, erode, refine_mask
+from tango.interp.plate import build_plate, masked_median
+from tango.interp.transition import TransitionInterpolator
+from tango.runtime.errors import InvalidArgument
+from test_jump_measures import SIZE, backdrop, scene
+
+
+def window(x0: float, x1: float):
+    """Two frames on each side of a jump of the figure from column x0 to x1, with exact masks."""
+    (a, ma), (b, mb) = scene(x0), scene(x1)
+    return np.stack([a, a]), np.stack([b, b]), np.stack([ma, ma]), np.stack([mb, mb])
+
+
+def test_the_plate_shows_where_the_person_is_absent_and_where_it_has_left():
+    before, after, masks_before, masks_after = window(20, 130)  # no overlap: no flow can follow this
+    plate = backdrop()
+    frames = LayeredInterpolator()(before, after, 4, masks_before=masks_before, masks_after=masks_after, plate=plate)
+    flow = FlowInterpolator()(before, after, 4)
+    assert frames.shape == (4, *SIZE, 3) and frames.dtype == np.uint8
+    error = np.abs(frames.astype(int) - plate).max(axis=-1)  # (4, H, W)
+    far = dilate(np.maximum(masks_before[0], masks_after[0]), 30) < 0.5  # absent from both ends, far from both
+    assert error[:, far].max() <= 2
+    left = (masks_before[0] > 0.5) & (erode(masks_before[0], 3) > 0.5)  # the figure's old place, inner part
+    assert error[-1][left].mean() < 3.0  # gone at the last frame: the plate, not a fading copy
+    assert np.abs(flow[-1].astype(int) - plate).max(axis=-1)[left].mean() > 10.0  # (flow leaves a ghost there)
+    arrived = erode(masks_after[0], 3) > 0.5
+    assert error[0][arrived].mean() < 3.0  # not there yet at the first frame
+
+
+def test_without_a_plate_the_ends_fill_the_background():
+    before, after, masks_before, masks_after = window(20, 130)
+    frames = LayeredInterpolator()(before, after, 3, masks_before=masks_before, masks_after=masks_after)
+    far = dilate(np.maximum(masks_before[0], masks_after[0]), 30) < 0.5
+    assert np.abs(frames.astype(int) - backdrop()).max(axis=-1)[:, far].max() <= 2
+
+
+def test_small_motion_follows_the_flow_interpolator():
+    before, after, masks_before, masks_after = window(40, 46)
+    layered = LayeredInterpolator()(before, after, 3, masks_before=masks_before, masks_after=masks_after,
+                                    plate=backdrop())
+    flow = FlowInterpolator()(before, after, 3)
+    assert np.abs(layered.astype(int) - flow).mean() < 1.0
+
+
+def test_transition_interpolator_dispatches_layered_and_needs_masks():
+    before, after, masks_before, masks_after = window(40, 52)
+    engine = TransitionInterpolator()
+    frames = engine.interpolate(before, after, 2, "layered", masks_before=masks_before, masks_after=masks_after)
+    assert frames.shape == (2, *SIZE, 3)
+    with pytest.raises(InvalidArgument) as missing:
+        engine.interpolate(before, after, 2, "layered")
+    assert missing.value.reason == "MASKS_REQUIRED"
+    with pytest.raises(InvalidArgument):
+        engine.interpolate(before, after, 2, "layered", masks_before=masks_before[:, :8], masks_after=masks_after)
+    assert engine.interpolate(before, after, 2, "flow").shape == (2, *SIZE, 3)  # the Triton path is unchanged
+
+
+def test_identical_ends_are_repeated():
+    before, _, masks, _ = window(40, 40)
+    frames = LayeredInterpolator()(before, before, 3, masks_before=masks, masks_after=masks)
+    assert all(np.array_equal(f, before[-1]) for f in frames)
+
+
+def test_masked_median_ignores_covered_samples():
+    values = np.array([10, 200, 30, 40], np.uint8).reshape(4, 1, 1, 1).repeat(3, axis=3)  # (T, 1, 1, 3)
+    visible = np.array([True, False, True, True]).reshape(4, 1, 1)
+    median, count = masked_median(values, visible)
+    assert median[0, 0].tolist() == [30, 30, 30] and count[0, 0] == 3
+    median, count = masked_median(values, np.zeros_like(visible))
+    assert count[0, 0] == 0
+
+
+def test_plate_recovers_the_background_behind_a_moving_person():
+    frames, masks = zip(*(scene(x) for x in range(10, 150, 14)))  # (T,) figure sweeping the frame
+    plate = build_plate(np.stack(frames), np.stack(masks))
+    seen = plate.seen > 0
+    assert seen.mean() > 0.95
+    assert np.abs(plate.image.astype(int) - backdrop())[seen].max() <= 1
+
+
+def test_refined_mask_follows_the_image_edges():
+    frame, mask = scene(60)
+    low = mask[::6, ::6] > 0.5  # (24, 32) coarse binary mask, as perception stores it
+    soft = refine_mask(frame, low)
+    assert soft.shape == SIZE and soft.dtype == np.float32 and 0.0 <= soft.min() and soft.max() <= 1.0
+    assert np.mean((soft > 0.5) == (mask > 0.5)) > 0.97
