@@ -10,7 +10,7 @@ from support import shared_media
 
 from tango.media.audio import AudioTrack
 from tango.render.plan import RenderOptions, plan_from_path
-from tango.render.renderer import render_video
+from tango.render.renderer import frames_only, render_video
 
 
 def decode_frames(path: Path, count: int) -> tuple[dict[int, np.ndarray], float]:
@@ -42,7 +42,7 @@ def test_render_speed_1280x948(tmp_path):
     audio = np.zeros(int(160 / fps * 16000), np.float32)
     plan = plan_from_path(path, jump, np.zeros(nodes, np.int32), np.arange(nodes, dtype=np.int32) * 4,
                           [np.arange(160, dtype=np.int32)], fps, AudioTrack.mono(audio, 16000))
-    report = render_video(plan, lambda v, idx: {i: frames[i] for i in idx}, crossfade, tmp_path / "speed.mp4",
+    report = render_video(plan, lambda v, idx: {i: frames[i] for i in idx}, frames_only(crossfade), tmp_path / "speed.mp4",
                           RenderOptions())
     print(f"\nrender 1280x948: {report.render_fps:.1f} frames/s, {report.generated_frames} generated, "
           f"timings {report.timings_s}")

@@ -43,9 +43,11 @@ class MarkedCrossfade:
 
     def __init__(self):
         self.calls: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self.windows: list = []
 
-    def __call__(self, before: np.ndarray, after: np.ndarray, n: int) -> np.ndarray:
+    def __call__(self, before: np.ndarray, after: np.ndarray, n: int, window) -> np.ndarray:
         self.calls.append((before[:, 0, 0].copy(), after[:, 0, 0].copy(), n))
+        self.windows.append(window)
         weight = (np.arange(1, n + 1, dtype=np.float32) / (n + 1))[:, None, None, None]  # (n, 1, 1, 1)
         frames = (1 - weight) * before[-1].astype(np.float32) + weight * after[0].astype(np.float32)
         frames[..., 2] = 0
@@ -116,6 +118,9 @@ def test_render_real_and_generated_frames_exactly_where_planned(tmp_path):
     assert count == 8
     assert (before[-1] == colour(0, int(schedule.source[7]))).all()
     assert (after[0] == colour(1, int(schedule.source[16]))).all()
+    window = interp.windows[0]  # the output positions of the context frames
+    assert (window.start, window.end) == (8, 16)
+    assert window.before.tolist() == [4, 5, 6, 7] and window.after.tolist() == [16, 17, 18, 19]
     assert progress[-1] == ("render", 32, 32)
     assert {"schedule", "fetch", "resize", "interpolate", "encode", "total"} <= set(report.timings_s)
     assert all(sorted(indices) == indices for _, indices in source.calls)
@@ -198,7 +203,7 @@ def test_real_clip_end_to_end(tmp_path):
     def source(video, indices):
         return {i: frames[i] for i in indices}
 
-    def crossfade(before, after, n):
+    def crossfade(before, after, n, _window):
         weight = (np.arange(1, n + 1) / (n + 1))[:, None, None, None]
         return np.round((1 - weight) * before[-1] + weight * after[0]).astype(np.uint8)
 

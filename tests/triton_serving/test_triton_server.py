@@ -101,6 +101,27 @@ def test_interpolated_frames(client):
     assert caught.value.reason == "UNKNOWN_METHOD"
 
 
+def test_layered_frames_keep_the_plate_where_no_person_is(client):
+    """The layered method over Triton: low-resolution masks refined in the model, background from the plate."""
+    rng = np.random.default_rng(3)
+    plate = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    before, after = np.repeat(plate[None], 2, axis=0), np.repeat(plate[None], 2, axis=0)
+    before[:, 30:60, 20:50] = 250  # a bright "person" on the left, moved right after the jump
+    after[:, 30:60, 70:100] = 250
+    masks_before = np.zeros((2, 24, 32), np.uint8)
+    masks_after = np.zeros((2, 24, 32), np.uint8)
+    masks_before[:, 7:15, 5:13], masks_after[:, 7:15, 17:25] = 1, 1
+    frames = client.interpolate(before, after, 4, method="layered", layers=(masks_before, masks_after, plate))
+    assert frames.shape == (4, 96, 128, 3) and frames.dtype == np.uint8
+    far = np.ones((96, 128), bool)
+    far[20:70, 10:110] = False  # well away from either person
+    error = np.abs(frames[:, far].astype(int) - plate[far])
+    assert error.mean() < 1.0 and error.max() <= 8
+    with pytest.raises(InvalidArgument) as caught:
+        client.interpolate(before, after, 3, method="layered")
+    assert caught.value.reason == "MASKS_REQUIRED"
+
+
 def test_metrics_endpoint_serves_triton_and_model_metrics(server, client):
     client.interpolate(np.zeros((1, 16, 16, 3), np.uint8), np.full((1, 16, 16, 3), 9, np.uint8), 2)
     text = urllib.request.urlopen(server.urls.metrics, timeout=10).read().decode()

@@ -17,7 +17,7 @@ from tango.media.video import iter_frames, read_frames
 from tango.perception.face import FaceAnalyzer
 from tango.perception.pipeline import PerceptionOptions, analyze_video
 from tango.render.plan import RenderOptions, RenderPlan
-from tango.render.renderer import render_video
+from tango.render.renderer import frames_only, render_video
 
 
 class _Perception:
@@ -70,9 +70,9 @@ def lipsync_benchmark(video: Path, audio: Path, seconds: float = 10.0) -> dict:
                 visemes=viseme_track)
     figures["plan_ms_per_output_frame"] = round(1000 * (time.perf_counter() - began) / n, 3)
     with tempfile.TemporaryDirectory(prefix="tango-bench-lipsync-") as out:
-        plain = render_video(plan, frames, crossfade, Path(out) / "plain.mp4", RenderOptions())
+        plain = render_video(plan, frames, frames_only(crossfade), Path(out) / "plain.mp4", RenderOptions())
         finisher = mouth_finisher([perception], plan, RenderOptions(), speech, frames, "both", viseme_track)
-        synced = render_video(plan, frames, crossfade, Path(out) / "synced.mp4", RenderOptions(), finish=finisher)
+        synced = render_video(plan, frames, frames_only(crossfade), Path(out) / "synced.mp4", RenderOptions(), finish=finisher)
     report = finisher.report()
     figures.update({
         "output_frames": n, "frames_changed": report["frames_changed"],

@@ -14,6 +14,9 @@ class OrchestratorConfig(ServiceConfig):
     interp_url: str = "127.0.0.1:50061"  # Triton serving the interpolation model
     interpolator: str = "interp_flow"  # the Triton model drawing transitions, e.g. interp_acinterp (diffusion)
     interpolator_fallback: str = "interp_flow"  # used where that model is not ready or refuses a window
+    # how interp_flow draws: layered (person by flow over the speaker's background plate; measured less
+    # ghosting at taken jumps, `tango interp eval --jumps`), flow (the previous default) or crossfade
+    transition_method: str = "layered"
     database: str = ""  # SQLite file; empty = <data dir>/orchestrator.sqlite
     max_jobs_in_flight: int = 4  # pending + running; beyond it CreateX answers RESOURCE_EXHAUSTED
     job_workers: int = 1  # jobs run concurrently (CPU-bound stages: keep low on small machines)

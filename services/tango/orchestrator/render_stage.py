@@ -21,6 +21,7 @@ from tango.orchestrator.stage_clients import PathOutput
 from tango.orchestrator.transitions import TransitionModel
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.perception.artifact_io import PerceptionArtifact
+from tango.render.layers import WindowLayers
 from tango.render.lipsync import Skipped
 from tango.render.metrics import motion_metrics
 from tango.render.plan import RenderOptions, gather_path_frames, plan_from_path
@@ -30,8 +31,8 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE = "video.mp4", "video.json"
-RENDER_FORMAT = 4  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
-# 4 = transition length by jump difficulty
+RENDER_FORMAT = 5  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+# 4 = transition length by jump difficulty; 5 = layered transitions
 LIPSYNC_MODES = {pb.LIP_SYNC_UNSPECIFIED: "auto", pb.LIP_SYNC_OFF: "off", pb.LIP_SYNC_MOUTHS: "mouths",
                  pb.LIP_SYNC_WAV2LIP: "wav2lip"}
 LIPSYNC_SOURCES = {pb.LIP_SYNC_SOURCE_MODEL: "model", pb.LIP_SYNC_SOURCE_PHONES: "phones",
@@ -71,7 +72,8 @@ class RenderStage:
         lipsync = self.lipsync_request(options)
         key = key_sha256({"speaker": speaker.name, "audio": audio.sha256, "path": path.path, "jumps": path.jump_steps,
                           "difficulty": [round(d, 6) for d in path.jump_difficulty],
-                          "options": [render_options.max_height, render_options.transition_frames, model],
+                          "options": [render_options.max_height, render_options.transition_frames, model,
+                                      self.config.transition_method],
                           "lipsync": dataclasses.astuple(lipsync), "format": RENDER_FORMAT})
         if not self.store.exists(KIND, key):
             self.store.create(KIND, key, lambda tmp: self._render_into(tmp, speaker, path, audio, render_options,
@@ -97,7 +99,10 @@ class RenderStage:
         def frame_source(video: int, indices: list[int]) -> dict[int, np.ndarray]:
             return read_frames(videos[video], indices)
 
-        transitions = TransitionModel(self.interp, model, self.config.interpolator_fallback)
+        layers = WindowLayers(perceptions, plan, render_options, frame_source) \
+            if self.config.transition_method == "layered" else None
+        transitions = TransitionModel(self.interp, model, self.config.interpolator_fallback,
+                                      self.config.transition_method, layers)
         video_path = directory / VIDEO_FILE
         finisher = None
         if lipsync.mode in ("auto", "mouths"):

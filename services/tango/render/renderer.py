@@ -21,14 +21,29 @@ from tango.render.plan import CLIP_FRAMES, RenderOptions, RenderPlan
 from tango.render.schedule import FrameSchedule, build_schedule
 from tango.runtime.errors import Cancelled, TangoError
 
-# (before (k, H, W, 3) uint8, after (k, H, W, 3) uint8, n) -> (n, H, W, 3) uint8
-Interpolator = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+@dataclass(frozen=True)
+class Window:
+    """A generated window and the output positions of the real frames handed to the interpolator."""
+
+    start: int  # first generated output frame
+    end: int  # one past the last
+    before: np.ndarray  # (k,) int64 output positions of the context frames before the window
+    after: np.ndarray  # (k,) int64 output positions of those after it
+
+
+# (before (k, H, W, 3) uint8, after (k, H, W, 3) uint8, n, window) -> (n, H, W, 3) uint8
+Interpolator = Callable[[np.ndarray, np.ndarray, int, Window], np.ndarray]
+
+
+def frames_only(interpolate: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Interpolator:
+    """An interpolator that needs only the frames (crossfade, flow in-process) in the renderer's signature."""
+    return lambda before, after, count, _window: interpolate(before, after, count)
 # (output position, frame (H, W, 3) uint8) -> frame: a last touch before encoding (lip sync)
 FrameFinisher = Callable[[int, np.ndarray], np.ndarray]
 ProgressFn = Callable[[str, int, int], None]
 StopFn = Callable[[], bool]
 
-__all__ = ["RenderOptions", "RenderPlan", "RenderReport", "render_video"]
+__all__ = ["RenderOptions", "RenderPlan", "RenderReport", "Window", "frames_only", "render_video"]
 
 
 @dataclass
@@ -117,7 +132,7 @@ def _write_frames(schedule: FrameSchedule, stream: RealFrameStream, interpolate:
             raise Cancelled("render cancelled", metadata={"frame": position})
         if window < len(schedule.windows) and position == schedule.windows[window, 0]:
             start, end = (int(v) for v in schedule.windows[window])
-            frames = _generate(stream, recent, int(schedule.context[window]), end - start, interpolate, stages)
+            frames = _generate(stream, recent, int(schedule.context[window]), start, end, interpolate, stages)
             window += 1
         else:
             index, frame = stream.next()
@@ -138,13 +153,17 @@ def _write_frames(schedule: FrameSchedule, stream: RealFrameStream, interpolate:
                 on_progress("render", position, total)
 
 
-def _generate(stream: RealFrameStream, recent: deque, context: int, count: int,
+def _generate(stream: RealFrameStream, recent: deque, context: int, start: int, end: int,
               interpolate: Interpolator, stages: _Stages) -> np.ndarray:
-    """(count, H, W, 3) uint8 transition frames from the real frames on both sides of the window."""
-    before = np.stack(list(recent)[-context:])  # (k, H, W, 3)
-    after = np.stack([frame for _, frame in stream.peek(context)])  # (k, H, W, 3)
+    """(end - start, H, W, 3) uint8 transition frames from the real frames on both sides of the window."""
+    count = end - start
+    before = np.stack(list(recent)[-context:])  # (k, H, W, 3): output positions start-k .. start-1
+    peeked = stream.peek(context)
+    after = np.stack([frame for _, frame in peeked])  # (k, H, W, 3)
+    window = Window(start, end, np.arange(start - len(before), start, dtype=np.int64),
+                    np.array([position for position, _ in peeked], dtype=np.int64))
     began = time.perf_counter()
-    frames = np.asarray(interpolate(before, after, count))
+    frames = np.asarray(interpolate(before, after, count, window))
     stages.add("interpolate", began)
     expected = (count,) + before.shape[1:]
     if frames.shape != expected or frames.dtype != np.uint8:

@@ -69,16 +69,23 @@ class TritonClient:
         return self._embed(MOTION_MODEL, "MOTION", np.asarray(motion, np.float32), 3, checkpoint)
 
     def interpolate(self, before: np.ndarray, after: np.ndarray, num_frames: int, method: str = "flow",
-                    model: str = INTERP_MODEL) -> np.ndarray:
+                    model: str = INTERP_MODEL, layers: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+                    ) -> np.ndarray:
         """before (k, H, W, 3) uint8, after (k, H, W, 3) uint8 -> (num_frames, H, W, 3) uint8.
 
-        `model` names the Triton interpolation model, so a diffusion interpolator can replace the flow one."""
+        `model` names the Triton interpolation model, so a diffusion interpolator can replace the flow one.
+        `layers` (method "layered"): person masks of the context frames (k, Hm, Wm) uint8 x 2 and the
+        background plate (H, W, 3) uint8 or None."""
         inputs = [
             self._input("BEFORE", np.ascontiguousarray(before, np.uint8), "UINT8"),
             self._input("AFTER", np.ascontiguousarray(after, np.uint8), "UINT8"),
             self._input("NUM_FRAMES", np.array([num_frames], np.int32), "INT32"),
             self._input("METHOD", np.array([method.encode()], np.object_), "BYTES"),
         ]
+        if layers is not None:
+            names = ("MASKS_BEFORE", "MASKS_AFTER", "PLATE")
+            inputs += [self._input(name, np.ascontiguousarray(array, np.uint8), "UINT8")
+                       for name, array in zip(names, layers) if array is not None]
         result = self._infer(model, inputs, ["FRAMES"])
         return result.as_numpy("FRAMES")
 

@@ -70,6 +70,16 @@ def transition_inputs(pb_utils, request) -> tuple[np.ndarray, np.ndarray, int, s
     return before, after, num_frames, "flow" if method is None else string_input(method.as_numpy())
 
 
+def layer_inputs(pb_utils, request) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Optional MASKS_BEFORE / MASKS_AFTER (k, Hm, Wm) uint8 person masks at perception's resolution (0/1)
+    and PLATE (H, W, 3) uint8 background plate of an interpolation request (the `layered` method's inputs)."""
+    def optional(name: str) -> np.ndarray | None:
+        tensor = pb_utils.get_input_tensor_by_name(request, name)
+        return None if tensor is None else tensor.as_numpy()
+
+    return optional("MASKS_BEFORE"), optional("MASKS_AFTER"), optional("PLATE")
+
+
 class FrameMetrics:
     """`<prefix>_frames_generated_total` and `<prefix>_frame_seconds` of an interpolation model, per label set.
 
