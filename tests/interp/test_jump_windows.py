@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from tango.graph.artifact_io import GraphArtifact
-from tango.interp.jump_windows import attach_references, jump_frames, sample_jumps
+from tango.interp.jump_windows import (attach_references, edge_difficulty, jump_frames, sample_jumps,
+                                      typical_difficulty)
 from tango.media.audio import AudioTrack
 from tango.render.plan import RenderOptions, RenderPlan
 from tango.render.schedule import build_schedule
@@ -53,7 +54,8 @@ def test_sampled_jumps_span_the_edge_costs_and_fit_the_video():
     for spec in specs:
         assert spec.before.min() >= 0 and spec.after.max() < 160 and len(spec.before) == len(spec.after) == 4
         assert spec.target_node != spec.source_node + 1
-        assert spec.frames == RenderOptions().transition_lengths(np.array([spec.difficulty]))[0]  # the renderer's n
+        typical = typical_difficulty(graph, edge_difficulty(graph))
+        assert spec.frames == RenderOptions().transition_lengths(np.array([spec.difficulty]), typical)[0]
         assert spec.difficulty == spec.cost  # no head turn stored in this graph
     assert specs[0].frames < 8 < specs[-1].frames  # easy jumps get short windows, hard ones long
     again = sample_jumps(graph, frames=160, count=5, seed=0, context=4)

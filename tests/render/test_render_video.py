@@ -222,14 +222,14 @@ def test_real_clip_end_to_end(tmp_path):
 
 
 def test_window_length_follows_jump_difficulty():
-    options = RenderOptions(transition_frames=8, reference_difficulty=0.5, min_transition_frames=4,
-                            max_transition_frames=16)
-    np.testing.assert_array_equal(options.transition_lengths(np.array([0.1, 0.5, 0.7, 2.0, np.nan])),
+    options = RenderOptions(transition_frames=8, min_transition_frames=4, max_transition_frames=16)
+    np.testing.assert_array_equal(options.transition_lengths(np.array([0.1, 0.5, 0.7, 2.0, np.nan]), 0.5),
                                   [4, 8, 12, 16, 8])
     fixed = RenderOptions(adaptive_transitions=False)
-    assert fixed.transition_lengths(np.array([0.1, 3.0])).tolist() == [8, 8]
+    assert fixed.transition_lengths(np.array([0.1, 3.0]), 0.5).tolist() == [8, 8]
+    assert options.transition_lengths(np.array([0.1, 3.0]), 0.0).tolist() == [8, 8]  # no typical jump known
     frames = np.zeros(len(CLIPS), np.int32)
-    frames[[3, 6]] = options.transition_lengths(np.array([0.2, 1.0]))  # an easy join, a hard one
+    frames[[3, 6]] = options.transition_lengths(np.array([0.2, 1.0]), 0.5)  # an easy join, a hard one
     plan = dataclasses.replace(synthetic_plan(40, CLIPS, JUMPS), jump_frames=frames)
     schedule = build_schedule(plan, transition_frames=8, context_frames=4)
     assert schedule.windows.tolist() == [[10, 14], [16, 32]]

@@ -7,7 +7,7 @@ just before and just after them. With the path continuing into i and out of j, t
 frames [s_i + 4 - n//2 - k, s_i + 4 - n//2) and [s_j + n - n//2, s_j + n - n//2 + k) (s = a clip's first
 frame; n = 8: [s_i - k, s_i) and [s_j + 4, s_j + 4 + k)). n is sized as the renderer sizes it: the jump's
 difficulty d_ij + head turn / `turn_scale_deg` (retrieval's `edge_difficulty`) through
-`RenderOptions.transition_lengths` (8 frames at difficulty 0.5, in proportion, even, within 4..16).
+`RenderOptions.transition_lengths` (8 frames for the graph's median jump, in proportion, even, within 4..16).
 
 Sampling: the jump (non-continue) edges whose windows fit inside the video are sorted by edge cost and
 cut into `count` strata of equal size; one edge is drawn at random from each (seeded), so cheap and hard
@@ -28,6 +28,7 @@ import numpy as np
 from tango.graph.artifact_io import GraphArtifact
 from tango.render.plan import CLIP_FRAMES, RenderOptions
 from tango.retrieval.options import SearchOptions
+from tango.retrieval.scoring import junction_difficulty
 
 THUMB_SIDE = 64
 
@@ -53,11 +54,14 @@ def jump_frames(start_i: int, start_j: int, transition_frames: int, context: int
 
 
 def edge_difficulty(graph: GraphArtifact, turn_scale_deg: float = SearchOptions().turn_scale_deg) -> np.ndarray:
-    """(E,) float64 difficulty of drawing each edge: d_ij + head turn / turn_scale_deg (turn 0 when absent)."""
-    difficulty = graph.arrays["edge_cost"].astype(np.float64)
-    if "edge_turn" in graph.arrays:
-        difficulty = difficulty + np.nan_to_num(graph.arrays["edge_turn"].astype(np.float64)) / turn_scale_deg
-    return difficulty
+    """(E,) float64 difficulty of drawing each edge, as retrieval weighs it (turn 0 when absent)."""
+    return junction_difficulty(graph.arrays["edge_cost"], graph.arrays.get("edge_turn"), turn_scale_deg)
+
+
+def typical_difficulty(graph: GraphArtifact, difficulty: np.ndarray) -> float:
+    """The median difficulty of the graph's jump edges (as retrieval reports it to the renderer)."""
+    jumps = difficulty[~graph.arrays["edge_continue"]]
+    return float(np.median(jumps)) if jumps.size else 0.0
 
 
 def sample_jumps(graph: GraphArtifact, frames: int, count: int, seed: int, context: int,
@@ -69,7 +73,8 @@ def sample_jumps(graph: GraphArtifact, frames: int, count: int, seed: int, conte
     starts = arrays["node_frames"][:, 0] if "node_frames" in arrays else arrays["node_start_frame"]  # (N,)
     video = arrays["node_video"]
     difficulty = edge_difficulty(graph)  # (E,)
-    lengths = render.transition_lengths(difficulty).astype(np.int64)  # (E,) n of each edge's window
+    typical = typical_difficulty(graph, difficulty)
+    lengths = render.transition_lengths(difficulty, typical).astype(np.int64)  # (E,) n of each edge's window
     head = starts[sources] + CLIP_FRAMES - lengths // 2 - context  # (E,) first context frame
     tail = starts[indices] + lengths - lengths // 2 + context  # (E,) one past the last
     usable = (~arrays["edge_continue"]) & (video[sources] == 0) & (video[indices] == 0) & (head >= 0) & (tail <= frames)

@@ -71,7 +71,7 @@ class RenderStage:
         model = options.interpolator or self.config.interpolator
         lipsync = self.lipsync_request(options)
         key = key_sha256({"speaker": speaker.name, "audio": audio.sha256, "path": path.path, "jumps": path.jump_steps,
-                          "difficulty": [round(d, 6) for d in path.jump_difficulty],
+                          "difficulty": [round(d, 6) for d in path.jump_difficulty] + [path.typical_jump_difficulty],
                           "options": [render_options.max_height, render_options.transition_frames, model,
                                       self.config.transition_method],
                           "lipsync": dataclasses.astuple(lipsync), "format": RENDER_FORMAT})
@@ -128,7 +128,8 @@ class RenderStage:
         if len(path.jump_difficulty) != len(path.jump_steps):
             return None
         frames = np.zeros(len(path.path), np.int32)
-        frames[np.asarray(path.jump_steps, np.int64)] = options.transition_lengths(np.asarray(path.jump_difficulty))
+        frames[np.asarray(path.jump_steps, np.int64)] = options.transition_lengths(np.asarray(path.jump_difficulty),
+                                                                                  path.typical_jump_difficulty)
         return frames
 
     def lipsync_request(self, options: pb.ReenactmentOptions) -> LipSyncRequest:

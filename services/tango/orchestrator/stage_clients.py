@@ -59,6 +59,7 @@ class PathOutput:
     embeddings_uri: str
     mode: str
     jump_difficulty: list[float] = field(default_factory=list)  # aligned with jump_steps
+    typical_jump_difficulty: float = 0.0  # median over the graph's jumps
     extra: dict = field(default_factory=dict)
 
 
@@ -93,7 +94,8 @@ class StageClients:
                                                  mode=mode or retrieval_pb.SEARCH_MODE_DP, options=options)
         reply = self._unary(self.retrieval.SearchPath, request, should_stop)
         return PathOutput(list(reply.path), list(reply.jump_steps), reply.similarity, reply.revisits,
-                          reply.search_seconds, reply.embeddings.uri, reply.mode, list(reply.jump_difficulties))
+                          reply.search_seconds, reply.embeddings.uri, reply.mode, list(reply.jump_difficulties),
+                          reply.typical_jump_difficulty)
 
     def close(self) -> None:
         for channel in self._channels:

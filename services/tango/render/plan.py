@@ -21,10 +21,9 @@ CLIP_FRAMES = 4  # frames per motion-graph node
 class RenderOptions:
     max_height: int = 1080  # frames taller than this are downscaled (aspect kept); 0 = never
     transition_frames: int = 8  # generated frames replacing real ones around each jump; 0 = hard cuts
-    # window length by the jump's drawing difficulty (when the plan carries it): transition_frames at
-    # reference_difficulty, in proportion to it, rounded to even, within [min, max]_transition_frames
+    # window length by the jump's drawing difficulty relative to the speaker's typical jump (when the plan
+    # carries it): transition_frames for a typical jump, in proportion, rounded to even, within [min, max]
     adaptive_transitions: bool = True
-    reference_difficulty: float = 0.5
     min_transition_frames: int = 4
     max_transition_frames: int = 16
     context_frames: int = 4  # real frames on each side handed to the interpolator (k)
@@ -41,15 +40,15 @@ class RenderOptions:
         for name in ("context_frames", "fetch_chunk_frames", "progress_every"):
             if getattr(self, name) < 1:
                 raise InvalidArgument(f"RenderOptions.{name} must be >= 1", metadata={name: getattr(self, name)})
-        if self.max_transition_frames < self.min_transition_frames or not self.reference_difficulty > 0:
-            raise InvalidArgument("RenderOptions: max_transition_frames < min_transition_frames, or "
-                                  "reference_difficulty <= 0")
+        if self.max_transition_frames < self.min_transition_frames:
+            raise InvalidArgument("RenderOptions: max_transition_frames < min_transition_frames")
 
-    def transition_lengths(self, difficulty: np.ndarray) -> np.ndarray:
-        """(J,) int32 generated frames for jumps of these drawing difficulties (even, within bounds)."""
-        if not self.adaptive_transitions or self.transition_frames == 0:
+    def transition_lengths(self, difficulty: np.ndarray, typical: float) -> np.ndarray:
+        """(J,) int32 generated frames for jumps of these drawing difficulties, `typical` being the speaker's
+        typical jump's (even, within bounds)."""
+        if not self.adaptive_transitions or self.transition_frames == 0 or not typical > 0:
             return np.full(len(difficulty), self.transition_frames, np.int32)
-        scaled = self.transition_frames * np.asarray(difficulty, np.float64) / self.reference_difficulty
+        scaled = self.transition_frames * np.asarray(difficulty, np.float64) / typical
         even = 2 * np.round(np.nan_to_num(scaled, nan=self.transition_frames) / 2)
         return np.clip(even, self.min_transition_frames, self.max_transition_frames).astype(np.int32)
 

@@ -20,6 +20,7 @@ class SearchResult:
     search_seconds: float
     mode: str
     jump_difficulty: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # (J,) per jump step
+    typical_jump_difficulty: float = 0.0  # median difficulty over the graph's jump edges
 
     @property
     def steps(self) -> int:

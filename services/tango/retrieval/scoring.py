@@ -46,12 +46,23 @@ def path_similarity(
     return options.low_weight * low / FRAMES_PER_STEP + options.high_weight * high
 
 
-def edge_difficulty(graph: RetrievalGraph, options: SearchOptions) -> np.ndarray:
+def junction_difficulty(edge_cost: np.ndarray, edge_turn: np.ndarray | None, turn_scale_deg: float) -> np.ndarray:
     """(E,) float64 difficulty of drawing each edge's transition: d_ij + head turn / turn_scale_deg."""
-    difficulty = graph.edge_cost.astype(np.float64)
-    if graph.edge_turn is not None:
-        difficulty = difficulty + graph.edge_turn.astype(np.float64) / options.turn_scale_deg
+    difficulty = np.asarray(edge_cost, np.float64)
+    if edge_turn is not None:
+        difficulty = difficulty + np.nan_to_num(np.asarray(edge_turn, np.float64)) / turn_scale_deg
     return difficulty
+
+
+def edge_difficulty(graph: RetrievalGraph, options: SearchOptions) -> np.ndarray:
+    """(E,) float64 difficulty of each edge of a search's graph (`junction_difficulty`)."""
+    return junction_difficulty(graph.edge_cost, graph.edge_turn, options.turn_scale_deg)
+
+
+def typical_jump_difficulty(graph: RetrievalGraph, options: SearchOptions) -> float:
+    """The median difficulty of the graph's jump edges (0 for a graph without jumps)."""
+    jumps = edge_difficulty(graph, options)[~graph.edge_continue]
+    return float(np.median(jumps)) if jumps.size else 0.0
 
 
 def edge_penalties(graph: RetrievalGraph, options: SearchOptions) -> np.ndarray:
@@ -120,6 +131,7 @@ def evaluate_path(
         revisit_count=int(revisit.sum()),
         edge_cost_sum=edge_cost_sum,
         jump_difficulty=jump_difficulty,
+        typical_jump_difficulty=typical_jump_difficulty(graph, options),
         cost=-objective,
         search_seconds=search_seconds,
         mode=mode,

@@ -33,6 +33,7 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
             cost=result.cost, search_seconds=result.search_seconds, mode=result.mode,
             jump_difficulty=result.edge_cost_sum / max(int(result.jump.sum()), 1),
             jump_difficulties=result.jump_difficulty.tolist(),
+            typical_jump_difficulty=result.typical_jump_difficulty,
             embeddings=types_pb2.ArtifactRef(uri=info.uri, sha256=info.sha256, kind=info.kind),
         )
 
