@@ -33,7 +33,7 @@ def test_weighting_difficulty_picks_easier_jumps():
     graph = dataclasses.replace(graph, edge_turn=np.where(graph.edge_continue, 0.0,
                                                           rng.uniform(0, 40, graph.num_edges)).astype(np.float32))
     features = random_features(120, 16, seed=4)
-    plain = search_path(graph, features, SearchOptions(jump_penalty=0.1))
+    plain = search_path(graph, features, SearchOptions(jump_penalty=0.1, edge_cost_weight=0.0))
     weighted = search_path(graph, features, SearchOptions(jump_penalty=0.1, edge_cost_weight=0.1))
     difficulty = edge_difficulty(graph, SearchOptions())
     assert difficulty.max() > graph.edge_cost.max()  # the turn counts
