@@ -10,6 +10,7 @@ import pytest
 from acinterp_testkit import free_port_outside_mesh, moving_scene
 
 from tango.orchestrator.transitions import TransitionModel
+from tango.render.renderer import Window
 from tango.runtime.errors import InvalidArgument, ModelNotReady
 from tango.triton.client import TritonClient
 from tango.triton.launcher import TritonServer, TritonServerConfig
@@ -17,6 +18,11 @@ from tango.triton.launcher import TritonServer, TritonServerConfig
 pytest.importorskip("pytriton")
 
 MODEL, FLOW = "interp_acinterp", "interp_flow"
+
+
+def window(count: int, context: int = 2) -> Window:
+    """A window of `count` generated frames after `context` real ones (positions only)."""
+    return Window(context, context + count, np.arange(context), np.arange(context + count, 2 * context + count))
 
 
 def server_config(weights_dir, backends, **overrides) -> TritonServerConfig:
@@ -43,8 +49,8 @@ def test_frames_over_grpc(tiny_weights_dir, tiny_pipeline, tmp_path):
         assert 'tango_acinterp_frames_generated_total{device="cpu"} 16' in metrics  # the failed request adds none
 
         transitions = TransitionModel(client, MODEL, FLOW)
-        assert np.array_equal(transitions(before, after, 8), frames)  # ACInterp draws what it can hold
-        long_window = transitions(before, after, 40)  # too long for its motion module: the flow draws it
+        assert np.array_equal(transitions(before, after, 8, window(8)), frames)  # ACInterp draws what it can hold
+        long_window = transitions(before, after, 40, window(40))  # too long for its motion module: the flow draws it
         assert np.array_equal(long_window, client.interpolate(before, after, 40, model=FLOW))
         report = transitions.report()
         assert (report["model"], report["windows"], report["fallback"]) == (MODEL, 2, FLOW)
@@ -63,10 +69,11 @@ def test_without_weights_the_model_is_not_ready_with_the_reason(tmp_path):
         assert "ACINTERP_WEIGHTS_NOT_FOUND" in str(caught.value) and "no-weights" in str(caught.value)
 
         transitions = TransitionModel(client, MODEL, FLOW)  # the orchestrator's view: flow draws every window
-        frames = transitions(np.zeros((2, 16, 16, 3), np.uint8), np.full((2, 16, 16, 3), 200, np.uint8), 4)
+        frames = transitions(np.zeros((2, 16, 16, 3), np.uint8), np.full((2, 16, 16, 3), 200, np.uint8), 4, window(4))
         assert frames.shape == (4, 16, 16, 3) and 0 < frames.mean() < 200
         report = transitions.report()
         assert (report["windows"], report["fallback_windows"]) == (1, 1)
         assert "UNAVAILABLE" in report["fallback_reason"] and "ACINTERP_WEIGHTS_NOT_FOUND" in report["fallback_reason"]
         with pytest.raises(ModelNotReady):
-            TransitionModel(client, MODEL)(np.zeros((1, 16, 16, 3), np.uint8), np.zeros((1, 16, 16, 3), np.uint8), 2)
+            TransitionModel(client, MODEL)(np.zeros((1, 16, 16, 3), np.uint8), np.zeros((1, 16, 16, 3), np.uint8), 2,
+                                          window(2))
