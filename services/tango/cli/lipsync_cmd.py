@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-SOURCES = ("model", "phones", "both")
+SOURCES = ("model", "phones", "both")  # tango.lipsync.mouths.SOURCES, kept here so the CLI starts without cv2
 
 
 def register(subparsers) -> None:

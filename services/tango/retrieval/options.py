@@ -35,7 +35,7 @@ class SearchOptions:
     jump_penalty: float = 0.2  # w_jump: subtracted for each step entered through a non-continue edge
     # w_edge_cost: times the jump's drawing difficulty, subtracted for each jump taken. 0.25 measured on the
     # 22 s speaker over the six shared tracks (jump penalty 1.0): mean similarity -1.6 %, mean difficulty of
-    # the chosen jumps -3.3 %, jumps 103 -> 86 (0.5: -2.5 % / -4.2 %; 0.1: -0.4 % / -1.0 %)
+    # the chosen jumps -3.3 %, jumps 103 -> 91 (0.5: -2.5 % / -4.2 %; 0.1: -0.4 % / -1.0 %)
     edge_cost_weight: float = 0.25
     turn_scale_deg: float = 20.0  # a head turn of this many degrees adds 1 to a jump's difficulty
     revisit_penalty: float = 0.5  # subtracted for each step whose node already occurs in the last window
