@@ -44,6 +44,7 @@ def test_weighting_difficulty_picks_easier_jumps():
 
 def test_bad_difficulty_options():
     graph = synthetic_graph(20, dim=8)
-    for options in (SearchOptions(edge_cost_weight=float("nan")), SearchOptions(turn_scale_deg=0.0)):
+    for options in (SearchOptions(edge_cost_weight=float("nan")), SearchOptions(turn_scale_deg=0.0),
+                    SearchOptions(jump_penalty=float("nan")), SearchOptions(low_weight=float("inf"))):
         with pytest.raises(InvalidArgument):
             search_path(graph, random_features(6, 8), options)

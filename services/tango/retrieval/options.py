@@ -69,6 +69,8 @@ def validate_options(options: SearchOptions) -> None:
         "memory_bound_bytes": options.memory_bound_bytes > 0,
         "turn_scale_deg": math.isfinite(options.turn_scale_deg) and options.turn_scale_deg > 0,
         "edge_cost_weight": math.isfinite(options.edge_cost_weight) and options.edge_cost_weight >= 0,
+        **{name: math.isfinite(getattr(options, name))
+           for name in ("low_weight", "high_weight", "jump_penalty", "revisit_penalty")},
     }
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
