@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from tango.graph.artifact_io import GraphArtifact
@@ -40,7 +39,7 @@ from tango.interp.jump_windows import JumpSpec, attach_references, sample_jumps,
 from tango.interp.layered import preload
 from tango.interp.masks import refine_masks
 from tango.interp.metrics import psnr, ssim
-from tango.interp.plate import Plate, build_plate
+from tango.interp.plate import Plate, plate_from_low_masks, plate_samples
 from tango.interp.strip import StripRow, crop_box, write_strip
 from tango.interp.transition import TransitionInterpolator
 from tango.media.video import iter_frames, read_frames
@@ -128,21 +127,7 @@ def decode_footage(video: Path, perception: PerceptionArtifact, wanted: set[int]
 
 def speaker_plate(footage: _Footage, samples: np.ndarray) -> Plate:
     """Background plate from full frames `samples` and their perception masks upsampled (bilinear)."""
-    frames = footage.stack(samples)  # (T, H, W, 3)
-    height, width = frames.shape[1:3]
-    masks = np.stack([cv2.resize(footage.low_masks[i].astype(np.float32), (width, height),
-                                 interpolation=cv2.INTER_LINEAR) for i in samples])  # (T, H, W)
-    return build_plate(frames, masks)
-
-
-def plate_samples(perception: PerceptionArtifact, count: int, excluded: set[int]) -> np.ndarray:
-    """(T,) int64 frames with a person, spread evenly over the video, none of them in `excluded`."""
-    present = np.flatnonzero(perception.arrays["person_present"])
-    allowed = np.array([i for i in present if int(i) not in excluded], np.int64)
-    if allowed.size == 0:
-        return allowed
-    picks = np.linspace(0, allowed.size - 1, min(count, allowed.size)).round().astype(np.int64)
-    return np.unique(allowed[picks])
+    return plate_from_low_masks(footage.stack(samples), footage.low_masks[samples])
 
 
 def window_context(footage: _Footage, x: TransitionInputs, before_end: int, after_start: int) -> WindowContext:
@@ -276,10 +261,10 @@ def evaluate_jumps(video: Path | str, graph: GraphArtifact, perception: Percepti
 def _plate_plan(perception: PerceptionArtifact, count: int, gap_frames: set[int]) -> tuple[np.ndarray, bool]:
     """(plate frames, whether they avoid the held-out gaps): a short video's gaps hold most of its frames,
     and a plate of a handful of frames would be worse than one that has seen them."""
-    samples = plate_samples(perception, count, gap_frames)
+    samples = plate_samples(perception.arrays["person_present"], count, gap_frames)
     if samples.size >= count // 2:
         return samples, True
-    return plate_samples(perception, count, set()), False
+    return plate_samples(perception.arrays["person_present"], count), False
 
 
 def _load_reference(video: Path, perception: PerceptionArtifact, spec: JumpSpec) -> np.ndarray | None:

@@ -93,3 +93,22 @@ def build_plate(frames: np.ndarray, masks: np.ndarray, config: PlateConfig = Pla
     count = np.where(count >= min(min_seen, len(frames)), count, 0).astype(np.int32)
     image = fill_holes(median, count == 0, config.inpaint_max_side, config.inpaint_radius)
     return Plate(image=image, seen=count)
+
+
+def plate_samples(person_present: np.ndarray, count: int, excluded: set[int] = frozenset()) -> np.ndarray:
+    """(T,) int64 frames with a person, spread evenly over the video, none of them in `excluded`."""
+    present = np.flatnonzero(person_present)
+    allowed = np.array([i for i in present if int(i) not in excluded], np.int64)
+    if allowed.size == 0:
+        return allowed
+    picks = np.linspace(0, allowed.size - 1, min(count, allowed.size)).round().astype(np.int64)
+    return np.unique(allowed[picks])
+
+
+def plate_from_low_masks(frames: np.ndarray, low_masks: np.ndarray, config: PlateConfig = PlateConfig()) -> Plate:
+    """(T, H, W, 3) uint8 frames and their (T, Hm, Wm) low-resolution person masks (perception's), upsampled
+    bilinearly -> the background Plate."""
+    height, width = frames.shape[1:3]
+    masks = np.stack([cv2.resize(np.asarray(m, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+                      for m in low_masks])  # (T, H, W)
+    return build_plate(frames, masks, config)

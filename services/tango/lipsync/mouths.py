@@ -44,6 +44,16 @@ class MouthPlan:
     seconds: float
 
 
+def real_neighbours(frame_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) last output frame at or before each that shows a real frame (-1: none), and (N,) the first at or
+    after it (N: none)."""
+    n = len(frame_state)
+    index, shown = np.arange(n), frame_state >= 0
+    before = np.maximum.accumulate(np.where(shown, index, -1))
+    after = np.minimum.accumulate(np.where(shown, index, n)[::-1])[::-1]
+    return before, after
+
+
 def frame_faces(speakers: SpeakerMouths, frame_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, 95, 3) face mesh and (N, 3) head pose of every output frame. A generated frame (state -1) gets the
     linear blend of the real frames before and after its window at its place in the window; NaN where the
@@ -55,8 +65,7 @@ def frame_faces(speakers: SpeakerMouths, frame_state: np.ndarray) -> tuple[np.nd
     landmarks[shown] = speakers.landmarks[frame_state[shown]]
     pose[shown] = speakers.bank.head_pose[frame_state[shown]]
     index = np.arange(n)
-    before = np.maximum.accumulate(np.where(shown, index, -1))  # (N,) last real frame at or before
-    after = np.minimum.accumulate(np.where(shown, index, n)[::-1])[::-1]  # (N,) first real frame at or after
+    before, after = real_neighbours(frame_state)  # (N,), (N,)
     inside = ~shown & (before >= 0) & (after < n)
     tau = ((index - before) / np.maximum(after - before, 1))[inside].astype(np.float32)  # (G,)
     landmarks[inside] = ((1 - tau)[:, None, None] * landmarks[before[inside]]
@@ -95,10 +104,8 @@ def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_s
     path = search_mouths(unary, speakers.bank, config)
     faced = np.isfinite(face).all(axis=(1, 2))
     mouth = np.where(faced, path, -1)
-    index = np.arange(len(frame_state))
-    real_before = np.maximum.accumulate(np.where(frame_state >= 0, index, -1))
-    real_after = np.minimum.accumulate(np.where(frame_state >= 0, index, len(index))[::-1])[::-1]
-    one_sided = (frame_state < 0) & ((real_before < 0) | (real_after >= len(index)))
+    before, after = real_neighbours(frame_state)
+    one_sided = (frame_state < 0) & ((before < 0) | (after >= len(frame_state)))
     left = {LEFT_TRANSITION: int(one_sided.sum()), LEFT_NO_FACE: int((~faced & ~one_sided).sum())}
     jumps = int(np.sum(path[1:] != speakers.bank.next_frame[path[:-1]]))
     return MouthPlan(mouth=mouth, frame_state=frame_state, face=face, head_pose=head_pose,
@@ -154,7 +161,8 @@ class MouthCompositor:
         end = min(position + self.chunk, len(self.plan.mouth))
         wanted = np.unique(self.plan.mouth[position:end])
         wanted = wanted[wanted >= 0]
-        self._cache = {s: f for s, f in self._cache.items() if s in set(wanted.tolist())}
+        keep = set(wanted.tolist())
+        self._cache = {s: f for s, f in self._cache.items() if s in keep}
         missing = [int(s) for s in wanted if int(s) not in self._cache]
         videos = self.speakers.video[missing] if missing else np.zeros(0, np.int32)
         for v in np.unique(videos):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tango.lipsync.bank import build_speaker_mouths, has_faces
+from tango.lipsync.bank import SpeakerMouths, build_speaker_mouths, has_faces
 from tango.lipsync.mouths import MouthCompositor, plan_mouths
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.frames import FrameSource
@@ -47,15 +47,13 @@ def face_ratio(perceptions: list[PerceptionArtifact]) -> float:
     return float(present.mean()) if present.size else 0.0
 
 
-def output_frame_states(perceptions: list[PerceptionArtifact], plan: RenderPlan,
-                        options: RenderOptions) -> np.ndarray:
-    """(N,) reference state (all videos' perception frames concatenated) shown at each output frame;
+def output_frame_states(speakers: SpeakerMouths, plan: RenderPlan, options: RenderOptions) -> np.ndarray:
+    """(N,) mouth-bank state (all videos' perception frames concatenated) shown at each output frame;
     -1 where the renderer generates the frame."""
     schedule = build_schedule(plan, options.transition_frames, options.context_frames)
-    lengths = np.array([p.frames for p in perceptions], np.int64)
+    lengths = np.diff(np.append(speakers.offsets, len(speakers.video)))  # (V,) frames of each video
     video, local = path_frame_index(plan.clip_video, plan.clip_start, lengths, schedule.frames)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return np.where(schedule.generated, -1, offsets[video] + local)
+    return np.where(schedule.generated, -1, speakers.state(video, local))
 
 
 def mouth_finisher(perceptions: list[PerceptionArtifact], plan: RenderPlan, options: RenderOptions,
@@ -70,9 +68,30 @@ def mouth_finisher(perceptions: list[PerceptionArtifact], plan: RenderPlan, opti
         speakers = build_speaker_mouths(perceptions, visemes=visemes)
     except FailedPrecondition as error:
         return Skipped(reason=error.message)
-    states = output_frame_states(perceptions, plan, options)
+    states = output_frame_states(speakers, plan, options)
     mouth_plan = plan_mouths(speakers, speech, plan.fps, states, source=source, visemes=visemes)
     return MouthCompositor(speakers, mouth_plan, frame_source, [p.arrays["source_frame"] for p in perceptions])
+
+
+class LipSyncRun:
+    """One render's lip sync: the renderer's finisher (own mouths, or None) and, after encoding, the sidecar
+    entry (running Wav2Lip over the encoded video when that is the method)."""
+
+    def __init__(self, request: LipSyncRequest, perceptions: list[PerceptionArtifact], plan: RenderPlan,
+                 options: RenderOptions, speech: np.ndarray, frame_source: FrameSource, visemes=None):
+        self.request = request
+        self.finisher: MouthCompositor | None = None
+        self._skipped: Skipped | None = Skipped(reason="lip sync turned off") if request.mode == "off" else None
+        if request.mode in ("auto", "mouths"):
+            made = mouth_finisher(perceptions, plan, options, speech, frame_source, request.source,
+                                  visemes if request.source != "model" else None)
+            self.finisher, self._skipped = (None, made) if isinstance(made, Skipped) else (made, None)
+
+    def after_encoding(self, video_path: Path, speech: np.ndarray, speech_rate: int, soundtrack) -> dict:
+        """The sidecar's `lipsync` entry."""
+        if self.request.mode == "wav2lip":
+            return wav2lip_post(self.request.wav2lip_dir, video_path, speech, speech_rate, soundtrack)
+        return self._skipped.to_dict() if self._skipped is not None else self.finisher.report()
 
 
 def wav2lip_post(weights_dir: str, video_path: Path, speech: np.ndarray, speech_rate: int, soundtrack) -> dict:

@@ -1,5 +1,6 @@
 """Rendering a retrieved path: real reference frames, Triton-generated transitions, H.264 + AAC, sidecar
-with output metrics, and the optional lip-sync post-process. Produces a `render` artifact."""
+with output metrics, and lip sync (own mouths as the renderer's finisher, or Wav2Lip after encoding). Produces a
+`render` artifact."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +13,7 @@ import numpy as np
 from tango.artifacts.hashing import key_sha256
 from tango.artifacts.inputs import InputResolver
 from tango.artifacts.store import ArtifactInfo, ArtifactStore
-from tango.lipsync.render_hook import LipSyncRequest, mouth_finisher, wav2lip_post
+from tango.lipsync.render_hook import LipSyncRequest, LipSyncRun
 from tango.lipsync.visemes import viseme_track
 from tango.media.audio import SPEECH_SAMPLE_RATE, AudioTrack
 from tango.media.video import read_frames
@@ -22,7 +23,6 @@ from tango.orchestrator.transitions import TransitionModel
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.layers import WindowLayers
-from tango.render.lipsync import Skipped
 from tango.render.metrics import motion_metrics
 from tango.render.plan import RenderOptions, gather_path_frames, plan_from_path
 from tango.render.renderer import render_video
@@ -104,20 +104,11 @@ class RenderStage:
         transitions = TransitionModel(self.interp, model, self.config.interpolator_fallback,
                                       self.config.transition_method, layers)
         video_path = directory / VIDEO_FILE
-        finisher = None
-        if lipsync.mode in ("auto", "mouths"):
-            finisher = mouth_finisher(perceptions, plan, render_options, audio.speech, frame_source, lipsync.source,
-                                      self.visemes if lipsync.source != "model" else None)
+        lipsync_run = LipSyncRun(lipsync, perceptions, plan, render_options, audio.speech, frame_source, self.visemes)
         report = render_video(plan, frame_source, transitions, video_path, render_options,
                               on_progress=lambda _stage, done, total: on_progress(done, total), should_stop=should_stop,
-                              finish=None if isinstance(finisher, Skipped) else finisher)
-        if lipsync.mode == "wav2lip":
-            lipsync_entry = wav2lip_post(lipsync.wav2lip_dir, video_path, audio.speech, SPEECH_SAMPLE_RATE,
-                                         audio.soundtrack)
-        elif lipsync.mode == "off":
-            lipsync_entry = Skipped(reason="lip sync turned off").to_dict()
-        else:
-            lipsync_entry = finisher.to_dict() if isinstance(finisher, Skipped) else finisher.report()
+                              finish=lipsync_run.finisher)
+        lipsync_entry = lipsync_run.after_encoding(video_path, audio.speech, SPEECH_SAMPLE_RATE, audio.soundtrack)
         sidecar = build_sidecar(report, plan.path_nodes, self._metrics(perceptions, plan, report.frames, audio.speech),
                                 self._reference_metrics(perceptions), lipsync_entry, transitions.report())
         write_sidecar(directory / SIDECAR_FILE, sidecar)

@@ -21,6 +21,7 @@ from tango.render.plan import CLIP_FRAMES, RenderOptions, RenderPlan
 from tango.render.schedule import FrameSchedule, build_schedule
 from tango.runtime.errors import Cancelled, TangoError
 
+
 @dataclass(frozen=True)
 class Window:
     """A generated window and the output positions of the real frames handed to the interpolator."""
@@ -38,6 +39,8 @@ Interpolator = Callable[[np.ndarray, np.ndarray, int, Window], np.ndarray]
 def frames_only(interpolate: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Interpolator:
     """An interpolator that needs only the frames (crossfade, flow in-process) in the renderer's signature."""
     return lambda before, after, count, _window: interpolate(before, after, count)
+
+
 # (output position, frame (H, W, 3) uint8) -> frame: a last touch before encoding (lip sync)
 FrameFinisher = Callable[[int, np.ndarray], np.ndarray]
 ProgressFn = Callable[[str, int, int], None]

@@ -7,8 +7,9 @@ Definition (what the renderer does at a jump):
 - A jump entering step t has its junction between output frames 4t-1 and 4t. With n_tr =
   `transition_frames` (or the plan's `jump_frames[t]`, sized by the jump's difficulty), the window
   [4t - n_tr//2, 4t + n_tr - n_tr//2) (default: the last 4 frames before and the first 4 after the
-  junction) is REPLACED by generated frames, so the output length and the audio sync never change. Windows are kept inside [1, N-1) so a real frame stays on each side;
-  overlapping or touching windows (jumps at nearby steps) merge into one longer window.
+  junction) is REPLACED by generated frames, so the output length and the audio sync never change.
+  Windows are kept inside [1, N-1) so a real frame stays on each side; overlapping or touching windows
+  (jumps at nearby steps) merge into one longer window.
 - The interpolator of a window receives the k real frames just before it and the k just after it,
   k = min(context_frames, real frames available on each side before reaching another window).
 """
