@@ -14,7 +14,7 @@ build() {  # build <folder> <base image or "">
 }
 
 build python-base ""
-for service in perception graph retrieval orchestrator; do
+for service in perception graph retrieval render trainer orchestrator; do
   build "$service" "$REGISTRY/tango-python-base:$TAG"
 done
 build triton-base ""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from acinterp_testkit import free_port_outside_mesh, moving_scene
 
-from tango.orchestrator.transitions import TransitionModel
+from tango.render.transitions import TransitionModel
 from tango.render.renderer import Window
 from tango.runtime.errors import InvalidArgument, ModelNotReady
 from tango.triton.client import TritonClient

@@ -16,7 +16,8 @@ from tango.cluster.render import DEFAULT_MANIFESTS
 from tango.cluster.status import cluster_status, format_status
 from tango.runtime.errors import AlreadyExists
 
-READY = {"perception": 2, "graph": 1, "retrieval": 1, "orchestrator": 1, "triton-embedding": 1, "triton-interp": 0}
+READY = {"perception": 2, "graph": 1, "retrieval": 1, "render": 1, "trainer": 1, "orchestrator": 1,
+         "triton-embedding": 1, "triton-interp": 0}
 
 
 def default_objects(kind: str) -> list[dict]:

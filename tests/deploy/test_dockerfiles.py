@@ -14,7 +14,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPO_ROOT / "deploy" / "docker"
-PYTHON_SERVICES = ("perception", "graph", "retrieval", "orchestrator")
+PYTHON_SERVICES = ("perception", "graph", "retrieval", "render", "trainer", "orchestrator")
 TRITON_MODELS = {"triton-embedding": ("aumoclip_audio", "aumoclip_motion"), "triton-interp": ("interp_flow", "interp_acinterp")}
 PINNED_BASES = {"python:3.11.7-slim-bookworm", "nvcr.io/nvidia/tritonserver:24.10-py3", "ghcr.io/astral-sh/uv:0.5.11"}
 

@@ -8,7 +8,7 @@ from tango.cluster.render import (DEFAULT_MANIFESTS, SCENARIOS, default_manifest
                                   scenario_values)
 from tango.cluster.validate import validate_object, validate_objects
 
-PYTHON_SERVICES = ("perception", "graph", "retrieval", "orchestrator")
+PYTHON_SERVICES = ("perception", "graph", "retrieval", "render", "trainer", "orchestrator")
 TRITONS = ("triton-embedding", "triton-interp")
 STAGES = PYTHON_SERVICES + TRITONS
 # Who may call whom (CONTRACTS.md "Deployables"); the orchestrator is the only client-facing stage.
@@ -16,13 +16,20 @@ CALLERS = {
     "perception": {"orchestrator"},
     "graph": {"orchestrator"},
     "retrieval": {"orchestrator"},
-    "triton-embedding": {"orchestrator", "retrieval"},
-    "triton-interp": {"orchestrator"},
+    "render": {"orchestrator"},
+    "trainer": {"orchestrator"},
+    "triton-embedding": {"retrieval"},
+    "triton-interp": {"render"},
 }
 
 
-def objects_of(objects, kind):
-    return {o.body["metadata"]["labels"]["app.kubernetes.io/component"]: o.body for o in objects if o.kind == kind}
+JOB_STORE = "postgresql"  # the opt-in in-chart job store: a companion, not a stage
+
+
+def objects_of(objects, kind, component_filter=lambda name: name != JOB_STORE):
+    """Component name -> object of this kind (the stages' by default)."""
+    return {name: o.body for o in objects if o.kind == kind
+            and component_filter(name := o.body["metadata"]["labels"]["app.kubernetes.io/component"])}
 
 
 def containers_of(objects):
@@ -64,7 +71,8 @@ def test_every_stage_has_a_deployment_service_and_networkpolicy(rendered, scenar
 @pytest.mark.parametrize("scenario", ["default", "gpu-production"])
 def test_every_stage_autoscales_on_cpu_and_inflight_requests(rendered, scenario):
     hpas = objects_of(rendered[scenario], "HorizontalPodAutoscaler")
-    assert set(hpas) == set(STAGES)
+    fixed = {"orchestrator"} if scenario == "default" else set()  # one replica on SQLite, no job store
+    assert set(hpas) == set(STAGES) - fixed
     for stage, hpa in hpas.items():
         assert hpa["apiVersion"] == "autoscaling/v2"
         assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"tango-{stage}"}
@@ -75,13 +83,14 @@ def test_every_stage_autoscales_on_cpu_and_inflight_requests(rendered, scenario)
         assert pods_metric == expected
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     deployments = objects_of(rendered[scenario], "Deployment")
-    assert all("replicas" not in d["spec"] for d in deployments.values())  # the HPA owns the count
+    assert all("replicas" not in d["spec"] for s, d in deployments.items() if s not in fixed)  # the HPA owns the count
 
 
 def test_cpu_small_runs_fixed_replicas_without_servicemonitors(rendered):
     objects = rendered["cpu-small"]
     assert set(objects_of(objects, "HorizontalPodAutoscaler")) == set(TRITONS)
-    assert all(d["spec"]["replicas"] == 1 for s, d in objects_of(objects, "Deployment").items() if s in PYTHON_SERVICES)
+    replicas = {s: d["spec"]["replicas"] for s, d in objects_of(objects, "Deployment").items() if s in PYTHON_SERVICES}
+    assert replicas == {**{s: 1 for s in PYTHON_SERVICES}, "orchestrator": 2}  # two share the in-chart job store
     assert not any(o.kind == "ServiceMonitor" for o in objects)
 
 
@@ -123,9 +132,9 @@ def test_transitions_use_flow_by_default_and_acinterp_on_the_gpu_pool(rendered):
     for scenario, model, loaded in (("default", "interp_flow", ["interp_flow"]),
                                     ("gpu-production", "interp_acinterp", ["interp_flow", "interp_acinterp"])):
         deployments = objects_of(rendered[scenario], "Deployment")
-        orchestrator = _env(deployments["orchestrator"]["spec"]["template"]["spec"]["containers"][0])
-        assert orchestrator["TANGO_ORCHESTRATOR_INTERPOLATOR"] == model
-        assert orchestrator["TANGO_ORCHESTRATOR_INTERPOLATOR_FALLBACK"] == "interp_flow"
+        render = _env(deployments["render"]["spec"]["template"]["spec"]["containers"][0])
+        assert render["TANGO_RENDER_INTERPOLATOR"] == model
+        assert render["TANGO_RENDER_INTERPOLATOR_FALLBACK"] == "interp_flow"
         triton = deployments["triton-interp"]["spec"]["template"]["spec"]
         args = triton["containers"][0]["args"]
         assert "--model-control-mode=explicit" in args
@@ -198,12 +207,16 @@ def test_upstream_addresses_point_at_the_services(rendered):
     env = {e["name"]: e.get("value") for e in next(
         c for c in containers_of(rendered["default"]) if c["name"] == "orchestrator")["env"]}
     assert env["TANGO_ORCHESTRATOR_PERCEPTION_ADDR"] == "tango-perception:50051"
-    assert env["TANGO_ORCHESTRATOR_EMBED_URL"] == "tango-triton-embedding:8001"
-    assert env["TANGO_ORCHESTRATOR_INTERP_URL"] == "tango-triton-interp:8001"
+    assert env["TANGO_ORCHESTRATOR_RENDER_ADDR"] == "tango-render:50051"
+    assert env["TANGO_ORCHESTRATOR_TRAINER_ADDR"] == "tango-trainer:50051"
+    assert not [name for name in env if name.endswith(("_EMBED_URL", "_INTERP_URL"))]  # it calls no Triton
     assert env["TANGO_HOST"] == "0.0.0.0" and env["TANGO_DATA_URI"] == "file:///data"
     retrieval = {e["name"]: e.get("value") for e in next(
         c for c in containers_of(rendered["default"]) if c["name"] == "retrieval")["env"]}
     assert retrieval["TANGO_RETRIEVAL_EMBED_URL"] == "tango-triton-embedding:8001"
+    render = {e["name"]: e.get("value") for e in next(
+        c for c in containers_of(rendered["default"]) if c["name"] == "render")["env"]}
+    assert render["TANGO_RENDER_INTERP_URL"] == "tango-triton-interp:8001"
 
 
 def test_production_storage_and_secrets_come_from_secrets(rendered):
@@ -211,7 +224,8 @@ def test_production_storage_and_secrets_come_from_secrets(rendered):
     orchestrator = next(c for c in containers_of(objects) if c["name"] == "orchestrator")
     secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in orchestrator["env"] if "valueFrom" in e}
     assert secret_env == {"TANGO_API_TOKENS": "tango-api-tokens", "AWS_ACCESS_KEY_ID": "tango-s3-credentials",
-                          "AWS_SECRET_ACCESS_KEY": "tango-s3-credentials"}
+                          "AWS_SECRET_ACCESS_KEY": "tango-s3-credentials",
+                          "TANGO_ORCHESTRATOR_DATABASE": "tango-jobstore-dsn"}
     assert {"name": "tls", "mountPath": "/etc/tango/tls", "readOnly": True} in orchestrator["volumeMounts"]
     assert not any(o.kind == "PersistentVolumeClaim" for o in objects)  # existingClaim is used
     claims = {v["persistentVolumeClaim"]["claimName"] for d in objects_of(objects, "Deployment").values()
@@ -237,6 +251,45 @@ def test_servicemonitors_scrape_every_metrics_port(rendered):
         assert "metrics" in {p["name"] for p in services[stage]["spec"]["ports"]}
 
 
+def test_render_prefers_the_cpu_pool_and_requires_it_in_production(rendered):
+    default = objects_of(rendered["default"], "Deployment")["render"]["spec"]["template"]["spec"]
+    preferred = default["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert preferred["preference"]["matchExpressions"] == [{"key": "tango.dev/pool", "operator": "In", "values": ["cpu"]}]
+    assert "nodeSelector" not in default  # preferred, so a cluster without that pool still runs it
+    production = objects_of(rendered["gpu-production"], "Deployment")["render"]["spec"]["template"]["spec"]
+    assert production["nodeSelector"] == {"tango.dev/pool": "cpu"} and "tolerations" not in production
+
+
+def test_trainer_runs_jobs_on_the_training_pool_only_where_enabled(rendered):
+    from tango.cluster.jobs import JobPoolConfig, build_job, job_manifest
+    from tango.trainer.job_executor import training_job_request
+    from tango.trainer.training import TrainingPlan
+
+    for scenario in ("default", "cpu-small"):
+        pod = objects_of(rendered[scenario], "Deployment")["trainer"]["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False and "TANGO_TRAINER_EXECUTOR" not in _env(pod["containers"][0])
+        assert not any(o.kind in ("Role", "RoleBinding") for o in rendered[scenario])
+    objects = rendered["gpu-production"]
+    pod = objects_of(objects, "Deployment")["trainer"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "tango-trainer" and pod["automountServiceAccountToken"] is True
+    role = next(o.body for o in objects if o.kind == "Role")
+    assert role["rules"][0] == {"apiGroups": ["batch"], "resources": ["jobs"],
+                                "verbs": ["create", "get", "list", "watch", "delete"]}
+    binding = next(o.body for o in objects if o.kind == "RoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tango-trainer", "namespace": "tango"}]
+    env = _env(pod["containers"][0])  # what the trainer reads: the Job it would launch is valid, on the pool
+    assert env["TANGO_TRAINER_EXECUTOR"] == "kubernetes"
+    pool = JobPoolConfig.from_env(env)
+    plan = TrainingPlan("d" * 64, ("s3://tango-artifacts/prod/perception/" + "1" * 64,), 3.0, None, ())
+    job = job_manifest(build_job(pool, training_job_request(plan)))
+    assert validate_object(job, "1.30") == []
+    job_pod = job["spec"]["template"]["spec"]
+    assert job_pod["nodeSelector"] == {"tango.dev/pool": "gpu-train"}
+    assert job_pod["containers"][0]["image"] == "ghcr.io/tango-reenact/tango-trainer:0.1.0"
+    assert job_pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert {"name": "artifacts", "mountPath": "/data"} in job_pod["containers"][0]["volumeMounts"]
+
+
 @pytest.mark.parametrize("broken", [
     {"perception": {"replicas": "two"}},
     {"graph": {"autoscaling": {"maxReplicas": "many"}}},
@@ -244,6 +297,8 @@ def test_servicemonitors_scrape_every_metrics_port(rendered):
     {"orchestrator": {"unknownKey": True}},
     {"tritonInterp": {"models": ["interp flow"]}},
     {"transitions": {"model": 3}},
+    {"trainer": {"jobs": {"enabled": True, "gpus": -1}}},
+    {"render": {"jobs": {"enabled": True}}},
     {"artifacts": {"uri": "ftp://nowhere"}},
 ])
 def test_schema_rejects_broken_values(broken):
@@ -262,3 +317,36 @@ def test_default_manifests_are_not_stale():
     pytest.importorskip("helm_python")
     assert DEFAULT_MANIFESTS.read_text() == default_manifests(), (
         "deploy/manifests/default.yaml is stale: run `python -m tango.cluster.render` (make manifests)")
+
+
+def test_orchestrators_share_a_postgresql_job_store_where_there_are_several(rendered):
+    def database_env(scenario):
+        container = objects_of(rendered[scenario], "Deployment")["orchestrator"]["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["TANGO_ORCHESTRATOR_LEASE_S"]["value"] == "30"
+        return env.get("TANGO_ORCHESTRATOR_DATABASE")
+
+    assert database_env("default") is None  # one replica on SQLite
+    assert objects_of(rendered["default"], "Deployment")["orchestrator"]["spec"]["replicas"] == 1
+    production = database_env("gpu-production")["valueFrom"]["secretKeyRef"]
+    assert production == {"name": "tango-jobstore-dsn", "key": "dsn"}
+    assert objects_of(rendered["gpu-production"], "HorizontalPodAutoscaler")["orchestrator"]["spec"]["minReplicas"] >= 2
+    trial = database_env("cpu-small")["valueFrom"]["secretKeyRef"]
+    assert trial == {"name": "tango-jobstore", "key": "dsn"}
+    store = {kind: objects_of(rendered["cpu-small"], kind, lambda name: name == JOB_STORE).get(JOB_STORE)
+             for kind in ("StatefulSet", "Service", "Secret", "NetworkPolicy")}
+    assert all(store.values()), store
+    assert store["Secret"]["metadata"]["name"] == "tango-jobstore" and "dsn" in store["Secret"]["stringData"]
+    assert _peer_components(store["NetworkPolicy"]["spec"]["ingress"][0]) == {"orchestrator"}
+    pod = store["StatefulSet"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] and not pod["automountServiceAccountToken"]
+    for scenario in ("default", "gpu-production"):
+        assert not objects_of(rendered[scenario], "StatefulSet", lambda name: True)
+
+
+def test_several_orchestrators_without_a_postgresql_store_fail_to_render():
+    helm_python = pytest.importorskip("helm_python")
+    for orchestrator in ({"replicas": 2}, {"autoscaling": {"enabled": True}}):
+        with pytest.raises(helm_python.HelmError, match="need a PostgreSQL job store"):
+            render_chart({"orchestrator": orchestrator})
+    render_chart({"orchestrator": {"replicas": 2}, "jobStore": {"existingSecret": "dsn"}})

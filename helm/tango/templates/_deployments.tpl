@@ -51,6 +51,9 @@ spec:
             - name: {{ index . 0 }}
               value: {{ include "tango.grpcAddress" $target | quote }}
             {{- end }}
+            {{- if eq $svc "orchestrator" }}
+            {{- include "tango.jobStoreEnv" .root | nindent 12 }}
+            {{- end }}
             {{- if and (eq $svc "orchestrator") .root.Values.auth.enabled }}
             - name: TANGO_API_TOKENS
               valueFrom:
@@ -58,11 +61,14 @@ spec:
                   name: {{ required "auth.existingSecret is required when auth.enabled" .root.Values.auth.existingSecret }}
                   key: {{ .root.Values.auth.secretKey }}
             {{- end }}
-            {{- if eq $svc "orchestrator" }}
-            - name: TANGO_ORCHESTRATOR_INTERPOLATOR
+            {{- if eq $svc "render" }}
+            - name: TANGO_RENDER_INTERPOLATOR
               value: {{ .root.Values.transitions.model | quote }}
-            - name: TANGO_ORCHESTRATOR_INTERPOLATOR_FALLBACK
+            - name: TANGO_RENDER_INTERPOLATOR_FALLBACK
               value: {{ .root.Values.transitions.fallback | quote }}
+            {{- end }}
+            {{- if and (eq $svc "trainer") $values.jobs.enabled }}
+            {{- include "tango.trainerJobEnv" . | nindent 12 }}
             {{- end }}
             {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
             - name: TANGO_TLS_CERT_FILE
@@ -231,5 +237,43 @@ spec:
             claimName: {{ $values.weights.existingClaim }}
             readOnly: true
         {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The trainer's Kubernetes Job settings (TANGO_TRAINER_EXECUTOR=kubernetes, TANGO_JOBS_*). */}}
+{{- define "tango.trainerJobEnv" -}}
+{{- $values := .root.Values.trainer -}}
+{{- $jobs := $values.jobs -}}
+{{- $selector := list -}}
+{{- range $key, $value := $jobs.nodeSelector }}
+{{- $selector = append $selector (printf "%s=%s" $key $value) -}}
+{{- end }}
+- name: TANGO_TRAINER_EXECUTOR
+  value: kubernetes
+- name: TANGO_JOBS_IMAGE
+  value: {{ include "tango.image" . | quote }}
+- name: TANGO_JOBS_NAMESPACE
+  value: {{ .root.Release.Namespace | quote }}
+- name: TANGO_JOBS_SERVICE_ACCOUNT
+  value: {{ include "tango.serviceAccountName" .root | quote }}
+- name: TANGO_JOBS_NODE_SELECTOR
+  value: {{ join "," $selector | quote }}
+- name: TANGO_JOBS_TOLERATIONS
+  value: {{ toJson $jobs.tolerations | quote }}
+- name: TANGO_JOBS_CPU
+  value: {{ $jobs.cpu | quote }}
+- name: TANGO_JOBS_MEMORY
+  value: {{ $jobs.memory | quote }}
+- name: TANGO_JOBS_GPUS
+  value: {{ $jobs.gpus | quote }}
+- name: TANGO_JOBS_ACTIVE_DEADLINE_S
+  value: {{ $jobs.activeDeadlineSeconds | quote }}
+{{- if .root.Values.artifacts.persistence.enabled }}
+- name: TANGO_JOBS_ARTIFACT_CLAIM
+  value: {{ include "tango.artifactClaimName" .root | quote }}
+{{- end }}
+{{- if .root.Values.artifacts.s3.enabled }}
+- name: TANGO_JOBS_S3_SECRET
+  value: {{ .root.Values.artifacts.s3.existingSecret | quote }}
 {{- end }}
 {{- end }}

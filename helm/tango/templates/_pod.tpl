@@ -98,6 +98,10 @@ nodeSelector:
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- with $values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 topologySpreadConstraints:
   - maxSkew: 1
     topologyKey: kubernetes.io/hostname
@@ -120,8 +124,14 @@ metadata:
 {{- end }}
 
 {{- define "tango.podSpecHeader" -}}
+{{- if and (eq .key "trainer") .root.Values.trainer.jobs.enabled }}
+{{- /* the trainer launches and watches its training Jobs through the API server (templates/trainer/rbac.yaml) */}}
+serviceAccountName: {{ include "tango.componentFullname" . }}
+automountServiceAccountToken: true
+{{- else }}
 serviceAccountName: {{ include "tango.serviceAccountName" .root }}
 automountServiceAccountToken: false
+{{- end }}
 enableServiceLinks: false
 securityContext:
   {{- include "tango.podSecurityContext" . | nindent 2 }}

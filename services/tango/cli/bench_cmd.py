@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ("perception", "graph", "aumoclip", "triton", "retrieval", "interp", "lipsync", "end_to_end")
+SECTIONS = ("perception", "ingest_replicas", "render_replicas", "graph", "aumoclip", "triton", "retrieval", "interp", "lipsync", "end_to_end")
 
 
 def register(subparsers) -> None:
@@ -32,6 +32,21 @@ def _perception(media: Path) -> dict:
     from tango.perception.bench import perception_benchmark
 
     return perception_benchmark(media / "video" / "tango_female_test_V1_22s.mp4")
+
+
+def _ingest_replicas(media: Path) -> dict:
+    """Ingest time of the 22 s reference with 1 and 2 perception replicas (ranges in parallel, merged)."""
+    from tango.mesh.bench import ingest_replicas_benchmark
+
+    return ingest_replicas_benchmark(media / "video" / "tango_female_test_V1_22s.mp4")
+
+
+def _render_replicas(media: Path) -> dict:
+    """Reenactment jobs per minute with 1 and 2 render replicas on the local mesh (same run, ratio)."""
+    from tango.mesh.bench import render_replicas_benchmark
+
+    audios = sorted((media / "audio").glob("*.wav"))  # six: three distinct jobs per run
+    return render_replicas_benchmark(media / "video" / "tango_female_test_V1_22s.mp4", audios)
 
 
 def _graph(media: Path) -> dict:

@@ -90,7 +90,9 @@ def run_jump_eval(args) -> int:
                             context=defaults.context if args.context is None else args.context,
                             gaps=defaults.gaps if args.gaps is None else args.gaps, models=models,
                             rank_model="flow" if "flow" in models else models[0])
-    strip = Path(args.strip) if args.strip else Path(tempfile.mkdtemp(prefix="tango-jumps-")) / "worst_windows.png"
+    strip = Path(args.strip) if args.strip else Path(tempfile.mkdtemp(prefix="tango-jumps-"))
+    if strip.suffix.lower() != ".png":  # a folder
+        strip = strip / "worst_windows.png"
     reporter = ProgressReporter("interp")
     result = evaluate_jumps(Path(args.video), graph, perception, strip, config, progress=reporter.update)
     reporter.close()

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "tango.cli.perceive_cmd",
     "tango.cli.graph_cmd",
     "tango.cli.aumoclip_cmd",
+    "tango.cli.trainer_cmd",
     "tango.cli.retrieve_cmd",
     "tango.cli.interp_cmd",
     "tango.cli.lipsync_cmd",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
+from tango.mesh.components import parse_replicas
 from tango.mesh.mesh import LocalMesh, default_home
 
 
@@ -11,12 +12,15 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("mesh", help="start, inspect or stop the local mesh")
     parser.add_argument("action", choices=("up", "status", "down"))
     parser.add_argument("--base-port", type=int, default=50050)
+    parser.add_argument("--replicas", default="", metavar="NAME=N,...",
+                        help="processes per component, e.g. perception=2,render=2; replica k listens on the ports + 200*k "
+                             "(callers reach them all round robin)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    mesh = LocalMesh(default_home(), base_port=args.base_port)
+    mesh = LocalMesh(default_home(), base_port=args.base_port, replicas=parse_replicas(args.replicas))
     if args.action == "up":
         mesh.up(log=lambda line: print(line, file=sys.stderr))
         print(json.dumps(mesh.status()) if args.json else "mesh is up")

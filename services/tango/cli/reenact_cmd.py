@@ -13,13 +13,14 @@ from tango.cli.client import call, channel
 from tango.cli.operations import download, metadata_of, orchestrator, result_of, upload, watch
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.runtime.errors import PermissionDenied, UriNotAllowed
+from tango.type.v1 import types_pb2
 
 MODES = {"dp": pb.RETRIEVAL_MODE_DP, "beam": pb.RETRIEVAL_MODE_BEAM, "onset": pb.RETRIEVAL_MODE_ONSET,
          "random": pb.RETRIEVAL_MODE_RANDOM}
-LIP_SYNC = {"auto": pb.LIP_SYNC_UNSPECIFIED, "mouths": pb.LIP_SYNC_MOUTHS, "wav2lip": pb.LIP_SYNC_WAV2LIP,
-            "off": pb.LIP_SYNC_OFF}
-LIP_SYNC_SOURCES = {"default": pb.LIP_SYNC_SOURCE_UNSPECIFIED, "model": pb.LIP_SYNC_SOURCE_MODEL,
-                    "phones": pb.LIP_SYNC_SOURCE_PHONES, "both": pb.LIP_SYNC_SOURCE_BOTH}
+LIP_SYNC = {"auto": types_pb2.LIP_SYNC_UNSPECIFIED, "mouths": types_pb2.LIP_SYNC_MOUTHS,
+            "wav2lip": types_pb2.LIP_SYNC_WAV2LIP, "off": types_pb2.LIP_SYNC_OFF}
+LIP_SYNC_SOURCES = {"default": types_pb2.LIP_SYNC_SOURCE_UNSPECIFIED, "model": types_pb2.LIP_SYNC_SOURCE_MODEL,
+                    "phones": types_pb2.LIP_SYNC_SOURCE_PHONES, "both": types_pb2.LIP_SYNC_SOURCE_BOTH}
 
 
 def register(subparsers) -> None:
@@ -37,7 +38,7 @@ def register(subparsers) -> None:
                               "interp_flow; falls back to it where the model is not ready)")
     reenact.add_argument("--lipsync", choices=tuple(LIP_SYNC), default="auto",
                          help="auto (default): the speaker's own mouths where the footage shows a face; "
-                              "wav2lip needs the mesh's TANGO_ORCHESTRATOR_LIPSYNC_DIR weights")
+                              "wav2lip needs the mesh's TANGO_RENDER_LIPSYNC_DIR weights")
     reenact.add_argument("--no-lipsync", dest="lipsync", action="store_const", const="off")
     reenact.add_argument("--lipsync-source", choices=tuple(LIP_SYNC_SOURCES), default="default",
                          help="what drives the mouths: the speaker mouth model, phones, or both")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-SERVICES = ("perception", "graph", "retrieval", "orchestrator")
+SERVICES = ("perception", "graph", "retrieval", "render", "trainer", "orchestrator")
 
 
 def register(subparsers) -> None:

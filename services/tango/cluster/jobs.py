@@ -216,3 +216,45 @@ def submit_if_configured(api_client, pool: JobPoolConfig, request: JobRequest) -
     if not pool.enabled:
         return None
     return submit_job(api_client, build_job(pool, request))
+
+
+def job_phase(job) -> tuple[str, str]:
+    """(phase, message) of a V1Job: "pending", "running", "succeeded" or "failed" (message: why it failed)."""
+    status = job.status
+    if status is None:
+        return "pending", ""
+    for condition in status.conditions or []:
+        if condition.status != "True":
+            continue
+        if condition.type in ("Complete", "SuccessCriteriaMet"):
+            return "succeeded", ""
+        if condition.type in ("Failed", "FailureTarget"):
+            return "failed", f"{condition.reason or 'Failed'}: {condition.message or ''}".rstrip(": ")
+    if status.succeeded:
+        return "succeeded", ""
+    return ("running", "") if status.active else ("pending", "")
+
+
+def read_job(api_client, namespace: str, name: str):
+    """The Job's current object (with status); None when it does not exist."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return client.BatchV1Api(api_client).read_namespaced_job_status(name, namespace)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def delete_job(api_client, namespace: str, name: str) -> None:
+    """Deletes the Job and (in the background) its pods; a Job already gone is fine."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        client.BatchV1Api(api_client).delete_namespaced_job(name, namespace, propagation_policy="Background")
+    except ApiException as error:
+        if error.status != 404:
+            raise

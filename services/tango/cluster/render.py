@@ -24,7 +24,7 @@ SCENARIOS: dict[str, Path | None] = {
     "gpu-production": CHART_DIR / "ci" / "gpu-production-values.yaml",
 }
 # Helm's install order for the kinds this chart renders (dependencies first).
-KIND_ORDER = ("NetworkPolicy", "PodDisruptionBudget", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim",
+KIND_ORDER = ("NetworkPolicy", "PodDisruptionBudget", "ServiceAccount", "Role", "RoleBinding", "Secret", "ConfigMap", "PersistentVolumeClaim",
               "Service", "Deployment", "Job", "HorizontalPodAutoscaler", "ServiceMonitor")
 HEADER = (
     "# Rendered from helm/tango with its default values (release `tango`, namespace `tango`).\n"

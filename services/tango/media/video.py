@@ -255,9 +255,13 @@ def _safe_decode(container: av.container.InputContainer, stream: av.video.stream
 
 def iter_frames(
     path: Path | str, fps: float | None = None, *, max_frames: int | None = None,
-    limits: MediaLimits = MediaLimits(),
+    limits: MediaLimits = MediaLimits(), start_frame: int = 0,
 ) -> Iterator[DecodedFrame]:
-    """Decode a video as a constant-rate sequence of RGB frames (see the module docstring)."""
+    """Decode a video as a constant-rate sequence of RGB frames (see the module docstring).
+
+    With `start_frame`, output frames [start_frame, max_frames) only: decoding starts at the keyframe
+    before it, so each frame is the same image as in a decode from the start.
+    """
     path = Path(path)
     container, stream, info, index = _probe_open(path, limits)
     stream.thread_type = "AUTO"
@@ -265,11 +269,14 @@ def iter_frames(
         _, sources = _output_map(index, info, fps)  # (F,)
         if max_frames is not None:
             sources = sources[:max_frames]
-        decoded = _decode_sorted(container, stream, index, np.unique(sources), seek=False)
+        wanted = np.unique(sources[start_frame:])
+        if start_frame > 0 and wanted.size:
+            container.seek(_keyframe_before(index, int(wanted[0])), stream=stream, backward=True)
+        decoded = _decode_sorted(container, stream, index, wanted, seek=False)
         produced = 0
         for source, pts_s, rgb in decoded:
             first, last = np.searchsorted(sources, [source, source + 1])
-            for output_index in range(int(first), int(last)):
+            for output_index in range(max(int(first), start_frame), int(last)):
                 yield DecodedFrame(output_index, source, pts_s, rgb)
                 produced += 1
         if produced == 0:

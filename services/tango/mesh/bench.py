@@ -58,3 +58,97 @@ def end_to_end_benchmark(reference: Path, audio: Path, warm_audio: Path | None =
         finally:
             mesh.down()
     return figures
+
+
+def ingest_replicas_benchmark(reference: Path, replica_counts: tuple[int, ...] = (1, 2)) -> dict:
+    """Speaker ingest's perception stage (plan, ranges in parallel, merge: ParallelIngest) of `reference` on a
+    private mesh of N perception processes, each N on a fresh store; the merged artifacts compared."""
+    from tango.orchestrator.parallel_ingest import ParallelIngest
+    from tango.orchestrator.stage_clients import StageAddresses, StageClients
+    from tango.perception.artifact_io import PerceptionArtifact
+
+    figures: dict = {"video": reference.name}
+    artifacts = []
+    for count in replica_counts:
+        with tempfile.TemporaryDirectory(prefix="tango-bench-ingest-") as home:
+            mesh = LocalMesh(Path(home), base_port=BENCH_BASE_PORT, allowed_roots=str(reference.parent),
+                             only={"perception"}, replicas={"perception": count})
+            mesh.up(log=lambda _line: None)
+            try:
+                target, unused = mesh.endpoint("perception"), "127.0.0.1:9"
+                clients = StageClients(StageAddresses(target, unused, unused, unused, unused), deadline_s=3600)
+                ingest = ParallelIngest(clients, max_ranges=count, min_range_s=10.0)
+                ranges = clients.plan_analysis(str(reference), 0.0, count, 10.0, lambda: False)
+                started = time.perf_counter()
+                output = ingest.analyze(str(reference), 0.0, lambda *_: None, lambda: False)
+                seconds = time.perf_counter() - started
+                clients.close()
+                artifacts.append(PerceptionArtifact.load(Path(home) / "data" / "perception" / output.sha256))
+            finally:
+                mesh.down()
+        figures[f"replicas_{count}"] = {"seconds": round(seconds, 1), "ranges": len(ranges) if count > 1 else 1,
+                                        "frames": artifacts[-1].frames}
+    first = artifacts[0]
+    figures["speedup"] = round(figures["replicas_1"]["seconds"] / figures[f"replicas_{replica_counts[-1]}"]["seconds"], 2)
+    figures["arrays_identical"] = all(
+        sorted(a.arrays) == sorted(first.arrays) and all(a.arrays[k].tobytes() == first.arrays[k].tobytes() for k in a.arrays)
+        for a in artifacts[1:])
+    return figures
+
+
+def render_replicas_benchmark(reference: Path, audios: list[Path], replica_counts: tuple[int, ...] = (1, 2),
+                              jobs: int = 3, job_workers: int = 2, max_height: int = 540) -> dict:
+    """Reenactment jobs per minute on the local mesh with N render processes (same run, one shared store).
+
+    The speaker is made once, untimed (at another height, so no timed render is its cache hit); then `jobs`
+    reenactments, each of its own audio (`audios` needs jobs x len(replica_counts): nearby jump penalties
+    gave the same paths, so cache hits), go at once to an orchestrator running `job_workers` jobs at a time.
+    """
+    if len(audios) < jobs * len(replica_counts):
+        raise ValueError(f"{jobs} jobs x {len(replica_counts)} runs need as many distinct audios, got {len(audios)}")
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    figures: dict = {"video": reference.name, "jobs": jobs, "job_workers": job_workers, "max_height": max_height}
+    roots = ":".join(sorted({str(reference.parent)} | {str(a.parent) for a in audios}))
+    saved = {k: os.environ.get(k) for k in ("TANGO_ORCHESTRATOR_JOB_WORKERS", "TANGO_ORCHESTRATOR_MAX_JOBS_IN_FLIGHT")}
+    os.environ.update({"TANGO_ORCHESTRATOR_JOB_WORKERS": str(job_workers),
+                       "TANGO_ORCHESTRATOR_MAX_JOBS_IN_FLIGHT": str(jobs + 1)})
+    try:
+        with tempfile.TemporaryDirectory(prefix="tango-bench-render-data-") as data:
+            for run, count in enumerate(replica_counts):
+                with tempfile.TemporaryDirectory(prefix="tango-bench-render-") as home:
+                    mesh = LocalMesh(Path(home), base_port=BENCH_BASE_PORT, data_uri=Path(data).as_uri(),
+                                     allowed_roots=roots, replicas={"render": count})
+                    mesh.up(log=lambda _line: None)
+                    try:
+                        address = mesh.endpoint("orchestrator")
+                        if run == 0:  # the speaker, untimed
+                            reenact_and_wait(address, _reenactment(reference, audios[0], 1.0, max_height // 2))
+                        requests = [_reenactment(reference, audio, 1.0, max_height)
+                                    for audio in audios[run * jobs:(run + 1) * jobs]]
+                        started = time.perf_counter()
+                        with ThreadPoolExecutor(max_workers=jobs) as pool:
+                            results = list(pool.map(lambda r: reenact_and_wait(address, r), requests))
+                        seconds = time.perf_counter() - started
+                    finally:
+                        mesh.down()
+                figures[f"render_replicas_{count}"] = {
+                    "seconds": round(seconds, 1), "jobs_per_minute": round(jobs / seconds * 60, 2),
+                    "output_seconds": round(sum(r[0].duration_s for r in results), 1),
+                    "output_seconds_per_minute": round(sum(r[0].duration_s for r in results) / seconds * 60, 1)}
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    last = figures[f"render_replicas_{replica_counts[-1]}"]["jobs_per_minute"]
+    figures["ratio"] = round(last / figures[f"render_replicas_{replica_counts[0]}"]["jobs_per_minute"], 2)
+    return figures
+
+
+def _reenactment(reference: Path, audio: Path, jump_penalty: float, max_height: int) -> pb.CreateReenactmentRequest:
+    return pb.CreateReenactmentRequest(
+        request_id=uuid.uuid4().hex, reference_uris=[str(reference)], audio_uri=str(audio),
+        options=pb.ReenactmentOptions(jump_penalty=jump_penalty, max_height=max_height))

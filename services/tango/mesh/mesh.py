@@ -15,7 +15,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tango.mesh.components import Component, available_components, default_components, mesh_environment
+from tango.mesh.components import (
+    Component, available_components, default_components, member_environment, mesh_environment, with_replicas,
+)
 from tango.mesh.health import grpc_serving, triton_ready
 from tango.runtime.errors import FailedPrecondition, Unavailable
 
@@ -29,13 +31,21 @@ class MemberState:
     metrics_port: int
     is_triton: bool
     log: str
+    component: str = ""  # the component this process is a replica of (its name when empty)
+
+    @property
+    def of(self) -> str:
+        return self.component or self.name
 
 
 class LocalMesh:
-    def __init__(self, home: Path, base_port: int = 50050, data_uri: str | None = None, allowed_roots: str | None = None):
+    def __init__(self, home: Path, base_port: int = 50050, data_uri: str | None = None, allowed_roots: str | None = None,
+                 replicas: dict[str, int] | None = None, only: set[str] | None = None):
+        """`replicas`: processes per component (`{"perception": 2}`); `only`: start just these components."""
         self.home = home
         self.state_file = home / "mesh.json"
-        self.components = available_components(default_components(base_port))
+        present = [c for c in available_components(default_components(base_port)) if only is None or c.name in only]
+        self.components = with_replicas(present, replicas or {})
         self.data_uri = data_uri or (home / "data").as_uri()
         self.allowed_roots = allowed_roots if allowed_roots is not None else default_allowed_roots()
 
@@ -46,25 +56,25 @@ class LocalMesh:
         alive = {m.name: m for m in known if self._alive(m)}
         # a member that just died may hold its ports for a moment (children of its process group exiting)
         restarting = any(m.name not in alive for m in known)
-        _refuse_busy_ports([c for c in self.components if c.name not in alive], wait_s=15.0 if restarting else 0.0)
+        _refuse_busy_ports([c for c in self.components if c.member not in alive], wait_s=15.0 if restarting else 0.0)
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **mesh_environment(self.components, self.data_uri, self.allowed_roots)}
         members: list[MemberState] = []
         try:
             for component in self.components:
-                if component.name in alive:
-                    members.append(alive[component.name])
+                if component.member in alive:
+                    members.append(alive[component.member])
                     continue
                 member = self._spawn(component, env)
                 members.append(member)
                 self._write(members + [m for m in alive.values() if m not in members])
                 self._wait_ready(member, timeout_s)
-                log(f"{component.name:<13} ready on {member.address} (pid {member.pid}, metrics :{member.metrics_port})")
+                log(f"{component.member:<13} ready on {member.address} (pid {member.pid}, metrics :{member.metrics_port})")
         except Exception:
             if not alive:
                 self.down()
             raise
-        self._write(members)
+        self._write(members + [m for m in alive.values() if m not in members])  # replicas no longer asked for stay known to `down`
         return members
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -79,12 +89,13 @@ class LocalMesh:
         raise FailedPrecondition(f"{name} is not running", reason="MESH_NOT_RUNNING")
 
     def _spawn(self, component: Component, env: dict[str, str]) -> MemberState:
-        log_path = self.home / "logs" / f"{component.name}.log"
+        log_path = self.home / "logs" / f"{component.member}.log"
         argv = [sys.executable, "-m", "tango.cli.main", "serve", component.name]
         with open(log_path, "ab") as log_file:
-            process = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        return MemberState(component.name, process.pid, _start_ticks(process.pid), component.address,
-                           component.metrics_port, component.is_triton, str(log_path))
+            process = subprocess.Popen(argv, env=env | member_environment(component), stdout=log_file,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        return MemberState(component.member, process.pid, _start_ticks(process.pid), component.address,
+                           component.metrics_port, component.is_triton, str(log_path), component.name)
 
     def _wait_ready(self, member: MemberState, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -105,15 +116,18 @@ class LocalMesh:
 
     def status(self) -> list[dict]:
         return [
-            {"name": m.name, "pid": m.pid, "address": m.address, "metrics": f"http://127.0.0.1:{m.metrics_port}/metrics",
+            {"name": m.name, "component": m.of, "pid": m.pid, "address": m.address, "metrics": f"http://127.0.0.1:{m.metrics_port}/metrics",
              "alive": self._alive(m), "ready": self._alive(m) and self._ready(m)}
             for m in self.members()
         ]
 
     def endpoint(self, name: str) -> str:
-        for member in self.members():
-            if member.name == name and self._alive(member):
-                return member.address
+        """The gRPC target of a component: its address, or `ipv4:a,b` reaching each running replica."""
+        addresses = [m.address for m in self.members() if m.of == name and self._alive(m)]
+        if len(addresses) == 1:
+            return addresses[0]
+        if addresses:
+            return "ipv4:" + ",".join(addresses)
         raise FailedPrecondition(f"no running {name} in the local mesh at {self.home}", reason="MESH_NOT_RUNNING")
 
     def down(self, grace_s: float = 15.0) -> list[str]:

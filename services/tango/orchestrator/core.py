@@ -36,3 +36,16 @@ class OrchestratorCore:
         if not job_id:
             raise NotFound(f"operation {name!r} does not exist", reason="OPERATION_NOT_FOUND")
         return self.jobs.get(job_id)
+
+    def list_jobs(self, page_size: int, page_token: str, kind: str) -> tuple[list[Job], str]:
+        return self.jobs.list(page_size, page_token, kind=kind)
+
+    def wait_for_change(self, job: Job, timeout_s: float) -> Job:
+        return self.jobs.wait_for_change(job.id, job.updated, timeout_s)
+
+    def cancel(self, name: str) -> Job:
+        return self.runner.cancel(self.job(name).id)
+
+    def delete(self, name: str) -> None:
+        job = self.cancel(name)
+        self.jobs.delete(job.id)

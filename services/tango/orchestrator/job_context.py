@@ -1,4 +1,7 @@
-"""What a running pipeline sees of its job: stages with timings, progress, and cancellation."""
+"""What a running pipeline sees of its job: stages with timings, progress, and cancellation.
+
+Every write is fenced by the replica's lease: once another replica has taken the job over, the next write
+raises LeaseLost and this replica stops working on it."""
 from __future__ import annotations
 
 import json
@@ -13,9 +16,10 @@ from tango.runtime.errors import Cancelled
 
 
 class JobContext:
-    def __init__(self, store: JobStore, job_id: str, stage_weights: dict[str, float], cancel: threading.Event,
-                 metrics: OrchestratorMetrics):
+    def __init__(self, store: JobStore, job_id: str, owner: str, stage_weights: dict[str, float],
+                 cancel: threading.Event, metrics: OrchestratorMetrics):
         self.store = store
+        self.owner = owner
         self.metrics = metrics
         self.job_id = job_id
         self.cancel = cancel
@@ -40,7 +44,7 @@ class JobContext:
         self._stage = name
         record = {"stage": name, "seconds": 0.0, "attempts": 1}
         self._timings.append(record)
-        self.store.update(self.job_id, stage=name, progress=self._done_weight, stage_done=0, stage_total=0,
+        self._write(stage=name, progress=self._done_weight, stage_done=0, stage_total=0,
                           timings=json.dumps(self._timings))
         started = time.perf_counter()
         try:
@@ -48,9 +52,9 @@ class JobContext:
         finally:
             record["seconds"] = round(time.perf_counter() - started, 3)
             self.metrics.stage_seconds.labels(name).observe(record["seconds"])
-            self.store.update(self.job_id, timings=json.dumps(self._timings))
+            self._write(timings=json.dumps(self._timings))
         self._done_weight += self._weights.get(name, 0.0)
-        self.store.update(self.job_id, progress=min(self._done_weight, 1.0))
+        self._write(progress=min(self._done_weight, 1.0))
 
     def progress(self, done: int, total: int) -> None:
         """Progress inside the current stage; written at most 4 times a second."""
@@ -59,7 +63,7 @@ class JobContext:
             return
         self._last_report = now
         share = self._weights.get(self._stage, 0.0) * (done / total if total else 0.0)
-        self.store.update(self.job_id, stage_done=done, stage_total=total, progress=min(self._done_weight + share, 1.0))
+        self._write(stage_done=done, stage_total=total, progress=min(self._done_weight + share, 1.0))
 
     def attempt(self, record: dict) -> Callable[[int], None]:
         """Callback for `with_retries`: records (and publishes) the attempt number of a stage."""
@@ -68,9 +72,12 @@ class JobContext:
             record["attempts"] = number
             if number > 1:
                 self.metrics.stage_retries.labels(record["stage"]).inc()
-                self.store.update(self.job_id, timings=json.dumps(self._timings))
+                self._write(timings=json.dumps(self._timings))
 
         return on_attempt
+
+    def _write(self, **fields) -> None:
+        self.store.update(self.job_id, owner=self.owner, **fields)
 
     @property
     def timings(self) -> list[dict]:

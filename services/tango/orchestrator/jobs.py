@@ -1,11 +1,14 @@
-"""Persistent job records in SQLite: what was asked, where it is, and how it ended.
+"""Job records in a shared store: what was asked, who works on it, where it is, and how it ended.
 
-Requests and results are stored as serialized protobuf (a safe, typed format). A restarted
-orchestrator reads the unfinished jobs back and resumes them.
+Requests and results are stored as serialized protobuf (a safe, typed format). Every replica of the
+orchestrator sees the same records: a replica *claims* a job (a lease on the row), renews the lease while
+it works and writes the job's progress only while it still holds it (fenced writes); a job whose lease
+expired -- its replica died -- is claimed by another replica and resumed from its first stage, whose
+content-addressed work is found in the artifact store, not redone. Cancellation is a flag in the record,
+seen by the working replica at its next renewal.
 """
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 import uuid
@@ -13,33 +16,11 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from tango.runtime.errors import AlreadyExists, InvalidArgument, NotFound, TooManyJobs
+from tango.orchestrator.job_db import Database, open_database
+from tango.runtime.errors import AlreadyExists, Cancelled, InvalidArgument, NotFound, TooManyJobs
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    request_id TEXT,
-    request BLOB NOT NULL,
-    state TEXT NOT NULL,
-    stage TEXT NOT NULL DEFAULT '',
-    progress REAL NOT NULL DEFAULT 0,
-    stage_done INTEGER NOT NULL DEFAULT 0,
-    stage_total INTEGER NOT NULL DEFAULT 0,
-    timings TEXT NOT NULL DEFAULT '[]',
-    target TEXT NOT NULL DEFAULT '',
-    result BLOB,
-    error_code TEXT,
-    error_reason TEXT,
-    error_message TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    resumes INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_request_id ON jobs(kind, request_id) WHERE request_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created);
-"""
+CHANGE_POLL_S = 0.5  # how often a waiter looks for changes written by other replicas
+UNFINISHED = "state IN ('PENDING','RUNNING')"
 
 
 class JobState(str, Enum):
@@ -75,49 +56,64 @@ class Job:
     resumes: int
     created: float
     updated: float
+    owner: str | None = None  # the replica holding the job's lease
 
     @property
     def name(self) -> str:
         return f"operations/{self.id}"
 
 
-class JobStore:
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
+class LeaseLost(Cancelled):
+    """This replica no longer holds the job: its lease expired and another replica took it over."""
 
-    def create(self, kind: str, request_id: str, request: bytes, max_unfinished: int) -> tuple[Job, bool]:
+    def __init__(self, job_id: str):
+        super().__init__(f"operation {job_id} is now worked on by another replica", reason="JOB_LEASE_LOST")
+
+
+@dataclass(frozen=True)
+class Claim:
+    job: Job
+    taken_over_from: str | None  # the replica whose lease had expired (or was released); None for a new job
+
+
+class JobStore:
+    def __init__(self, database: Database):
+        self.db = database
+        self._changed = threading.Condition()  # wakes waiters of this process at once; others are polled
+
+    @classmethod
+    def open(cls, location: str | Path, pool_size: int = 8) -> "JobStore":
+        """A SQLite file path or a `postgresql://` DSN."""
+        return cls(open_database(location, pool_size))
+
+    # ---- creating and reading -----------------------------------------------------------------
+    def create(self, kind: str, request_id: str, request: bytes, max_unfinished: int,
+               target: str = "") -> tuple[Job, bool]:
         """Inserts a PENDING job; with a known `request_id` returns the existing job instead."""
-        with self._lock:
+        with self.db.transaction(exclusive=True) as tx:
             if request_id:
-                row = self._db.execute("SELECT * FROM jobs WHERE kind=? AND request_id=?", (kind, request_id)).fetchone()
-                if row is not None:
-                    if bytes(row["request"]) != request:
+                rows = tx.query("SELECT * FROM jobs WHERE kind=? AND request_id=?", (kind, request_id))
+                if rows:
+                    if bytes(rows[0]["request"]) != request:
                         raise AlreadyExists(f"request_id {request_id!r} was used for a different request",
                                             reason="REQUEST_ID_REUSED")
-                    return _job(row), False
-            unfinished = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state IN ('PENDING','RUNNING')").fetchone()[0]
+                    return _job(rows[0]), False
+            unfinished = tx.query(f"SELECT COUNT(*) AS n FROM jobs WHERE {UNFINISHED}")[0]["n"]
             if unfinished >= max_unfinished:
-
                 raise TooManyJobs(f"{unfinished} jobs in flight (limit {max_unfinished}); retry later")
-            now = time.time()
-            job_id = uuid.uuid4().hex
-            self._db.execute(
-                "INSERT INTO jobs (id, kind, request_id, request, state, created, updated) VALUES (?,?,?,?,?,?,?)",
-                (job_id, kind, request_id or None, request, JobState.PENDING.value, now, now),
-            )
-            self._changed.notify_all()
-            return self._get(job_id), True
+            now, job_id = time.time(), uuid.uuid4().hex
+            tx.execute("INSERT INTO jobs (id, kind, request_id, request, state, target, created, updated) "
+                       "VALUES (?,?,?,?,?,?,?,?)",
+                       (job_id, kind, request_id or None, request, JobState.PENDING.value, target, now, now))
+            job = _job(tx.query("SELECT * FROM jobs WHERE id=?", (job_id,))[0])
+        self._notify()
+        return job, True
 
     def get(self, job_id: str) -> Job:
-        with self._lock:
-            return self._get(job_id)
+        rows = self.db.query("SELECT * FROM jobs WHERE id=?", (job_id,))
+        if not rows:
+            raise NotFound(f"operation {job_id!r} does not exist", reason="OPERATION_NOT_FOUND")
+        return _job(rows[0])
 
     def list(self, page_size: int, page_token: str, kind: str = "") -> tuple[list[Job], str]:
         size = page_size if page_size > 0 else 50
@@ -125,58 +121,115 @@ class JobStore:
             offset = int(page_token) if page_token else 0
         except ValueError as exc:
             raise InvalidArgument(f"bad page token {page_token!r}", reason="BAD_PAGE_TOKEN") from exc
+        if offset < 0:
+            raise InvalidArgument(f"bad page token {page_token!r}", reason="BAD_PAGE_TOKEN")
         query, args = "SELECT * FROM jobs", []
         if kind:
             query, args = query + " WHERE kind=?", [kind]
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY created DESC LIMIT ? OFFSET ?", (*args, size + 1, offset)).fetchall()
-        jobs = [_job(r) for r in rows[:size]]
-        return jobs, str(offset + size) if len(rows) > size else ""
+        rows = self.db.query(query + " ORDER BY created DESC, id LIMIT ? OFFSET ?", (*args, size + 1, offset))
+        return [_job(r) for r in rows[:size]], str(offset + size) if len(rows) > size else ""
 
-    def unfinished(self) -> list[Job]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM jobs WHERE state IN ('PENDING','RUNNING') ORDER BY created").fetchall()
-        return [_job(r) for r in rows]
+    def counts(self) -> dict[JobState, int]:
+        """Jobs per state, and (under PENDING) those queued."""
+        rows = self.db.query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+        found = {JobState(r["state"]): int(r["n"]) for r in rows}
+        return {state: found.get(state, 0) for state in JobState}
 
-    def update(self, job_id: str, **fields) -> Job:
+    # ---- leases -------------------------------------------------------------------------------
+    def claim(self, owner: str, lease_s: float, kinds: tuple[str, ...] = ()) -> Claim | None:
+        """Takes the oldest job nobody holds (new, released, or whose lease expired) for `lease_s` seconds."""
+        now = self.db.now
+        kind_filter = f" AND kind IN ({','.join('?' * len(kinds))})" if kinds else ""
+        with self.db.transaction() as tx:
+            rows = tx.query(f"SELECT id, state, owner FROM jobs WHERE {UNFINISHED} AND lease_until < {now}"
+                            f"{kind_filter} ORDER BY created LIMIT 1{self.db.skip_locked}", kinds)
+            if not rows:
+                return None
+            old = rows[0]
+            resumed = old["state"] == JobState.RUNNING.value
+            tx.execute(f"UPDATE jobs SET owner=?, lease_until={now} + ?, state='RUNNING', resumes=resumes + ?, "
+                       "updated=? WHERE id=?", (owner, lease_s, int(resumed), time.time(), old["id"]))
+            job = _job(tx.query("SELECT * FROM jobs WHERE id=?", (old["id"],))[0])
+        self._notify()
+        return Claim(job, (old["owner"] or "released") if resumed else None)
+
+    def renew(self, owner: str, lease_s: float) -> dict[str, bool]:
+        """Extends every lease `owner` holds; returns {job id: cancel requested} for the jobs still its own."""
+        rows = self.db.query(f"UPDATE jobs SET lease_until={self.db.now} + ? WHERE owner=? AND state='RUNNING' "
+                             "RETURNING id, cancel_requested", (lease_s, owner))
+        return {r["id"]: bool(r["cancel_requested"]) for r in rows}
+
+    def release(self, owner: str) -> int:
+        """Gives up `owner`'s leases at once (a graceful stop): the jobs stay RUNNING, claimable right away."""
+        released = self.db.execute("UPDATE jobs SET owner=NULL, lease_until=0 WHERE owner=? AND state='RUNNING'",
+                                   (owner,))
+        self._notify()
+        return released
+
+    def expire(self, owner: str) -> int:
+        """Ends the lease of a replica known to be dead, so its jobs are claimable now."""
+        return self.db.execute("UPDATE jobs SET lease_until=0 WHERE owner=? AND state='RUNNING'", (owner,))
+
+    def owners(self) -> list[str]:
+        rows = self.db.query("SELECT DISTINCT owner FROM jobs WHERE owner IS NOT NULL AND state='RUNNING'")
+        return [r["owner"] for r in rows]
+
+    # ---- writing ------------------------------------------------------------------------------
+    def update(self, job_id: str, owner: str | None = None, **fields) -> Job:
+        """Writes fields of a job; with `owner`, only while that replica holds it (else LeaseLost)."""
         fields["updated"] = time.time()
         if isinstance(fields.get("state"), JobState):
             fields["state"] = fields["state"].value
+        if fields.get("state") in _DONE:
+            fields.update(owner=None, lease_until=0)
         assignments = ", ".join(f"{k}=?" for k in fields)
-        with self._lock:
-            self._db.execute(f"UPDATE jobs SET {assignments} WHERE id=?", (*fields.values(), job_id))
-            self._changed.notify_all()
-            return self._get(job_id)
+        fence, args = ("id=? AND owner=?", (job_id, owner)) if owner else ("id=?", (job_id,))
+        changed = self.db.execute(f"UPDATE jobs SET {assignments} WHERE {fence}", (*fields.values(), *args))
+        if not changed:
+            if owner:  # taken over, or deleted: either way no longer this replica's to write
+                raise LeaseLost(job_id)
+            self.get(job_id)  # NotFound
+        self._notify()
+        return self.get(job_id)
+
+    def request_cancel(self, job_id: str) -> Job:
+        """A job nobody works on yet ends CANCELLED now; a running one is flagged for its replica."""
+        now = time.time()
+        self.db.execute("UPDATE jobs SET state='CANCELLED', error_code='CANCELLED', error_reason='JOB_CANCELLED', "
+                        "error_message='cancelled before it started', cancel_requested=1, updated=? "
+                        "WHERE id=? AND state='PENDING' AND owner IS NULL", (now, job_id))
+        self.db.execute(f"UPDATE jobs SET cancel_requested=1, updated=? WHERE id=? AND {UNFINISHED}", (now, job_id))
+        self._notify()
+        return self.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        self.get(job_id)
+        self.db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
 
     def wait_for_change(self, job_id: str, since: float, timeout_s: float) -> Job:
         """Blocks until the job's `updated` moves past `since` (or the timeout), then returns it."""
         deadline = time.monotonic() + timeout_s
-        with self._changed:
-            while True:
-                job = self._get(job_id)
-                remaining = deadline - time.monotonic()
-                if job.updated > since or job.state.done or remaining <= 0:
-                    return job
-                self._changed.wait(min(remaining, 1.0))
-
-    def delete(self, job_id: str) -> None:
-        with self._lock:
-            self._get(job_id)
-            self._db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+        while True:
+            job = self.get(job_id)
+            remaining = deadline - time.monotonic()
+            if job.updated > since or job.state.done or remaining <= 0:
+                return job
+            with self._changed:
+                self._changed.wait(min(remaining, CHANGE_POLL_S))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
-    def _get(self, job_id: str) -> Job:
-        row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"operation {job_id!r} does not exist", reason="OPERATION_NOT_FOUND")
-        return _job(row)
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
 
-def _job(row: sqlite3.Row) -> Job:
-    values = dict(row)
+_DONE = {s.value for s in JobState if s.done}
+
+
+def _job(row: dict) -> Job:
+    values = {k: v for k, v in row.items() if k != "lease_until"}
     values["state"] = JobState(values["state"])
     values["cancel_requested"] = bool(values["cancel_requested"])
     values["request"] = bytes(values["request"])

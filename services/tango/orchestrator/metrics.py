@@ -9,4 +9,7 @@ class OrchestratorMetrics(ServiceMetrics):
         self.jobs = self.counter("jobs_total", "Jobs ended, by kind and final state", ("kind", "state"))
         self.stage_seconds = self.histogram("stage_seconds", "Wall time of one job stage", ("stage",))
         self.stage_retries = self.counter("stage_retries_total", "Retried stage attempts", ("stage",))
-        self.jobs_resumed = self.counter("jobs_resumed_total", "Unfinished jobs resumed after a restart")
+        self.lease_takeovers = self.counter("lease_takeovers_total",
+                                            "Jobs this replica took over from a replica that died or stopped")
+        self.jobs_in_state = self.gauge("store_jobs", "Jobs in the shared store by state", ("state",))
+        self.queue_depth = self.gauge("queue_depth", "Jobs in the shared store waiting for a replica (PENDING)")

@@ -1,19 +1,18 @@
 """CreateReenactment: speaker + target speech -> retrieval -> transitions + render + mux -> video."""
 from __future__ import annotations
 
-from tango.artifacts.hashing import file_sha256
 from tango.artifacts.inputs import InputResolver
 from tango.aumoclip.transcript import load_transcript
-from tango.media.audio import SPEECH_SAMPLE_RATE, check_speech, load_audio, load_track
+from tango.media.audio import SPEECH_SAMPLE_RATE, check_speech, load_audio
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.job_context import JobContext
-from tango.orchestrator.render_stage import RenderStage, TargetAudio
 from tango.orchestrator.retry import with_retries
 from tango.orchestrator.speaker_pipeline import STAGE_WEIGHTS as SPEAKER_STAGES
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
 from tango.orchestrator.speakers import SpeakerCatalogue
-from tango.orchestrator.stage_clients import StageClients
+from tango.orchestrator.stage_clients import PathOutput, StageClients
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+from tango.render.v1 import render_service_pb2 as render_pb
 from tango.runtime.errors import InvalidArgument
 from tango.type.v1 import types_pb2
 
@@ -26,12 +25,11 @@ class ReenactmentPipeline:
     stage_weights = STAGE_WEIGHTS
 
     def __init__(self, config: OrchestratorConfig, clients: StageClients, speakers: SpeakerCatalogue,
-                 speaker_pipeline: SpeakerPipeline, render: RenderStage, inputs: InputResolver):
+                 speaker_pipeline: SpeakerPipeline, inputs: InputResolver):
         self.config = config
         self.clients = clients
         self.speakers = speakers
         self.speaker_pipeline = speaker_pipeline
-        self.render_stage = render
         self.inputs = inputs
 
     def parse(self, payload: bytes) -> pb.CreateReenactmentRequest:
@@ -56,8 +54,7 @@ class ReenactmentPipeline:
                    self.speaker_pipeline.ensure_speaker(list(request.reference_uris), request.speaker_options, context))
         with context.stage("audio"):
             audio_path = self.inputs.resolve(request.audio_uri)
-            speech = self._checked_speech(audio_path, request.transcript_uri)
-            audio = TargetAudio(speech, load_track(audio_path), file_sha256(audio_path))
+            self._checked_speech(audio_path, request.transcript_uri)
         with context.stage("retrieval") as record:
             path = with_retries(
                 lambda: self.clients.search_path(speaker.graph.uri, str(audio_path), speaker.checkpoint,
@@ -66,14 +63,17 @@ class ReenactmentPipeline:
                                                  context.should_stop),
                 stage="retrieval", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
                 should_stop=context.should_stop, on_attempt=context.attempt(record))
-        with context.stage("render"):
-            outcome = self.render_stage.render(speaker, path, audio, request.options, context.progress,
-                                               context.should_stop)
+        render_request = render_request_of(speaker, path, request.audio_uri, request.options)
+        with context.stage("render") as record:
+            outcome = with_retries(
+                lambda: self.clients.render_video(render_request, context.progress, context.should_stop),
+                stage="render", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
+                should_stop=context.should_stop, on_attempt=context.attempt(record))
         return pb.Reenactment(
             name=f"reenactments/{outcome.artifact.sha256}", speaker=speaker.name, duration_s=outcome.duration_s,
-            render=types_pb2.ArtifactRef(
-                uri=outcome.artifact.uri, sha256=outcome.artifact.sha256, kind=outcome.artifact.kind),
-            video_uri=str(outcome.video_path), sidecar_uri=str(outcome.sidecar_path),
+            render=types_pb2.ArtifactRef(uri=outcome.artifact.uri, sha256=outcome.artifact.sha256,
+                                         kind=outcome.artifact.kind),
+            video_uri=outcome.video_uri, sidecar_uri=outcome.sidecar_uri,
             steps=len(path.path), jumps=len(path.jump_steps), similarity=path.similarity,
         )
 
@@ -92,3 +92,17 @@ class ReenactmentPipeline:
                 raise InvalidArgument(f"the transcript ends at {last_end:.1f} s but the audio lasts {seconds:.1f} s",
                                       reason="TRANSCRIPT_MISMATCH")
         return speech
+
+
+def render_request_of(speaker: pb.Speaker, path: PathOutput, audio_uri: str,
+                      options: pb.ReenactmentOptions) -> render_pb.RenderVideoRequest:
+    """What the render stage needs of the speaker, the retrieved path and the job's options."""
+    footage = render_pb.SpeakerFootage(name=speaker.name, reference_uris=speaker.reference_uris,
+                                       perceptions=speaker.perceptions, graph=speaker.graph)
+    motion = render_pb.MotionPath(nodes=path.path, jump_steps=path.jump_steps,
+                                  jump_difficulties=path.jump_difficulty,
+                                  typical_jump_difficulty=path.typical_jump_difficulty)
+    render_options = render_pb.RenderOptions(transition_frames=options.transition_frames, max_height=options.max_height,
+                                             interpolator=options.interpolator, lip_sync=options.lip_sync,
+                                             lip_sync_source=options.lip_sync_source)
+    return render_pb.RenderVideoRequest(speaker=footage, path=motion, audio_uri=audio_uri, options=render_options)

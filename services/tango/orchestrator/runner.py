@@ -1,15 +1,24 @@
-"""Runs jobs on a bounded worker pool; resumes unfinished jobs after a restart; cancels on request."""
+"""Runs the store's jobs on this replica's bounded worker pool.
+
+A dispatcher claims jobs from the shared store while a worker is free (new ones, and those whose replica
+died: their lease expired); a heartbeat renews this replica's leases and hands on cancellations asked of
+any replica. Any replica may accept a request: the job lands in the store and whoever has room runs it.
+"""
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Protocol
 
 from google.protobuf.message import Message
 
 from tango.orchestrator.job_context import JobContext
-from tango.orchestrator.jobs import Job, JobState, JobStore
+from tango.orchestrator.jobs import Claim, Job, JobState, JobStore, LeaseLost
 from tango.orchestrator.metrics import OrchestratorMetrics
 from tango.runtime.errors import Cancelled, TangoError
 
@@ -27,95 +36,198 @@ class Pipeline(Protocol):
     def run(self, request: Message, context: JobContext) -> Message: ...
 
 
+@dataclass(frozen=True)
+class Leasing:
+    lease_s: float = 30.0  # a dead replica's jobs are taken over this long after its last renewal
+    poll_s: float = 1.0  # how often an idle replica looks for claimable jobs
+
+    @property
+    def heartbeat_s(self) -> float:
+        """Renewals (and cancellations asked of other replicas) travel at this pace."""
+        return min(self.lease_s / 3.0, 2.0)
+
+
+def replica_identity() -> str:
+    """host:pid:nonce -- unique per process; the host and pid let a restart recognise its dead predecessor."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class JobRunner:
     def __init__(self, store: JobStore, pipelines: dict[str, Pipeline], workers: int, max_unfinished: int,
-                 metrics: OrchestratorMetrics):
+                 metrics: OrchestratorMetrics, leasing: Leasing = Leasing(), owner: str = ""):
         self.store = store
         self.metrics = metrics
         self.pipelines = pipelines
         self.max_unfinished = max_unfinished
+        self.leasing = leasing
+        self.owner = owner or replica_identity()
+        self._workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self._cancel_events: dict[str, threading.Event] = {}
+        self._running: dict[str, threading.Event] = {}  # job id -> its stop signal
+        self._futures: set[Future] = set()
         self._lock = threading.Lock()
-        self._shutting_down = False
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
 
+    # ---- life cycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Frees the jobs of this process's dead predecessor on this host, then claims and renews."""
+        for owner in self.store.owners():
+            if _dead_predecessor(owner, self.owner):
+                log.info("freeing the jobs of a dead predecessor", extra={"owner": owner})
+                self.store.expire(owner)
+        for target, name in ((self._dispatch, "job-dispatcher"), (self._heartbeat, "job-heartbeat")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def shutdown(self, grace_s: float = 5.0) -> None:
+        """Stops claiming; running jobs are interrupted and their leases released, so another replica (or the
+        next start) resumes them at once."""
+        self._stopping.set()
+        self._wake.set()
+        with self._lock:
+            events, futures = list(self._running.values()), list(self._futures)
+        for event in events:
+            event.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        wait(futures, timeout=grace_s)
+        for thread in self._threads:
+            thread.join(timeout=grace_s)
+        released = self.store.release(self.owner)
+        if released:
+            log.info("released unfinished jobs for another replica", extra={"jobs": released})
+
+    # ---- requests -----------------------------------------------------------------------------
     def submit(self, kind: str, request_id: str, request: Message) -> Job:
         pipeline = self.pipelines[kind]
-        job, created = self.store.create(kind, request_id, request.SerializeToString(deterministic=True), self.max_unfinished)
+        job, created = self.store.create(kind, request_id, request.SerializeToString(deterministic=True),
+                                         self.max_unfinished, target=pipeline.target_of(request))
         if created:
-            job = self.store.update(job.id, target=pipeline.target_of(request))
-            self._schedule(job)
+            self._wake.set()
         return job
-
-    def resume_unfinished(self) -> list[str]:
-        """After a restart: every PENDING/RUNNING job runs again from its first stage. Stages are
-        content-addressed, so the work finished before the restart is found in the store, not redone."""
-        resumed = []
-        for job in self.store.unfinished():
-            job = self.store.update(job.id, state=JobState.PENDING, resumes=job.resumes + 1)
-            self._schedule(job)
-            self.metrics.jobs_resumed.inc()
-            resumed.append(job.id)
-        return resumed
 
     def cancel(self, job_id: str) -> Job:
         job = self.store.get(job_id)
         if job.state.done:
             return job
-        self.store.update(job_id, cancel_requested=1)
+        job = self.store.request_cancel(job_id)
         with self._lock:
-            event = self._cancel_events.get(job_id)
+            event = self._running.get(job_id)
         if event is not None:
             event.set()
-        return self.store.get(job_id)
+        return job
 
-    def shutdown(self, wait: bool = False) -> None:
-        """Stops taking jobs; running ones are interrupted and stay RUNNING in the database, so the next
-        start resumes them."""
+    # ---- dispatcher and heartbeat -------------------------------------------------------------
+    def _dispatch(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                while self._free_workers() > 0 and not self._stopping.is_set():
+                    claim = self.store.claim(self.owner, self.leasing.lease_s, tuple(self.pipelines))
+                    if claim is None:
+                        break
+                    self._start(claim)
+                self._publish_counts()
+            except Exception:  # noqa: BLE001 - a store outage must not end the dispatcher; it retries
+                log.exception("claiming jobs failed; retrying")
+            self._wake.wait(self.leasing.poll_s)
+            self._wake.clear()
+
+    def _heartbeat(self) -> None:
+        while not self._stopping.wait(self.leasing.heartbeat_s):
+            with self._lock:  # before renewing: a job claimed after the renewal is not judged by it
+                running = dict(self._running)
+            try:
+                held = self.store.renew(self.owner, self.leasing.lease_s)
+            except Exception:  # noqa: BLE001 - the lease may still hold; the next beat tries again
+                log.exception("renewing leases failed")
+                continue
+            for job_id, event in running.items():
+                if held.get(job_id, True):  # cancel asked, or the lease is gone: stop working on it
+                    event.set()
+
+    def _free_workers(self) -> int:
         with self._lock:
-            events = list(self._cancel_events.values())
-        self._shutting_down = True
-        for event in events:
-            event.set()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+            return self._workers - len(self._running)
 
-    def _schedule(self, job: Job) -> None:
+    def _start(self, claim: Claim) -> None:
+        if claim.taken_over_from:
+            self.metrics.lease_takeovers.inc()
+            log.info("job taken over", extra={"job": claim.job.id, "from": claim.taken_over_from})
         event = threading.Event()
-        if job.cancel_requested:
+        if claim.job.cancel_requested:
             event.set()
         with self._lock:
-            self._cancel_events[job.id] = event
-        self._pool.submit(self._run, job.id, event)
+            self._running[claim.job.id] = event
+            future = self._pool.submit(self._run, claim.job, event)
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
 
-    def _run(self, job_id: str, cancel: threading.Event) -> None:
-        job = self.store.get(job_id)
+    def _forget(self, future: Future) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    def _publish_counts(self) -> None:
+        counts = self.store.counts()
+        for state, count in counts.items():
+            self.metrics.jobs_in_state.labels(state.value).set(count)
+        self.metrics.queue_depth.set(counts[JobState.PENDING])
+
+    # ---- one job ------------------------------------------------------------------------------
+    def _run(self, job: Job, cancel: threading.Event) -> None:
         pipeline = self.pipelines[job.kind]
-        context = JobContext(self.store, job_id, pipeline.stage_weights, cancel, self.metrics)
+        context = JobContext(self.store, job.id, self.owner, pipeline.stage_weights, cancel, self.metrics)
         try:
             if job.cancel_requested:
                 raise Cancelled("cancelled before it started", reason="JOB_CANCELLED")
-            self.store.update(job_id, state=JobState.RUNNING)
             result = pipeline.run(pipeline.parse(job.request), context)
-            self.store.update(job_id, state=JobState.SUCCEEDED, stage="done", progress=1.0,
-                              result=result.SerializeToString())
-            self.metrics.jobs.labels(job.kind, JobState.SUCCEEDED.value).inc()
+            self._end(job, JobState.SUCCEEDED, stage="done", progress=1.0, result=result.SerializeToString())
+        except LeaseLost:
+            log.warning("lease lost; another replica has the job", extra={"job": job.id})
         except Cancelled as error:
-            if self._shutting_down and not self.store.get(job_id).cancel_requested:
-                log.info("job interrupted by shutdown; it resumes on the next start", extra={"job": job_id})
-                return
-            self._fail(job_id, error, JobState.CANCELLED)
+            if self._stopping.is_set() and not self.store.get(job.id).cancel_requested:
+                log.info("job interrupted by shutdown; another replica resumes it", extra={"job": job.id})
+            elif not self.store.get(job.id).cancel_requested:
+                log.warning("lease lost; another replica has the job", extra={"job": job.id})
+            else:
+                self._fail(job, error, JobState.CANCELLED)
         except TangoError as error:
-            self._fail(job_id, error, JobState.FAILED)
+            self._fail(job, error, JobState.FAILED)
         except Exception as error:  # noqa: BLE001 - a job never takes the worker down
-            log.exception("job crashed", extra={"job": job_id})
-            self._fail(job_id, TangoError(f"internal error: {type(error).__name__}"), JobState.FAILED)
+            log.exception("job crashed", extra={"job": job.id})
+            self._fail(job, TangoError(f"internal error: {type(error).__name__}"), JobState.FAILED)
         finally:
             with self._lock:
-                self._cancel_events.pop(job_id, None)
+                self._running.pop(job.id, None)
+            self._wake.set()
 
-    def _fail(self, job_id: str, error: TangoError, state: JobState) -> None:
-        log.info("job ended", extra={"job": job_id, "state": state.value, "reason": error.reason})
-        self.metrics.jobs.labels(self.store.get(job_id).kind, state.value).inc()
-        self.store.update(job_id, state=state, error_code=error.code, error_reason=error.reason,
-                          error_message=error.message)
+    def _fail(self, job: Job, error: TangoError, state: JobState) -> None:
+        log.info("job ended", extra={"job": job.id, "state": state.value, "reason": error.reason})
+        self._end(job, state, error_code=error.code, error_reason=error.reason, error_message=error.message)
 
+    def _end(self, job: Job, state: JobState, **fields) -> None:
+        try:
+            self.store.update(job.id, owner=self.owner, state=state, **fields)
+        except LeaseLost:
+            log.warning("lease lost before the end was written; another replica has the job", extra={"job": job.id})
+            return
+        self.metrics.jobs.labels(job.kind, state.value).inc()
+
+
+def _dead_predecessor(owner: str, me: str) -> bool:
+    """Whether `owner` was a process on this host that no longer runs (or whose pid this process reuses, as a
+    restarted container's pid 1 does)."""
+    theirs, mine = owner.split(":"), me.split(":")
+    if len(theirs) != 3 or len(mine) != 3 or theirs[0] != mine[0] or owner == me or not theirs[1].isdigit():
+        return False
+    pid, my_pid = theirs[1], mine[1]
+    if pid == my_pid:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -12,17 +12,14 @@ from tango.orchestrator.core import OrchestratorCore
 from tango.orchestrator.jobs import JobStore
 from tango.orchestrator.metrics import OrchestratorMetrics
 from tango.orchestrator.reenact_pipeline import ReenactmentPipeline
-from tango.orchestrator.render_stage import RenderStage
-from tango.orchestrator.runner import JobRunner
+from tango.orchestrator.runner import JobRunner, Leasing
 from tango.orchestrator.servicer import OperationsServicer, OrchestratorServicer
-from tango.orchestrator.speaker_model import SpeakerModelTrainer
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
 from tango.orchestrator.speakers import SpeakerCatalogue
-from tango.orchestrator.stage_clients import StageClients
+from tango.orchestrator.stage_clients import StageAddresses, StageClients
 from tango.orchestrator.uploads import UploadArea
 from tango.orchestrator.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from tango.runtime.server import GrpcService, ServiceBinding
-from tango.triton.client import TritonClient
 
 SERVICE_NAME = orchestrator_service_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 OPERATIONS_NAME = "google.longrunning.Operations"
@@ -30,7 +27,8 @@ MAX_UPLOAD_BYTES = 8 << 30
 
 
 class OrchestratorService(GrpcService):
-    """The gRPC server plus the job runner: unfinished jobs resume when it starts, and stop with it."""
+    """The gRPC server plus the job runner: it claims jobs from the shared store once started, and releases
+    those it holds when it stops."""
 
     def __init__(self, config: OrchestratorConfig, core: OrchestratorCore, clients: StageClients, bindings, metrics):
         super().__init__(config, bindings, metrics)
@@ -38,26 +36,29 @@ class OrchestratorService(GrpcService):
         self.clients = clients
 
     def warm_up(self) -> None:
-        self.core.runner.resume_unfinished()
+        self.core.runner.start()
 
     def stop(self, grace_s: float | None = None) -> None:
         super().stop(grace_s)
         self.core.runner.shutdown()
+        self.core.jobs.close()
         self.clients.close()
 
 
 def build(config: OrchestratorConfig) -> OrchestratorService:
     store = ArtifactStore(config.data_uri)
     inputs = InputResolver(config.allowed_root_list + store.local_roots(), download_dir=Path(store.cache_dir) / "inputs")
-    jobs = JobStore(Path(config.database) if config.database else Path(store.root_path) / "orchestrator.sqlite")
-    clients = StageClients(config.perception_addr, config.graph_addr, config.retrieval_addr, config.stage_deadline_s)
+    jobs = JobStore.open(config.database or Path(store.root_path) / "orchestrator.sqlite", config.database_pool)
+    addresses = StageAddresses(config.perception_addr, config.graph_addr, config.retrieval_addr, config.render_addr,
+                               config.trainer_addr)
+    clients = StageClients(addresses, config.stage_deadline_s)
     speakers = SpeakerCatalogue(store)
-    speaker_pipeline = SpeakerPipeline(config, clients, speakers, SpeakerModelTrainer(store))
-    render = RenderStage(config, store, inputs, TritonClient(config.interp_url, timeout_s=600.0))
-    reenactment_pipeline = ReenactmentPipeline(config, clients, speakers, speaker_pipeline, render, inputs)
+    speaker_pipeline = SpeakerPipeline(config, clients, speakers)
+    reenactment_pipeline = ReenactmentPipeline(config, clients, speakers, speaker_pipeline, inputs)
     metrics = OrchestratorMetrics()
     runner = JobRunner(jobs, {"speaker": speaker_pipeline, "reenactment": reenactment_pipeline},
-                       workers=config.job_workers, max_unfinished=config.max_jobs_in_flight, metrics=metrics)
+                       workers=config.job_workers, max_unfinished=config.max_jobs_in_flight, metrics=metrics,
+                       leasing=Leasing(config.lease_s))
     core = OrchestratorCore(jobs, runner, speakers, UploadArea(store, MAX_UPLOAD_BYTES), speaker_pipeline,
                             reenactment_pipeline)
     orchestrator, operations = OrchestratorServicer(core), OperationsServicer(core)

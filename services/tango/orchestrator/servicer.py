@@ -38,7 +38,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         job = self.core.job(request.name)
         yield operation_of(job)
         while not job.state.done and not stop():
-            changed = self.core.jobs.wait_for_change(job.id, job.updated, WATCH_POLL_S)
+            changed = self.core.wait_for_change(job, WATCH_POLL_S)
             if changed.updated > job.updated or changed.state.done:
                 yield operation_of(changed)
             job = changed
@@ -64,18 +64,15 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         return operation_of(self.core.job(request.name))
 
     def ListOperations(self, request: operations_pb2.ListOperationsRequest, context):
-        jobs, token = self.core.jobs.list(request.page_size, request.page_token, kind=_kind_filter(request.filter))
+        jobs, token = self.core.list_jobs(request.page_size, request.page_token, _kind_filter(request.filter))
         return operations_pb2.ListOperationsResponse(operations=[operation_of(j) for j in jobs], next_page_token=token)
 
     def CancelOperation(self, request: operations_pb2.CancelOperationRequest, context):
-        self.core.runner.cancel(self.core.job(request.name).id)
+        self.core.cancel(request.name)
         return empty_pb2.Empty()
 
     def DeleteOperation(self, request: operations_pb2.DeleteOperationRequest, context):
-        job = self.core.job(request.name)
-        if not job.state.done:
-            self.core.runner.cancel(job.id)
-        self.core.jobs.delete(job.id)
+        self.core.delete(request.name)
         return empty_pb2.Empty()
 
     def WaitOperation(self, request: operations_pb2.WaitOperationRequest, context):
@@ -84,7 +81,7 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         remaining = context.time_remaining()
         deadline = time.monotonic() + min(limit, remaining if remaining is not None else limit)
         while not job.state.done and time.monotonic() < deadline and context.is_active():
-            job = self.core.jobs.wait_for_change(job.id, job.updated, min(WATCH_POLL_S, deadline - time.monotonic()))
+            job = self.core.wait_for_change(job, min(WATCH_POLL_S, deadline - time.monotonic()))
         return operation_of(job)
 
 

@@ -7,8 +7,8 @@ from tango.artifacts.hashing import key_sha256
 from tango.graph.artifact_io import SCHEMA_VERSION as GRAPH_SCHEMA_VERSION
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.job_context import JobContext
+from tango.orchestrator.parallel_ingest import ParallelIngest
 from tango.orchestrator.retry import with_retries
-from tango.orchestrator.speaker_model import SpeakerModelTrainer
 from tango.orchestrator.speakers import SpeakerCatalogue
 from tango.orchestrator.stage_clients import StageClients
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
@@ -22,12 +22,11 @@ class SpeakerPipeline:
     kind = "speaker"
     stage_weights = STAGE_WEIGHTS
 
-    def __init__(self, config: OrchestratorConfig, clients: StageClients, catalogue: SpeakerCatalogue,
-                 trainer: SpeakerModelTrainer):
+    def __init__(self, config: OrchestratorConfig, clients: StageClients, catalogue: SpeakerCatalogue):
         self.config = config
         self.clients = clients
+        self.ingest = ParallelIngest.from_config(clients, config)  # long references: ranges on several replicas
         self.catalogue = catalogue
-        self.trainer = trainer
 
     def parse(self, payload: bytes) -> pb.CreateSpeakerRequest:
         return pb.CreateSpeakerRequest.FromString(payload)
@@ -46,8 +45,8 @@ class SpeakerPipeline:
         """The speaker of these references, created unless its content hash is already known."""
         with context.stage("perception") as record:
             perceptions = [self._retry(record, context, "perception",
-                                       lambda uri=uri: self.clients.analyze_video(uri, options.max_seconds, context.progress,
-                                                                                  context.should_stop))
+                                       lambda uri=uri: self.ingest.analyze(uri, options.max_seconds, context.progress,
+                                                                          context.should_stop))
                            for uri in references]
         key = key_sha256({"perceptions": [p.sha256 for p in perceptions], "checkpoint": options.checkpoint,
                           "train": not options.skip_embedding_training, "minutes": self._minutes(options),
@@ -58,9 +57,10 @@ class SpeakerPipeline:
         with context.stage("graph") as record:
             graph = self._retry(record, context, "graph", lambda: self.clients.build_graph(
                 [p.uri for p in perceptions], context.progress, context.should_stop))
-        with context.stage("embedding_model"):
-            checkpoint = options.checkpoint or self.trainer.ensure(
-                [p.uri for p in perceptions], self._minutes(options), context.progress, context.should_stop)
+        refs = [types_pb2.ArtifactRef(uri=p.uri, sha256=p.sha256, kind="perception") for p in perceptions]
+        with context.stage("embedding_model") as record:
+            checkpoint = options.checkpoint or self._retry(record, context, "embedding_model", lambda: (
+                self.clients.train_speaker_model(refs, self._minutes(options), context.progress, context.should_stop)))
         with context.stage("node_embeddings") as record:
             embeddings = self._retry(record, context, "node_embeddings", lambda: self.clients.prepare_graph(
                 graph.uri, checkpoint, context.should_stop))
@@ -68,7 +68,7 @@ class SpeakerPipeline:
         created.GetCurrentTime()
         speaker = pb.Speaker(
             reference_uris=references,
-            perceptions=[types_pb2.ArtifactRef(uri=p.uri, sha256=p.sha256, kind="perception") for p in perceptions],
+            perceptions=refs,
             graph=types_pb2.ArtifactRef(uri=graph.uri, sha256=graph.uri.rsplit("/", 1)[-1], kind="graph"),
             checkpoint=checkpoint,
             embeddings=types_pb2.ArtifactRef(uri=embeddings, sha256=embeddings.rsplit("/", 1)[-1], kind="embedded_graph"),

@@ -6,6 +6,7 @@ Every call has a deadline, is cancelled when the job is, and turns RPC failures 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -16,10 +17,15 @@ from tango.graph.v1 import graph_service_pb2 as graph_pb
 from tango.graph.v1 import graph_service_pb2_grpc as graph_grpc
 from tango.perception.v1 import perception_service_pb2 as perception_pb
 from tango.perception.v1 import perception_service_pb2_grpc as perception_grpc
+from tango.render.v1 import render_service_pb2 as render_pb
+from tango.render.v1 import render_service_pb2_grpc as render_grpc
 from tango.retrieval.v1 import retrieval_service_pb2 as retrieval_pb
 from tango.retrieval.v1 import retrieval_service_pb2_grpc as retrieval_grpc
+from tango.trainer.v1 import trainer_service_pb2 as trainer_pb
+from tango.trainer.v1 import trainer_service_pb2_grpc as trainer_grpc
 from tango.runtime.errors import Cancelled
 from tango.runtime.grpc_util import error_from_rpc
+from tango.type.v1 import types_pb2
 
 ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
@@ -29,7 +35,21 @@ CHANNEL_OPTIONS = [
     # reconnect quickly once a restarted stage is back, so retries find it (gRPC's default backs off to 2 min)
     ("grpc.initial_reconnect_backoff_ms", 250),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    # spread calls over every address the target resolves to: the replicas of a stage in the local mesh
+    # (`ipv4:127.0.0.1:50051,127.0.0.1:50251`) or the pods behind a headless Service (`dns:///...`)
+    ("grpc.lb_policy_name", "round_robin"),
 ]
+
+
+def stage_channel(target: str) -> grpc.Channel:
+    """The one way to open a channel to a stage: our limits, quick reconnects, round robin over replicas."""
+    return grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+
+
+def listed_replicas(target: str) -> int:
+    """How many addresses a target lists (`ipv4:a,b` -> 2); a name resolved by DNS counts as 1."""
+    scheme, _, rest = target.partition(":")
+    return len([a for a in rest.split(",") if a]) if scheme in ("ipv4", "ipv6") else 1
 
 
 @dataclass(frozen=True)
@@ -63,20 +83,59 @@ class PathOutput:
     extra: dict = field(default_factory=dict)
 
 
-class StageClients:
-    def __init__(self, perception_addr: str, graph_addr: str, retrieval_addr: str, deadline_s: float):
-        self.deadline_s = deadline_s
-        self._channels = [grpc.insecure_channel(a, options=CHANNEL_OPTIONS) for a in (perception_addr, graph_addr, retrieval_addr)]
-        self.perception = perception_grpc.PerceptionServiceStub(self._channels[0])
-        self.graph = graph_grpc.MotionGraphServiceStub(self._channels[1])
-        self.retrieval = retrieval_grpc.RetrievalServiceStub(self._channels[2])
+@dataclass(frozen=True)
+class RenderOutput:
+    artifact: types_pb2.ArtifactRef
+    video_uri: str
+    sidecar_uri: str
+    duration_s: float
+    cache_hit: bool
 
-    def analyze_video(self, uri: str, max_seconds: float, on_progress: ProgressFn, should_stop: StopFn) -> PerceptionOutput:
-        request = perception_pb.AnalyzeVideoRequest(video_uri=uri, options=perception_pb.AnalysisOptions(max_seconds=max_seconds))
+
+@dataclass(frozen=True)
+class StageAddresses:
+    perception: str
+    graph: str
+    retrieval: str
+    render: str
+    trainer: str
+
+
+class StageClients:
+    def __init__(self, addresses: StageAddresses, deadline_s: float):
+        self.deadline_s = deadline_s
+        names = ("perception", "graph", "retrieval", "render", "trainer")
+        self._channels = {n: stage_channel(getattr(addresses, n)) for n in names}
+        self.perception = perception_grpc.PerceptionServiceStub(self._channels["perception"])
+        self.graph = graph_grpc.MotionGraphServiceStub(self._channels["graph"])
+        self.retrieval = retrieval_grpc.RetrievalServiceStub(self._channels["retrieval"])
+        self.render = render_grpc.RenderServiceStub(self._channels["render"])
+        self.trainer = trainer_grpc.TrainerServiceStub(self._channels["trainer"])
+
+    def analyze_video(self, uri: str, max_seconds: float, on_progress: ProgressFn, should_stop: StopFn,
+                      frame_range: tuple[int, int] | None = None) -> PerceptionOutput:
+        """The perception of a video, or with `frame_range` (from plan_analysis) the part of one range."""
+        options = perception_pb.AnalysisOptions(max_seconds=max_seconds)
+        if frame_range is not None:
+            options.frame_range.CopyFrom(perception_pb.FrameRange(start_frame=frame_range[0], end_frame=frame_range[1]))
+        request = perception_pb.AnalyzeVideoRequest(video_uri=uri, options=options)
         result = self._last_of_stream(self.perception.AnalyzeVideo(request, timeout=self.deadline_s), on_progress, should_stop)
-        s = result.summary
-        return PerceptionOutput(result.artifact.uri, result.artifact.sha256, s.fps, s.duration_s, s.pose_ratio,
-                                s.hands_ratio, s.mean_hand_clarity)
+        return _perception_output(result)
+
+    def plan_analysis(self, uri: str, max_seconds: float, max_ranges: int, min_range_s: float,
+                      should_stop: StopFn) -> list[tuple[int, int]]:
+        """The frame ranges perception would analyse apart (one range: analyse the video whole)."""
+        request = perception_pb.PlanAnalysisRequest(video_uri=uri, options=perception_pb.AnalysisOptions(max_seconds=max_seconds),
+                                                    max_ranges=max_ranges, min_range_seconds=min_range_s)
+        reply = self._unary(self.perception.PlanAnalysis, request, should_stop)
+        return [(r.start_frame, r.end_frame) for r in reply.ranges]
+
+    def merge_analyses(self, uri: str, max_seconds: float, parts: list[PerceptionOutput], should_stop: StopFn) -> PerceptionOutput:
+        """The whole video's perception, merged by perception from the parts of its planned ranges."""
+        request = perception_pb.MergeAnalysesRequest(
+            video_uri=uri, options=perception_pb.AnalysisOptions(max_seconds=max_seconds),
+            parts=[types_pb2.ArtifactRef(uri=p.uri, sha256=p.sha256, kind="perception") for p in parts])
+        return _perception_output(self._unary(self.perception.MergeAnalyses, request, should_stop).result)
 
     def build_graph(self, perception_uris: list[str], on_progress: ProgressFn, should_stop: StopFn) -> GraphOutput:
         request = graph_pb.BuildGraphRequest(perception_uris=perception_uris)
@@ -97,8 +156,21 @@ class StageClients:
                           reply.search_seconds, reply.embeddings.uri, reply.mode, list(reply.jump_difficulties),
                           reply.typical_jump_difficulty)
 
+    def train_speaker_model(self, perceptions: list[types_pb2.ArtifactRef], max_minutes: float,
+                            on_progress: ProgressFn, should_stop: StopFn) -> str:
+        """The checkpoint id of the speaker's AuMoCLIP, trained by the trainer stage (or found there)."""
+        request = trainer_pb.TrainSpeakerModelRequest(perceptions=perceptions, max_minutes=max_minutes)
+        call = self.trainer.TrainSpeakerModel(request, timeout=self.deadline_s)
+        return self._last_of_stream(call, on_progress, should_stop).checkpoint
+
+    def render_video(self, request: render_pb.RenderVideoRequest, on_progress: ProgressFn,
+                     should_stop: StopFn) -> RenderOutput:
+        result = self._last_of_stream(self.render.RenderVideo(request, timeout=self.deadline_s), on_progress,
+                                      should_stop)
+        return RenderOutput(result.render, result.video_uri, result.sidecar_uri, result.duration_s, result.cache_hit)
+
     def close(self) -> None:
-        for channel in self._channels:
+        for channel in self._channels.values():
             channel.close()
 
     def _unary(self, method, request, should_stop: StopFn):
@@ -115,17 +187,36 @@ class StageClients:
 
     @staticmethod
     def _last_of_stream(call: Iterator, on_progress: ProgressFn, should_stop: StopFn):
+        """The stream's last non-progress message; the call is cancelled as soon as `should_stop` turns true,
+        also between messages (a render or a training may stay silent for a while)."""
+        watcher = threading.Thread(target=_cancel_when_stopped, args=(call, should_stop), daemon=True)
+        watcher.start()
         last = None
         try:
             for reply in call:
-                if should_stop():
-                    call.cancel()
-                    raise Cancelled("job cancelled", reason="JOB_CANCELLED")
                 event = reply.WhichOneof("event")
                 if event == "progress":
                     on_progress(reply.progress.done, reply.progress.total)
                 else:
                     last = getattr(reply, event)
         except grpc.RpcError as error:
+            if should_stop():
+                raise Cancelled("job cancelled", reason="JOB_CANCELLED") from None
             raise error_from_rpc(error) from None
+        finally:
+            call.cancel()  # no-op once the stream is complete; stops the watcher
         return last
+
+
+def _perception_output(result: perception_pb.PerceptionResult) -> PerceptionOutput:
+    s = result.summary
+    return PerceptionOutput(result.artifact.uri, result.artifact.sha256, s.fps, s.duration_s, s.pose_ratio,
+                            s.hands_ratio, s.mean_hand_clarity)
+
+
+def _cancel_when_stopped(call, should_stop: StopFn, poll_s: float = 0.1) -> None:
+    while call.is_active():
+        if should_stop():
+            call.cancel()
+            return
+        time.sleep(poll_s)

@@ -11,4 +11,7 @@ class PerceptionConfig(ServiceConfig):
     max_pixels: int = 4096 * 4096
     max_duration_s: float = 7200.0
     max_input_bytes: int = 8 << 30
+    # MediaPipe's trackers restart every this many seconds, in every analysis, so that ranges can be analysed
+    # on several replicas and merged into the same artifact (segments.py); part of the artifact's cache key
+    segment_s: float = 10.0
     smplx_model_dir: str = ""  # SMPL-X body model files; empty = joint rotations only

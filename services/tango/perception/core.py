@@ -11,13 +11,18 @@ from typing import Any
 from tango.artifacts.hashing import FileHashCache, key_sha256
 from tango.artifacts.inputs import InputResolver
 from tango.artifacts.store import ArtifactInfo, ArtifactStore
+from tango.media.audio import extract_audio
+from tango.media.video import VideoInfo, probe_video
 from tango.perception.artifact_io import PerceptionArtifact, write_perception_artifact
 from tango.perception.config import PerceptionConfig
+from tango.perception.merge import merge_parts
 from tango.perception.metrics import PerceptionMetrics
-from tango.perception.pipeline import PerceptionOptions, analyze_video
-from tango.perception.result import SCHEMA_VERSION
+from tango.perception.pipeline import PerceptionOptions, analyze_video, plan_span, span_fps
+from tango.perception.result import AUDIO_SAMPLE_RATE, SCHEMA_VERSION
+from tango.perception.segments import plan_ranges
 from tango.perception.smplx_import import import_smplx_motion
 from tango.perception.summary import summarize
+from tango.runtime.errors import InvalidArgument
 from tango.runtime.progress import ProgressFn, StopFn
 
 KIND = "perception"
@@ -29,6 +34,16 @@ class AnalysisRequestOptions:
     max_seconds: float = 0.0
     allow_several_people: bool = False
     skip_cache: bool = False
+    frame_range: tuple[int, int] | None = None  # a planned range: the result is a part for `merge`
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    ranges: list[tuple[int, int]]  # contiguous [start, end) frames; one range = analyse whole
+    video: VideoInfo
+    fps: float
+    segment_frames: int
+    cached: bool
 
 
 @dataclass(frozen=True)
@@ -52,8 +67,7 @@ class PerceptionCore:
         started = time.perf_counter()
         path = self.inputs.resolve(uri)
         options = self._pipeline_options(request)
-        key = key_sha256({"op": "analyze", "schema": SCHEMA_VERSION, "video": self.hashes.sha256(path),
-                          "options": dataclasses.asdict(options)})
+        key = self._key(path, options)
         if not request.skip_cache and self.store.exists(KIND, key):
             return self._outcome(self.store.uri(KIND, key), cache_hit=True, started=started)
 
@@ -70,6 +84,49 @@ class PerceptionCore:
         self.metrics.frames.inc(frames)
         self.metrics.frames_per_second.set(frames / max(outcome.seconds, 1e-9))
         return outcome
+
+    def plan(self, uri: str, request: AnalysisRequestOptions, max_ranges: int, min_range_s: float) -> AnalysisPlan:
+        """Ranges for `max_ranges` replicas, none under `min_range_s`; one range when the artifact exists."""
+        path = self.inputs.resolve(uri)
+        options = self._pipeline_options(dataclasses.replace(request, frame_range=None))
+        info = probe_video(path, options.limits)
+        span, fps = plan_span(info, options), span_fps(info, options)
+        cached = not request.skip_cache and self.store.exists(KIND, self._key(path, options))
+        ranges = [(0, span.budget)] if cached else plan_ranges(
+            span.budget, span.segment, max(max_ranges, 1), int(round(min_range_s * fps)))
+        return AnalysisPlan(ranges, info, fps, span.segment, cached)
+
+    def merge(self, uri: str, request: AnalysisRequestOptions, part_uris: list[str]) -> PerceptionOutcome:
+        """The parts of a plan -> the artifact (and cache key) of the whole analysis (merge.py)."""
+        started = time.perf_counter()
+        path = self.inputs.resolve(uri)
+        options = self._pipeline_options(dataclasses.replace(request, frame_range=None))
+        key = self._key(path, options)
+        if not request.skip_cache and self.store.exists(KIND, key):
+            return self._outcome(self.store.uri(KIND, key), cache_hit=True, started=started)
+        if not part_uris:
+            raise InvalidArgument("MergeAnalyses needs the part artifacts", reason="NO_PARTS")
+        parts = [self._part(path, options, part_uri) for part_uri in part_uris]
+        result = merge_parts(parts, extract_audio(path, AUDIO_SAMPLE_RATE), options.min_pose_ratio)
+        if self.store.exists(KIND, key):
+            self.store.delete(KIND, key)
+        info = self.store.create(KIND, key, lambda tmp: write_perception_artifact(tmp, result))
+        return self._outcome(info.uri, cache_hit=False, started=started)
+
+    def _part(self, path: Path, options: PerceptionOptions, part_uri: str) -> PerceptionArtifact:
+        """A part artifact, checked to be this video's analysis with these options (its cache key)."""
+        part = self.load(part_uri)
+        bounds = part.meta.get("part", {})
+        frame_range = (int(bounds.get("start_frame", -1)), int(bounds.get("end_frame", -1)))
+        expected = self._key(path, dataclasses.replace(options, frame_range=frame_range))
+        if self.store.parse(part_uri, KIND).sha256 != expected:
+            raise InvalidArgument(f"{part_uri} is not a part of this video's analysis with these options",
+                                  reason="PART_MISMATCH", metadata={"part_uri": part_uri})
+        return part
+
+    def _key(self, path: Path, options: PerceptionOptions) -> str:
+        return key_sha256({"op": "analyze", "schema": SCHEMA_VERSION, "video": self.hashes.sha256(path),
+                           "options": dataclasses.asdict(options)})
 
     def import_motion(self, motion_uri: str, audio_uri: str) -> PerceptionOutcome:
         started = time.perf_counter()
@@ -99,6 +156,8 @@ class PerceptionCore:
             check_several_people=not request.allow_several_people,
             max_pixels=self.config.max_pixels,
             max_duration_s=self.config.max_duration_s,
+            segment_s=self.config.segment_s,
+            frame_range=request.frame_range,
         )
 
     def _outcome(self, uri: str, cache_hit: bool, started: float) -> PerceptionOutcome:

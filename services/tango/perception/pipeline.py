@@ -24,6 +24,7 @@ from tango.perception.face import FaceAnalyzer, FaceOptions
 from tango.perception.frame_records import FrameRecords
 from tango.perception.models import FaceCounter, FrameAnalyzer, ModelOptions
 from tango.perception.result import ARTIFACT_KIND, AUDIO_SAMPLE_RATE, SCHEMA_VERSION, PerceptionResult
+from tango.perception.segments import Span, check_range, segment_frames
 from tango.perception.summary import summarize
 from tango.runtime.errors import Cancelled, InvalidArgument, NoPerson, SeveralPeople
 
@@ -42,6 +43,10 @@ class PerceptionOptions:
     fps: float | None = None  # output rate; None = the stream's average rate
     max_frames: int | None = None  # analyse only the first frames (tests, previews)
     max_seconds: float | None = None  # same, in seconds of video
+    # MediaPipe's trackers restart every this many seconds (0 = never), so that ranges aligned to these
+    # boundaries can be analysed apart and merged identically (segments.py)
+    segment_s: float = 10.0
+    frame_range: tuple[int, int] | None = None  # analyse only frames [start, end) of a plan: a part artifact
     queue_size: int = 8  # decoded frames in flight between the decode thread and the analysis
     max_pixels: int = MediaLimits.max_pixels  # larger frames -> MediaTooLarge
     max_duration_s: float = MediaLimits.max_duration_s  # longer videos -> MediaTooLarge
@@ -83,10 +88,10 @@ def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
 class _DecodeThread:
     """Decodes frames into a bounded queue; stops early when told; forwards its exception."""
 
-    def __init__(self, path: Path, options: PerceptionOptions, budget: int) -> None:
+    def __init__(self, path: Path, options: PerceptionOptions, span: Span) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=options.queue_size)
         self._stop = threading.Event()
-        self._args = (path, options, budget)
+        self._args = (path, options, span)
         self._thread = threading.Thread(target=self._run, name="perception-decode", daemon=True)
 
     def _put(self, item: object) -> bool:
@@ -99,9 +104,10 @@ class _DecodeThread:
         return False
 
     def _run(self) -> None:
-        path, options, budget = self._args
+        path, options, span = self._args
         try:
-            for frame in iter_frames(path, options.fps, max_frames=budget, limits=options.limits):
+            for frame in iter_frames(path, options.fps, max_frames=span.end, limits=options.limits,
+                                     start_frame=span.start):
                 if not self._put(_Analysed(frame, downscale(frame.rgb, options.max_side))):
                     return
             self._put(_END)
@@ -130,65 +136,106 @@ class _DecodeThread:
 
 
 class _PeopleCheck:
-    """Counts faces on evenly spaced frames; raises SeveralPeople once >= 2 faces is the majority."""
+    """Counts faces on evenly spaced frames of the whole budget; raises SeveralPeople once >= 2 faces is the
+    majority. A part run sees only its range's samples: its count is summed by the merge (`multi`)."""
 
     def __init__(self, budget: int, samples: int, counter: FaceCounter | None) -> None:
         count = min(samples, budget)
         self._sample_at = set(np.linspace(0, budget - 1, count).round().astype(int).tolist()) if counter else set()
         self._counter = counter
-        self._multi = 0
+        self.multi = 0
+
+    @property
+    def samples(self) -> int:
+        return len(self._sample_at)
 
     def observe(self, index: int, small: np.ndarray) -> None:
         if index not in self._sample_at or self._counter is None:
             return
-        self._multi += self._counter.count(small) >= 2
-        if self._multi > len(self._sample_at) / 2:
-            raise SeveralPeople(
-                f"{self._multi} of {len(self._sample_at)} sampled frames show two or more faces: "
-                "the reference video must show ONE speaker",
-                metadata={"multi_face_frames": self._multi, "sampled_frames": len(self._sample_at)},
-            )
+        self.multi += self._counter.count(small) >= 2
+        raise_if_several_people(self.multi, self.samples)
+
+
+def raise_if_several_people(multi_face_frames: int, sampled_frames: int) -> None:
+    if multi_face_frames > sampled_frames / 2:
+        raise SeveralPeople(
+            f"{multi_face_frames} of {sampled_frames} sampled frames show two or more faces: "
+            "the reference video must show ONE speaker",
+            metadata={"multi_face_frames": multi_face_frames, "sampled_frames": sampled_frames},
+        )
 
 
 def _check_person_still_possible(records: FrameRecords, budget: int, min_ratio: float) -> None:
     """Raise NoPerson as soon as the remaining frames cannot reach `min_ratio` any more."""
     remaining = budget - records.count
     if (records.person_frames + remaining) / budget < min_ratio:
-        _raise_no_person(records.person_frames, budget, min_ratio)
+        raise_no_person(records.person_frames, budget, min_ratio)
 
 
-def _raise_no_person(person_frames: int, frames: int, min_ratio: float) -> None:
+def raise_no_person(person_frames: int, frames: int, min_ratio: float) -> None:
     raise NoPerson(
         f"a person was found in {person_frames} of {frames} frames, below the required {min_ratio:.0%}",
         metadata={"person_frames": person_frames, "frames": frames, "min_pose_ratio": min_ratio},
     )
 
 
+class _Trackers:
+    """MediaPipe's tracking graphs (pose + hands + segmentation, face mesh), fresh for each segment of
+    `segment` frames: frame i is analysed by the graphs of segment i // segment, whatever range runs."""
+
+    def __init__(self, options: PerceptionOptions, segment: int) -> None:
+        self._options, self._segment = options, segment
+        self._current: int | None = None
+        self._graphs: tuple[FrameAnalyzer, FaceAnalyzer] | None = None
+
+    def for_frame(self, index: int) -> tuple[FrameAnalyzer, FaceAnalyzer]:
+        if self._graphs is None or index // self._segment != self._current:
+            self.close()
+            self._current = index // self._segment
+            analyzer = FrameAnalyzer(self._options.models)
+            try:
+                self._graphs = (analyzer, FaceAnalyzer(self._options.face))
+            except BaseException:
+                analyzer.close()
+                raise
+        return self._graphs
+
+    def close(self) -> None:
+        if self._graphs is not None:
+            for graph in self._graphs:
+                graph.close()
+            self._graphs = None
+
+
 def _analyse_frames(
-    path: Path, options: PerceptionOptions, info: VideoInfo, budget: int,
+    path: Path, options: PerceptionOptions, info: VideoInfo, span: Span,
     on_progress: ProgressCallback | None, should_stop: StopCheck | None,
-) -> FrameRecords:
-    records = FrameRecords(budget, info.width, info.height, options.mask_long_side, options.hand_box_margin)
-    decoder = _DecodeThread(path, options, budget)
+) -> tuple[FrameRecords, _PeopleCheck]:
+    """MediaPipe over the span's frames, with fresh trackers at each segment (segments.py)."""
+    records = FrameRecords(span.frames, info.width, info.height, options.mask_long_side, options.hand_box_margin)
+    decoder = _DecodeThread(path, options, span)
     counter = FaceCounter(options.models) if options.check_several_people else None
+    people = _PeopleCheck(span.budget, options.several_people_samples, counter)
+    trackers = _Trackers(options, span.segment)
     try:
-        with FrameAnalyzer(options.models) as analyzer, FaceAnalyzer(options.face) as faces:
-            people = _PeopleCheck(budget, options.several_people_samples, counter)
-            for item in decoder.frames():
-                if should_stop is not None and should_stop():
-                    raise Cancelled("perception cancelled", metadata={"frames_done": records.count})
-                people.observe(item.frame.index, item.small)
-                observation = analyzer.analyze(item.small)
-                face = faces.analyze(item.frame.rgb, observation.pose.image if observation.pose else None)
-                records.add(item.frame.pts_s, item.frame.source_index, observation, item.frame.rgb, face)
-                _check_person_still_possible(records, budget, options.min_pose_ratio)
-                if on_progress is not None:
-                    on_progress(records.count, budget)
+        for item in decoder.frames():
+            if should_stop is not None and should_stop():
+                raise Cancelled("perception cancelled", metadata={"frames_done": records.count})
+            people.observe(item.frame.index, item.small)
+            analyzer, faces = trackers.for_frame(item.frame.index)
+            observation = analyzer.analyze(item.small)
+            face = faces.analyze(item.frame.rgb, observation.pose.image if observation.pose else None)
+            records.add(item.frame.pts_s, item.frame.source_index, observation, item.frame.rgb, face)
+            if span.whole:  # a part cannot judge the whole video: the merge checks
+                _check_person_still_possible(records, span.budget, options.min_pose_ratio)
+            if on_progress is not None:
+                on_progress(records.count, span.frames)
     finally:
+        trackers.close()
         decoder.close()
         if counter is not None:
             counter.close()
-    return records
+    return records, people
 
 
 def _validate(options: PerceptionOptions) -> None:
@@ -213,41 +260,64 @@ def analyze_video(
 ) -> PerceptionResult:
     """Analyse a reference video of ONE speaker into the perception artifact arrays + meta + audio.
 
-    Raises the media errors of probe_video, NoPerson, SeveralPeople, Cancelled (should_stop() true).
-    on_progress(done, total) is called after each analysed frame.
+    With `options.frame_range`, only that range (a part: meta `part`, no audio, no person-ratio check;
+    merge.py joins the parts). Raises the media errors of probe_video, NoPerson, SeveralPeople,
+    Cancelled (should_stop() true). on_progress(done, total) is called after each analysed frame.
     """
     path = Path(path)
     _validate(options)
     started = time.perf_counter()
     info = probe_video(path, options.limits)
-    fps = info.fps if options.fps is None else float(options.fps)
-    budget = options.frame_budget(info, fps)
-    records = _analyse_frames(path, options, info, budget, on_progress, should_stop)
-    if records.count == 0 or records.person_frames / records.count < options.min_pose_ratio:
-        _raise_no_person(records.person_frames, max(records.count, 1), options.min_pose_ratio)
+    span = plan_span(info, options)
+    records, people = _analyse_frames(path, options, info, span, on_progress, should_stop)
+    if span.whole and (records.count == 0 or records.person_frames / records.count < options.min_pose_ratio):
+        raise_no_person(records.person_frames, max(records.count, 1), options.min_pose_ratio)
     arrays = records.arrays()
-    audio = extract_audio(path, AUDIO_SAMPLE_RATE)
+    audio = extract_audio(path, AUDIO_SAMPLE_RATE) if span.whole else None
+    fps = span_fps(info, options)
     if audio is not None:
         audio = audio[: int(round(records.count / fps * AUDIO_SAMPLE_RATE))]
-    elapsed = time.perf_counter() - started
-    meta = {
-        "kind": ARTIFACT_KIND,
-        "schema_version": SCHEMA_VERSION,
-        "representation": "mediapipe",
-        "fields": list(arrays),
-        "fps": fps,
-        "frames": records.count,
-        "duration_s": records.count / fps,
-        "width": info.width,
-        "height": info.height,
-        "source": {"uri": source_uri or path.resolve().as_uri(), "sha256": source_sha256 or file_sha256(path)},
-        "has_audio": audio is not None,
-    }
-    meta["stats"] = summarize(arrays, meta) | {
-        "analysis_seconds": round(elapsed, 3),
-        "analysis_frames_per_second": round(records.count / elapsed, 2) if elapsed > 0 else None,
-        "is_vfr": info.is_vfr,
-        "source_frames": info.source_frame_count,
-        "analysis_max_side": options.max_side,
-    }
+    source = {"uri": source_uri or path.resolve().as_uri(), "sha256": source_sha256 or file_sha256(path)}
+    base = base_meta(info, fps, source, options.max_side)
+    meta = finish_meta(base, arrays, has_audio=audio is not None if span.whole else info.has_audio,
+                       analysis_seconds=time.perf_counter() - started)
+    if not span.whole:
+        meta["part"] = {"start_frame": span.start, "end_frame": span.end, "budget": span.budget,
+                        "segment_frames": span.segment, "multi_face_frames": people.multi,
+                        "sampled_frames": people.samples}
     return PerceptionResult(arrays=arrays, meta=meta, audio=audio)
+
+
+def span_fps(info: VideoInfo, options: PerceptionOptions) -> float:
+    return info.fps if options.fps is None else float(options.fps)
+
+
+def plan_span(info: VideoInfo, options: PerceptionOptions) -> Span:
+    """The frames this analysis covers: the budget, or the requested range of it (checked)."""
+    fps = span_fps(info, options)
+    budget = options.frame_budget(info, fps)
+    segment = segment_frames(options.segment_s, fps, budget)
+    start, end = options.frame_range or (0, 0)
+    return check_range(start, end, budget, segment)
+
+
+def base_meta(info: VideoInfo, fps: float, source: dict, max_side: int) -> dict:
+    """The meta fields that depend on the video and options only (not on the analysed frames)."""
+    return {
+        "kind": ARTIFACT_KIND, "schema_version": SCHEMA_VERSION, "representation": "mediapipe", "fps": fps,
+        "width": info.width, "height": info.height, "source": source,
+        "stats": {"is_vfr": info.is_vfr, "source_frames": info.source_frame_count, "analysis_max_side": max_side},
+    }
+
+
+def finish_meta(base: dict, arrays: dict[str, np.ndarray], has_audio: bool, analysis_seconds: float) -> dict:
+    """meta.json of an artifact: `base` + fields, frames, duration, audio flag and summary stats."""
+    frames = int(arrays["timestamps_s"].shape[0])
+    meta = {key: value for key, value in base.items() if key not in ("stats", "part")}
+    meta |= {"fields": list(arrays), "frames": frames, "duration_s": frames / meta["fps"], "has_audio": has_audio}
+    extra = {key: base["stats"][key] for key in ("is_vfr", "source_frames", "analysis_max_side")}
+    meta["stats"] = summarize(arrays, meta) | {
+        "analysis_seconds": round(analysis_seconds, 3),
+        "analysis_frames_per_second": round(frames / analysis_seconds, 2) if analysis_seconds > 0 else None,
+    } | extra
+    return meta

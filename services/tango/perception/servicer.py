@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import grpc
 
-from tango.perception.core import AnalysisRequestOptions, PerceptionCore, PerceptionOutcome
+from tango.perception.core import AnalysisPlan, AnalysisRequestOptions, PerceptionCore, PerceptionOutcome
 from tango.perception.v1 import perception_service_pb2 as pb
 from tango.perception.v1 import perception_service_pb2_grpc as pb_grpc
 from tango.runtime.grpc_util import progress_message, should_stop_for
@@ -16,12 +16,7 @@ class PerceptionServicer(pb_grpc.PerceptionServiceServicer):
         self.core = core
 
     def AnalyzeVideo(self, request: pb.AnalyzeVideoRequest, context: grpc.ServicerContext):
-        options = AnalysisRequestOptions(
-            max_side=request.options.max_side,
-            max_seconds=request.options.max_seconds,
-            allow_several_people=request.options.allow_several_people,
-            skip_cache=request.options.skip_cache,
-        )
+        options = request_options(request.options)
 
         def work(on_progress, should_stop):
             return self.core.analyze(request.video_uri, options, on_progress, should_stop)
@@ -37,6 +32,37 @@ class PerceptionServicer(pb_grpc.PerceptionServiceServicer):
 
     def GetArtifact(self, request: pb.GetArtifactRequest, context: grpc.ServicerContext):
         return pb.GetArtifactResponse(result=result_message(self.core.describe(request.artifact_uri)))
+
+    def PlanAnalysis(self, request: pb.PlanAnalysisRequest, context: grpc.ServicerContext):
+        plan = self.core.plan(request.video_uri, request_options(request.options), request.max_ranges,
+                              request.min_range_seconds)
+        return plan_message(plan)
+
+    def MergeAnalyses(self, request: pb.MergeAnalysesRequest, context: grpc.ServicerContext):
+        outcome = self.core.merge(request.video_uri, request_options(request.options), [p.uri for p in request.parts])
+        return pb.MergeAnalysesResponse(result=result_message(outcome))
+
+
+def request_options(options: pb.AnalysisOptions) -> AnalysisRequestOptions:
+    frame_range = options.frame_range if options.HasField("frame_range") else None
+    return AnalysisRequestOptions(
+        max_side=options.max_side,
+        max_seconds=options.max_seconds,
+        allow_several_people=options.allow_several_people,
+        skip_cache=options.skip_cache,
+        frame_range=(frame_range.start_frame, frame_range.end_frame) if frame_range is not None else None,
+    )
+
+
+def plan_message(plan: AnalysisPlan) -> pb.PlanAnalysisResponse:
+    video = plan.video
+    return pb.PlanAnalysisResponse(
+        ranges=[pb.FrameRange(start_frame=start, end_frame=end) for start, end in plan.ranges],
+        video=types_pb2.VideoInfo(width=video.width, height=video.height, fps=plan.fps, frames=plan.ranges[-1][1],
+                                  duration_s=plan.ranges[-1][1] / plan.fps, has_audio=video.has_audio,
+                                  variable_frame_rate=video.is_vfr),
+        segment_frames=plan.segment_frames, cached=plan.cached,
+    )
 
 
 def result_message(outcome: PerceptionOutcome) -> pb.PerceptionResult:

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import dataclasses
+
+from tango.runtime.config import ServiceConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderConfig(ServiceConfig):
+    interp_url: str = "127.0.0.1:50061"  # Triton serving the interpolation models
+    interp_timeout_s: float = 600.0
+    interpolator: str = "interp_flow"  # the Triton model drawing transitions, e.g. interp_acinterp (diffusion)
+    interpolator_fallback: str = "interp_flow"  # used where that model is not ready or refuses a window
+    # how interp_flow draws: layered (person by flow over the speaker's background plate; measured less
+    # ghosting at taken jumps, `tango interp eval --jumps`), flow (the previous default) or crossfade
+    transition_method: str = "layered"
+    transition_frames: int = 8
+    max_height: int = 1080
+    lipsync_dir: str = ""  # a user's Wav2Lip weights (wav2lip.pth / wav2lip_gan.pth), for lip_sync=WAV2LIP
+    lipsync_source: str = "model"  # what drives the own-mouth lip sync: model (measured best), phones or both
+    max_audio_seconds: float = 600.0
