@@ -50,3 +50,59 @@ def test_face_too_small_is_left():
 def test_rows_of_the_stored_subset():
     rows = point_rows((33, 263))
     assert rows.shape == (2,) and rows[0] != rows[1]
+
+
+def _turned(points: np.ndarray, yaw_deg: float, pitch_deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    """(95, 3) the same 3-D face turned (yaw about y, then pitch about x), scaled and shifted in the image."""
+    yaw, pitch = np.radians(yaw_deg), np.radians(pitch_deg)
+    r_yaw = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    r_pitch = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+    return scale * points @ (r_pitch @ r_yaw).T + np.array([*shift, 0.0])
+
+
+def _face_3d() -> np.ndarray:
+    """(95, 3) a face with depth: the nose forward, the mouth and chin set back from it."""
+    flat = _face_points((0.0, 0.0))
+    depth = -0.004 * (flat**2).sum(axis=1)  # a dome: the centre of the face nearest the camera
+    return np.concatenate([flat, depth[:, None]], axis=1).astype(np.float64)
+
+
+def test_carried_points_follow_the_output_head():
+    from tango.lipsync.composite import carried_points
+
+    face = _face_3d()
+    frame = _turned(face, 15.0, -8.0, 1.1, (200.0, 120.0))
+    source = _turned(face, -10.0, 6.0, 0.9, (160.0, 110.0))
+    carried = carried_points(frame, source)
+    assert carried is not None and np.abs(carried - frame[:, :2]).max() < 1e-6
+    assert carried_points(frame[:, :2], source[:, :2]) is None  # 2-D points: no head to carry by
+
+
+def test_turned_source_mouth_lands_where_the_output_head_holds_it():
+    face = _face_3d()
+    frame_points = _turned(face, 12.0, 0.0, 1.0, (200.0, 120.0))
+    source_points = _turned(face, -12.0, 0.0, 1.0, (160.0, 110.0))
+    from tango.perception.face import FACE_POINTS
+
+    mouth_row = FACE_POINTS.index(13)  # the upper lip's inner midpoint
+    source = np.full((240, 320, 3), 90, np.uint8)
+    x, y = source_points[mouth_row, :2].round().astype(int)
+    source[y - 2:y + 3, x - 2:x + 3] = 250  # a bright mark on the source's lip
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    out = composite_mouth(frame, frame_points, source, source_points)
+    assert out is not None
+    ys, xs = np.nonzero(out[..., 0] > 170)
+    assert np.hypot(xs.mean() - frame_points[mouth_row, 0], ys.mean() - frame_points[mouth_row, 1]) < 1.5
+
+
+def test_thin_plate_passes_through_its_sites_and_keeps_an_affine_field():
+    from tango.lipsync.composite import _thin_plate
+
+    rng = np.random.default_rng(0)
+    sites = rng.uniform(0, 100, (30, 2))
+    bumps = rng.normal(0, 2, (30, 2))
+    assert np.abs(_thin_plate(sites, bumps, sites, smooth=0.0) - bumps).max() < 1e-6
+    affine = sites @ np.array([[0.1, -0.05], [0.02, 0.2]]) + [3.0, -1.0]
+    queries = rng.uniform(0, 100, (50, 2))
+    expected = queries @ np.array([[0.1, -0.05], [0.02, 0.2]]) + [3.0, -1.0]
+    assert np.abs(_thin_plate(sites, affine, queries) - expected).max() < 1e-6

@@ -48,7 +48,6 @@ class LayeredConfig:
     switch_width: float = 0.3  # width (in tau) of the switch where the warped ends disagree
     homography_max_side: int = 512  # SIFT resolution
     static_px: float = 2.0  # homographies moving no corner further than this are the identity
-    layer_floor: float = 1.0  # 1 = off; < 1: an end's colour weighs this little where it is of the other layer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,14 +132,6 @@ class LayeredInterpolator:
         sigma = config.feather_frac * long_side
         return _smooth(alpha, sigma) if sigma > 0.3 else alpha
 
-    def _own_layer(self, warped_mask: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        """(H, W) float32 how far an end's warped colour belongs to the layer the frame shows at tau: person
-        colour where alpha says person, background colour where it says background. A pixel the flow pulled
-        across the person's outline (background into a cheek) then takes its colour from the other end."""
-        floor = self.config.layer_floor
-        agree = alpha * warped_mask + (1.0 - alpha) * (1.0 - warped_mask)
-        return (floor + (1.0 - floor) * agree).astype(np.float32)
-
     def _switch_tau(self, warped0: np.ndarray, warped1: np.ndarray, tau: float) -> np.ndarray:
         """(H, W) float32 per-pixel time t': tau where the warped ends agree, a quick switch where not.
 
@@ -169,12 +160,10 @@ class LayeredInterpolator:
         vis0 = 1.0 - _warp(field.occ1, f_t1)  # (H, W) not content that only appears in I1
         vis1 = 1.0 - _warp(field.occ0, f_t0)
         t_eff = self._switch_tau(warped0, warped1, tau)  # (H, W)
-        alpha = self._alpha(a0, a1, m0, m1, tau)  # (H, W) person at tau
-        own0, own1 = self._own_layer(a0, alpha), self._own_layer(a1, alpha)
-        c0, c1 = (1.0 - t_eff) * vis0 * own0, t_eff * vis1 * own1
+        c0, c1 = (1.0 - t_eff) * vis0, t_eff * vis1
         both_hidden = (c0 + c1) < 1e-3  # occluded in both ends: the plain (1 - t', t') mix
         person = _mix(warped0, warped1, np.where(both_hidden, 1.0 - t_eff, c0), np.where(both_hidden, t_eff, c1))
-        vacated = ((1.0 - alpha) * layers.zone).astype(np.float32)  # (H, W)
+        vacated = ((1.0 - self._alpha(a0, a1, m0, m1, tau)) * layers.zone).astype(np.float32)  # (H, W)
         if not np.any(vacated > 1e-3):
             return person
         background = self._background_at(first, last, plate, layers, tau)

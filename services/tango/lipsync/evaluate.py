@@ -13,6 +13,12 @@ one 4-s span is too short to measure a mouth on), figures pooled over all folds:
 4. Mouth opening (inner-lip gap) correlated with the held-out audio's RMS envelope (per video frame):
    `envelope_corr` for the output, `envelope_corr_real` for the real held-out footage, and
    `envelope_corr_no_lipsync` for the base frames.
+5. Popping: `jitter` = mean |second difference| over consecutive output frames of the same lips (the
+   units of LMD), `jitter_real` the same of the real held-out frames, `jitter_ratio` = jitter / jitter_real
+   (1: the output moves as smoothly as real speech; well above 1: the mouth pops at jumps between runs of
+   source frames). `jitter_no_lipsync` is that of the base frames. `motion_ratio`: the same ratio of mean
+   |first difference| (speed): a mouth that moves less than the real one also has less jitter, so
+   jitter_ratio / motion_ratio is the popping per unit of motion.
 A PNG strip shows, for a few evenly spaced frames of the first fold, the true mouth (top), the lip-synced
 one (middle) and the base frame's own (bottom), cropped at source resolution.
 """
@@ -25,10 +31,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tango.lipsync.bank import VisemeFn, build_speaker_mouths
-from tango.lipsync.composite import composite_mouth
+from tango.lipsync.bank import SpeakerMouths, VisemeFn, build_speaker_mouths
+from tango.lipsync.composite import CompositeConfig, composite_mouth
+from tango.lipsync.crossfade import blend_mouths
 from tango.lipsync.mouth_shape import mouth_shapes, rigid_template, to_pixels
-from tango.lipsync.mouths import plan_mouths
+from tango.lipsync.mouths import CROSSFADE_FRAMES, MouthPlan, plan_mouths
 from tango.media.video import read_frames
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.perception.face import FaceAnalyzer, FaceOptions
@@ -58,6 +65,21 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def _lmd(lips: np.ndarray, truth: np.ndarray) -> float:
     return float(np.nanmean(np.linalg.norm(lips[..., :2] - truth[..., :2], axis=-1)))
+
+
+def jitter(lips: np.ndarray, follows: np.ndarray, order: int = 2) -> float:
+    """Mean |second difference| over time of the lip points (2-D, the units of `lips`): 0 for a still or
+    uniformly moving mouth, large for one that pops (order=1: the mean speed instead). lips (S, P, >=2);
+    follows (S,) bool: frame s continues frame s - 1 of the same shot (an order-k difference needs frames
+    s - k .. s to be one stretch)."""
+    follows = np.asarray(follows, bool)
+    points = lips[..., :2].astype(np.float64)
+    stretch = np.ones(len(points) - order, bool)
+    for k in range(order):  # frames s - order + 1 .. s each follow their predecessor
+        points = points[1:] - points[:-1]
+        stretch &= follows[k + 1: len(follows) - order + k + 1]
+    norms = np.linalg.norm(points[stretch], axis=-1)
+    return float(np.nanmean(norms)) if np.isfinite(norms).any() else float("nan")
 
 
 def _crop(frame: np.ndarray, points_px: np.ndarray, half: int) -> np.ndarray:
@@ -90,17 +112,34 @@ def _fold_frames(total: int, folds: int, fold: int) -> tuple[np.ndarray, np.ndar
     return held, base, exclude
 
 
+def _output_frame(plan: MouthPlan, n: int, frame: np.ndarray, speakers: SpeakerMouths, frame_of: dict,
+                  size: np.ndarray) -> np.ndarray:
+    """Output frame n as `MouthCompositor` draws it: the planned mouth, crossfaded after a jump."""
+    if plan.mouth[n] < 0:
+        return frame
+    face = speakers.landmarks[plan.frame_state[n]] * size
+    out = composite_mouth(frame, face, frame_of[int(plan.mouth[n])], speakers.landmarks[plan.mouth[n]] * size)
+    if out is None:
+        return frame
+    fade = int(plan.fade_state[n])
+    if fade >= 0 and (np.abs(speakers.bank.head_pose[fade] - plan.head_pose[n]) <= CompositeConfig().max_pose_deg).all():
+        continued = composite_mouth(frame, face, frame_of[fade], speakers.landmarks[fade] * size)
+        out = out if continued is None else blend_mouths(frame, out, continued, float(plan.fade_weight[n]))
+    return out
+
+
 def _run_fold(video: Path, perception: PerceptionArtifact, audio: np.ndarray, folds: int, fold: int, source: str,
-              visemes: VisemeFn | None, strip_frames: int) -> _Fold:
+              visemes: VisemeFn | None, strip_frames: int, crossfade: int) -> _Fold:
     total, fps = perception.frames, perception.fps
     held, base, exclude = _fold_frames(total, folds, fold)
     speakers = build_speaker_mouths([perception], visemes=visemes, exclude=exclude)
     speech = audio[int(held[0] / fps * SPEECH_RATE): int((held[-1] + 1) / fps * SPEECH_RATE)]
-    plan = plan_mouths(speakers, speech, fps, base, source=source, visemes=visemes)
+    plan = plan_mouths(speakers, speech, fps, base, source=source, visemes=visemes, crossfade=crossfade)
     width, height = int(perception.meta["width"]), int(perception.meta["height"])
-    size = np.array([width, height], np.float32)
+    size = np.array([width, height, width], np.float32)  # normalised (x, y, z) -> pixels
     decoded = perception.arrays["source_frame"]
-    wanted = sorted(set(base.tolist()) | set(plan.mouth[plan.mouth >= 0].tolist()) | set(held.tolist()))
+    mouths = np.r_[plan.mouth, plan.fade_state]
+    wanted = sorted(set(base.tolist()) | set(mouths[mouths >= 0].tolist()) | set(held.tolist()))
     frames = read_frames(video, sorted({int(decoded[i]) for i in wanted}))
     frame_of = {i: frames[int(decoded[i])] for i in wanted}
     landmarks = np.full((len(base), *speakers.landmarks.shape[1:]), np.nan, np.float32)
@@ -109,19 +148,15 @@ def _run_fold(video: Path, perception: PerceptionArtifact, audio: np.ndarray, fo
     half = int(np.nanmedian(np.ptp(speakers.landmarks[:, :, 0], axis=1)) * width * 0.55)  # ~1.1 face widths
     with FaceAnalyzer(FaceOptions()) as faces:
         for n, frame in enumerate(base):
-            output = frame_of[int(frame)]
-            if plan.mouth[n] >= 0:
-                output = composite_mouth(output, speakers.landmarks[frame, :, :2] * size,
-                                         frame_of[int(plan.mouth[n])], speakers.landmarks[plan.mouth[n], :, :2] * size)
-                output = frame_of[int(frame)] if output is None else output
+            output = _output_frame(plan, n, frame_of[int(frame)], speakers, frame_of, size)
             seen = faces.analyze(output, perception.arrays["pose_image"][frame])
             if seen is not None:
                 landmarks[n] = seen.landmarks
             if n in shown:
-                anchor = speakers.landmarks[frame, :, :2] * size
+                anchor = speakers.landmarks[frame, :, :2] * size[:2]
                 tiles["lipsync"].append(_crop(output, anchor, half))
                 tiles["base"].append(_crop(frame_of[int(frame)], anchor, half))
-                tiles["real"].append(_crop(frame_of[int(held[n])], speakers.landmarks[held[n], :, :2] * size, half))
+                tiles["real"].append(_crop(frame_of[int(held[n])], speakers.landmarks[held[n], :, :2] * size[:2], half))
     fold_result = _Fold(landmarks=landmarks, held=held, base=base,
                         envelope=envelope(speech, len(base), fps), runs=plan.jumps + 1, source=plan.source,
                         tiles=tiles)
@@ -130,7 +165,7 @@ def _run_fold(video: Path, perception: PerceptionArtifact, audio: np.ndarray, fo
 
 def evaluate_lipsync(video: Path, perception: PerceptionArtifact, source: str = "model",
                      visemes: VisemeFn | None = None, folds: int = 5, strip: Path | None = None,
-                     strip_frames: int = 8) -> dict:
+                     strip_frames: int = 8, crossfade: int = CROSSFADE_FRAMES) -> dict:
     """The figures of the protocol above for one video and its perception artifact."""
     started = time.perf_counter()
     audio = perception.audio()
@@ -138,7 +173,7 @@ def evaluate_lipsync(video: Path, perception: PerceptionArtifact, source: str = 
         raise FailedPrecondition("the video has no audio to hold out", reason="NO_AUDIO")
     if folds < 2:
         raise FailedPrecondition("lip-sync evaluation needs at least 2 folds", reason="BAD_FOLDS")
-    runs = [_run_fold(video, perception, audio, folds, k, source, visemes, strip_frames if k == 0 else 0)
+    runs = [_run_fold(video, perception, audio, folds, k, source, visemes, strip_frames if k == 0 else 0, crossfade)
                for k in range(folds)]
     width, height = int(perception.meta["width"]), int(perception.meta["height"])
     # one measuring frame for the truth and every output: the rigid face of all the video's frames
@@ -151,11 +186,16 @@ def evaluate_lipsync(video: Path, perception: PerceptionArtifact, source: str = 
     output = mouth_shapes(meshed, np.isfinite(meshed).all(axis=(1, 2)), width, height, template)
     out_lips, out_opening = output.lips, output.opening
     env = np.concatenate([f.envelope for f in runs])
+    # consecutive output frames: same fold, base frames following each other (held ones always do)
+    follows = np.concatenate([np.r_[False, np.diff(f.base) == 1] for f in runs])
     result = {
-        "method": "mouths", "source": runs[0].source, "folds": folds, "frames": int(len(held)),
+        "method": "mouths", "source": runs[0].source, "crossfade": crossfade, "folds": folds, "frames": int(len(held)),
         "lmd": _lmd(out_lips, real.lips[held]), "lmd_no_lipsync": _lmd(real.lips[base], real.lips[held]),
         "envelope_corr": _corr(out_opening, env), "envelope_corr_real": _corr(real.opening[held], env),
         "envelope_corr_no_lipsync": _corr(real.opening[base], env),
+        "jitter": jitter(out_lips, follows), "jitter_real": jitter(real.lips[held], follows),
+        "jitter_no_lipsync": jitter(real.lips[base], follows),
+        "motion_ratio": jitter(out_lips, follows, order=1) / jitter(real.lips[held], follows, order=1),
         "frames_meshed": int(np.isfinite(out_opening).sum()), "mouth_runs": int(sum(f.runs for f in runs)),
         "lmd_per_fold": [round(_lmd(part, real.lips[f.held]), 5)
                          for f, part in zip(runs, np.split(out_lips, np.cumsum([len(f.held) for f in runs])[:-1]))],
@@ -163,6 +203,7 @@ def evaluate_lipsync(video: Path, perception: PerceptionArtifact, source: str = 
     }
     result["lmd_reduction"] = 1.0 - result["lmd"] / result["lmd_no_lipsync"]
     result["envelope_ratio"] = result["envelope_corr"] / result["envelope_corr_real"]
+    result["jitter_ratio"] = result["jitter"] / result["jitter_real"]
     if strip is not None:
         tiles = runs[0].tiles
         strip.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ interpolator draws — so transitions speak too; the reasons to leave a frame:
 - `composite_failed` (when drawing): the face is too small or the alignment failed;
 `MouthCompositor` is the renderer's finisher: it fetches the chosen reference frames in sorted chunks
 through the render's frame source and composites their mouths (`composite`), counting what it changed.
+Over the first `crossfade` frames of each new run of reference frames it also composites the previous
+run's continuation and blends the two inside the mouth (`crossfade`), so that the mouth does not pop.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import numpy as np
 
 from tango.lipsync.bank import SpeakerMouths, VisemeFn
 from tango.lipsync.composite import CompositeConfig, composite_mouth
+from tango.lipsync.crossfade import blend_mouths, fade_schedule
 from tango.lipsync.visemes import viseme_similarity as default_viseme_similarity
 from tango.lipsync.mouth_search import MouthSearchConfig, MouthTargets, search_mouths, unary_costs
 from tango.render.frames import FrameSource
@@ -30,6 +33,7 @@ from tango.render.frames import FrameSource
 SOURCES = ("model", "phones", "both")
 LEFT_TRANSITION, LEFT_NO_FACE, LEFT_FAILED = "transition", "no_face", "composite_failed"
 LEFT_POSE = "pose_mismatch"
+CROSSFADE_FRAMES = 2  # see MouthPlan.fade_state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,8 @@ class MouthPlan:
     source: str  # "model", "phones" or "both": what drove the targets
     jumps: int  # mouth runs started
     seconds: float
+    fade_state: np.ndarray  # (N,) int64 previous run's continuation blended in after a jump, -1 = none
+    fade_weight: np.ndarray  # (N,) float32 its weight in the blend
 
 
 def real_neighbours(frame_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,8 +97,9 @@ def targets_for(speakers: SpeakerMouths, speech: np.ndarray, head_pose: np.ndarr
 def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_state: np.ndarray,
                 source: str = "both", visemes: VisemeFn | None = None,
                 config: MouthSearchConfig = MouthSearchConfig(),
-                viseme_similarity: np.ndarray | None = None) -> MouthPlan:
-    """frame_state (N,): the reference state shown at each output frame, -1 where the frame is generated."""
+                viseme_similarity: np.ndarray | None = None, crossfade: int = CROSSFADE_FRAMES) -> MouthPlan:
+    """frame_state (N,): the reference state shown at each output frame, -1 where the frame is generated;
+    crossfade: frames over which a new run of mouths fades in from the previous run's continuation."""
     started = time.perf_counter()
     face, head_pose = frame_faces(speakers, frame_state)
     targets, used = targets_for(speakers, speech, head_pose, fps, source, visemes)
@@ -108,9 +115,11 @@ def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_s
     one_sided = (frame_state < 0) & ((before < 0) | (after >= len(frame_state)))
     left = {LEFT_TRANSITION: int(one_sided.sum()), LEFT_NO_FACE: int((~faced & ~one_sided).sum())}
     jumps = int(np.sum(path[1:] != speakers.bank.next_frame[path[:-1]]))
+    fade_state, fade_weight = fade_schedule(path, speakers.bank.next_frame, speakers.bank.usable, crossfade)
+    fade_state = np.where(mouth >= 0, fade_state, -1)
     return MouthPlan(mouth=mouth, frame_state=frame_state, face=face, head_pose=head_pose,
                      left={k: v for k, v in left.items() if v}, source=used, jumps=jumps,
-                     seconds=time.perf_counter() - started)
+                     seconds=time.perf_counter() - started, fade_state=fade_state, fade_weight=fade_weight)
 
 
 class MouthCompositor:
@@ -127,6 +136,7 @@ class MouthCompositor:
         self._cache: dict[int, np.ndarray] = {}  # state -> rgb at source size
         self._fetched_until = 0
         self.changed = 0
+        self.crossfaded = 0
         self.left: Counter = Counter(plan.left)
         self.seconds = {"fetch": 0.0, "composite": 0.0}
 
@@ -136,18 +146,17 @@ class MouthCompositor:
             return frame
         if position >= self._fetched_until:
             self._fetch(position)
-        turn = np.abs(self.speakers.bank.head_pose[state] - self.plan.head_pose[position])
-        if not (turn <= self.config.max_pose_deg).all():
+        if not self._turned_alike(position, state):
             self.left[LEFT_POSE] += 1
             return frame
         began = time.perf_counter()
-        height, width = frame.shape[:2]
-        source = self._cache[state]
-        if source.shape[:2] != (height, width):
-            source = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
-        size = np.array([width, height], np.float32)
-        out = composite_mouth(frame, self.plan.face[position, :, :2] * size, source,
-                              self.speakers.landmarks[state, :, :2] * size, self.config)
+        out = self._draw(position, frame, state)
+        fade = int(self.plan.fade_state[position])
+        if out is not None and fade >= 0 and self._turned_alike(position, fade):
+            continued = self._draw(position, frame, fade)
+            if continued is not None:
+                out = blend_mouths(frame, out, continued, float(self.plan.fade_weight[position]))
+                self.crossfaded += 1
         self.seconds["composite"] += time.perf_counter() - began
         if out is None:
             self.left[LEFT_FAILED] += 1
@@ -155,11 +164,25 @@ class MouthCompositor:
         self.changed += 1
         return out
 
+    def _turned_alike(self, position: int, state: int) -> bool:
+        turn = np.abs(self.speakers.bank.head_pose[state] - self.plan.head_pose[position])
+        return bool((turn <= self.config.max_pose_deg).all())
+
+    def _draw(self, position: int, frame: np.ndarray, state: int) -> np.ndarray | None:
+        """The frame with reference state `state`'s mouth composited onto output frame `position`'s face."""
+        height, width = frame.shape[:2]
+        source = self._cache[state]
+        if source.shape[:2] != (height, width):
+            source = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
+        size = np.array([width, height, width], np.float32)  # normalised (x, y, z) -> pixels
+        return composite_mouth(frame, self.plan.face[position] * size, source,
+                               self.speakers.landmarks[state] * size, self.config)
+
     def _fetch(self, position: int) -> None:
         """Reads the mouths of output frames [position, position + chunk), grouped per video, sorted."""
         began = time.perf_counter()
         end = min(position + self.chunk, len(self.plan.mouth))
-        wanted = np.unique(self.plan.mouth[position:end])
+        wanted = np.unique(np.r_[self.plan.mouth[position:end], self.plan.fade_state[position:end]])
         wanted = wanted[wanted >= 0]
         keep = set(wanted.tolist())
         self._cache = {s: f for s, f in self._cache.items() if s in keep}
@@ -177,5 +200,6 @@ class MouthCompositor:
         """The sidecar's `lipsync` entry."""
         return {"status": "applied", "method": method, "source": self.plan.source, "frames_changed": self.changed,
                 "frames_left": int(sum(self.left.values())), "left": dict(self.left), "mouth_runs": self.plan.jumps + 1,
+                "frames_crossfaded": self.crossfaded,
                 "timings_s": {"plan": round(self.plan.seconds, 4),
                               **{k: round(v, 4) for k, v in self.seconds.items()}}}

@@ -28,5 +28,7 @@ class OrchestratorConfig(ServiceConfig):
     # perception_addr, e.g. `ipv4:a,b` -> 2; 1 = never split), none shorter than ingest_chunk_s seconds
     ingest_ranges: int = 0
     ingest_chunk_s: float = 10.0
-    train_minutes: float = 3.0  # cap on the speaker AuMoCLIP training (a fixed 150-step budget, ~1.5 min)
+    # cap on the speaker AuMoCLIP training, a safety net: its budget is 150 steps (~1.5 min on 2 idle cores); a
+    # 3-minute cap cut it at 35 steps on a loaded box, and the undertrained model stays cached
+    train_minutes: float = 10.0
     jump_penalty: float = 1.0  # per jump, in similarity units: ~1 jump per 9 steps, ~78 % of frames real

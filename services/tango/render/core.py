@@ -39,8 +39,9 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE = "video.mp4", "video.json"
-RENDER_FORMAT = 5  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
-# 4 = transition length by jump difficulty; 5 = layered transitions
+RENDER_FORMAT = 6  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+# 4 = transition length by jump difficulty; 5 = layered transitions; 6 = mouths placed by the head in 3-D and
+# crossfaded at jumps between runs
 
 
 @dataclass(frozen=True)

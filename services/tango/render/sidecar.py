@@ -10,7 +10,8 @@ Schema (schema_version 1):
              "reference": {...same keys...}},
  "lipsync": {"status": "skipped", "reason": ..} | {"status": "applied", "method": "mouths"|"wav2lip",
              "source": "model"|"phones"|"both", "frames_changed": n, "frames_left": m,
-             "left": {"transition"|"no_face"|"composite_failed": count}, "mouth_runs": r, "timings_s": {..}},
+             "left": {"transition"|"no_face"|"composite_failed": count}, "mouth_runs": r, "frames_crossfaded": c,
+             "timings_s": {..}},
  "transitions": {"model": requested Triton model, "windows": W, "fallback": model|null,
                  "fallback_windows": F, "fallback_reason": str|null}  (absent when not given)}
 Numpy scalars/arrays become JSON numbers/lists; NaN and infinities become null (strict JSON).

@@ -9,7 +9,7 @@ EXECUTORS = ("local", "kubernetes")
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig(ServiceConfig):
-    train_minutes: float = 3.0  # cap on one training when the request gives none (a fixed 150-step budget, ~1.5 min)
+    train_minutes: float = 10.0  # cap on one training when the request gives none (its budget: 150 steps, ~1.5 min)
     work_dir: str = ""  # training state until done (an interrupted training resumes); empty = <store cache>/training
     # where a training runs: "local" (this process) or "kubernetes" (a Job on the TANGO_JOBS_* node pool,
     # running `tango trainer train`, launched and watched through the Kubernetes API)
