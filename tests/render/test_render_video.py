@@ -221,10 +221,14 @@ def test_real_clip_end_to_end(tmp_path):
     assert psnr > 30.0, psnr
 
 
-def test_window_length_follows_jump_difficulty():
-    options = RenderOptions(transition_frames=8, min_transition_frames=4, max_transition_frames=16)
+def test_window_length_follows_jump_difficulty_and_the_hardest_jumps_are_cut():
+    options = RenderOptions(transition_frames=8, min_transition_frames=4, max_transition_frames=16, cut_difficulty=0)
     np.testing.assert_array_equal(options.transition_lengths(np.array([0.1, 0.5, 0.7, 2.0, np.nan]), 0.5),
                                   [4, 8, 12, 16, 8])
+    cutting = dataclasses.replace(options, cut_difficulty=1.4)  # the default
+    np.testing.assert_array_equal(cutting.transition_lengths(np.array([0.1, 0.5, 0.7, 0.75, 2.0]), 0.5),
+                                  [4, 8, 12, 0, 0])
+    assert RenderOptions().cut_difficulty == 1.4
     fixed = RenderOptions(adaptive_transitions=False)
     assert fixed.transition_lengths(np.array([0.1, 3.0]), 0.5).tolist() == [8, 8]
     assert options.transition_lengths(np.array([0.1, 3.0]), 0.0).tolist() == [8, 8]  # no typical jump known

@@ -58,7 +58,8 @@ class JumpEvalConfig:
     seed: int = 0
     transition_frames: int = RenderOptions().transition_frames  # held-out gap length (jumps: sized by difficulty)
     context: int = RenderOptions().context_frames
-    render: RenderOptions = RenderOptions()  # how the renderer sizes a jump's window
+    # how the renderer sizes a jump's window; every sampled jump is drawn, those the product cuts included
+    render: RenderOptions = RenderOptions(cut_difficulty=0.0)
     gaps: int = 8  # held-out gaps (0 = none)
     plate_frames: int = 32
     models: tuple[str, ...] = ("flow", "crossfade", "layered")

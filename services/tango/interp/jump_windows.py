@@ -65,7 +65,7 @@ def typical_difficulty(graph: GraphArtifact, difficulty: np.ndarray) -> float:
 
 
 def sample_jumps(graph: GraphArtifact, frames: int, count: int, seed: int, context: int,
-                 render: RenderOptions = RenderOptions()) -> list[JumpSpec]:
+                 render: RenderOptions = RenderOptions(cut_difficulty=0.0)) -> list[JumpSpec]:
     """Up to `count` jump edges of video 0, stratified over edge-cost quantiles (module docstring)."""
     arrays = graph.arrays
     indptr, indices = graph.csr()

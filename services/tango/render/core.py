@@ -39,9 +39,9 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE = "video.mp4", "video.json"
-RENDER_FORMAT = 6  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+RENDER_FORMAT = 7  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
 # 4 = transition length by jump difficulty; 5 = layered transitions; 6 = mouths placed by the head in 3-D and
-# crossfaded at jumps between runs
+# crossfaded at jumps between runs; 7 = the hardest jumps cut, not drawn
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,9 @@ class RenderCore:
         report = render_video(plan, frame_source, transitions, video_path, render_options,
                               on_progress=on_progress, should_stop=should_stop, finish=lipsync_run.finisher)
         lipsync_entry = lipsync_run.after_encoding(video_path, audio.speech, SPEECH_SAMPLE_RATE, audio.soundtrack)
+        cuts = 0 if plan.jump_frames is None else int(np.count_nonzero(plan.jump & (plan.jump_frames == 0)))
         sidecar = build_sidecar(report, plan.path_nodes, output_metrics(perceptions, plan, report.frames, audio.speech),
-                                reference_metrics(perceptions), lipsync_entry, transitions.report())
+                                reference_metrics(perceptions), lipsync_entry, {**transitions.report(), "cuts": cuts})
         write_sidecar(directory / SIDECAR_FILE, sidecar)
         self.metrics.frames.inc(report.frames)
         self.metrics.fallback_windows.inc(transitions.fallback_windows)

@@ -26,6 +26,10 @@ class RenderOptions:
     adaptive_transitions: bool = True
     min_transition_frames: int = 4
     max_transition_frames: int = 16
+    # jumps harder than this many typical jumps are cut, not drawn: between poses that far apart (a head turned
+    # away to one facing the camera) every weight-free in-between melted the face (demo window 150-162, 1.5
+    # typical jumps); a cut reads as an edit. 0 = draw every jump
+    cut_difficulty: float = 1.4
     context_frames: int = 4  # real frames on each side handed to the interpolator (k)
     fetch_chunk_frames: int = 32  # most frames asked of the frame source in one call (bounds memory)
     max_fetch_gap: int = 30  # source frames skipped inside one fetch before a new fetch is started
@@ -45,12 +49,15 @@ class RenderOptions:
 
     def transition_lengths(self, difficulty: np.ndarray, typical: float) -> np.ndarray:
         """(J,) int32 generated frames for jumps of these drawing difficulties, `typical` being the speaker's
-        typical jump's (even, within bounds)."""
+        typical jump's (even, within bounds; 0 = a cut for jumps harder than `cut_difficulty` typical ones)."""
         if not self.adaptive_transitions or self.transition_frames == 0 or not typical > 0:
             return np.full(len(difficulty), self.transition_frames, np.int32)
-        scaled = self.transition_frames * np.asarray(difficulty, np.float64) / typical
-        even = 2 * np.round(np.nan_to_num(scaled, nan=self.transition_frames) / 2)
-        return np.clip(even, self.min_transition_frames, self.max_transition_frames).astype(np.int32)
+        ratio = np.nan_to_num(np.asarray(difficulty, np.float64) / typical, nan=1.0)
+        even = 2 * np.round(self.transition_frames * ratio / 2)
+        lengths = np.clip(even, self.min_transition_frames, self.max_transition_frames).astype(np.int32)
+        if self.cut_difficulty > 0:
+            lengths[ratio > self.cut_difficulty] = 0
+        return lengths
 
 
 @dataclass(frozen=True)

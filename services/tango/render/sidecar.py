@@ -13,7 +13,8 @@ Schema (schema_version 1):
              "left": {"transition"|"no_face"|"composite_failed": count}, "mouth_runs": r, "frames_crossfaded": c,
              "timings_s": {..}},
  "transitions": {"model": requested Triton model, "windows": W, "fallback": model|null,
-                 "fallback_windows": F, "fallback_reason": str|null}  (absent when not given)}
+                 "fallback_windows": F, "fallback_reason": str|null, "cuts": jumps cut, not drawn}
+                (absent when not given)}
 Numpy scalars/arrays become JSON numbers/lists; NaN and infinities become null (strict JSON).
 """
 from __future__ import annotations
