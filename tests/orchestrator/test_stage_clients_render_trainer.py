@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 
-import grpc
 import pytest
 
 from tango.orchestrator.retry import with_retries

@@ -184,3 +184,14 @@ def check_speech(
             f"(peak window {levels.max():.1f} dBFS)",
             metadata={"voiced_fraction": f"{voiced_fraction:.4f}", "peak_dbfs": f"{levels.max():.1f}"},
         )
+
+
+def load_speech(path: str | Path, max_seconds: float) -> np.ndarray:
+    """(S,) float32 mono speech at SPEECH_SAMPLE_RATE, refused when silent or longer than `max_seconds`."""
+    speech = load_audio(path, SPEECH_SAMPLE_RATE)
+    check_speech(speech, SPEECH_SAMPLE_RATE)
+    seconds = len(speech) / SPEECH_SAMPLE_RATE
+    if seconds > max_seconds:
+        raise InvalidArgument(f"the audio lasts {seconds:.0f} s, above the limit of {max_seconds:.0f} s",
+                              reason="AUDIO_TOO_LONG")
+    return speech

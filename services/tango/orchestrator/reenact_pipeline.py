@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tango.artifacts.inputs import InputResolver
 from tango.aumoclip.transcript import load_transcript
-from tango.media.audio import SPEECH_SAMPLE_RATE, check_speech, load_audio
+from tango.media.audio import SPEECH_SAMPLE_RATE, load_speech
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.job_context import JobContext
 from tango.orchestrator.retry import with_retries
@@ -79,12 +79,8 @@ class ReenactmentPipeline:
 
     def _checked_speech(self, audio_path, transcript_uri: str):
         """The target audio as mono 16 kHz speech, refused when silent, too long or off its transcript."""
-        speech = load_audio(audio_path, SPEECH_SAMPLE_RATE)
-        check_speech(speech, SPEECH_SAMPLE_RATE)
+        speech = load_speech(audio_path, self.config.max_audio_seconds)
         seconds = len(speech) / SPEECH_SAMPLE_RATE
-        if seconds > self.config.max_audio_seconds:
-            raise InvalidArgument(f"the audio lasts {seconds:.0f} s, above the limit of "
-                                  f"{self.config.max_audio_seconds:.0f} s", reason="AUDIO_TOO_LONG")
         if transcript_uri:
             words = load_transcript(self.inputs.resolve(transcript_uri))
             last_end = max((w.end for w in words), default=0.0)

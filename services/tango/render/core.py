@@ -22,7 +22,7 @@ from tango.artifacts.store import ArtifactInfo, ArtifactStore
 from tango.graph.artifact_io import GraphArtifact
 from tango.lipsync.render_hook import LipSyncRequest, LipSyncRun
 from tango.lipsync.visemes import viseme_track
-from tango.media.audio import SPEECH_SAMPLE_RATE, AudioTrack, check_speech, load_audio, load_track
+from tango.media.audio import SPEECH_SAMPLE_RATE, AudioTrack, load_speech, load_track
 from tango.media.video import read_frames
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.config import RenderConfig
@@ -131,12 +131,7 @@ class RenderCore:
 
     def _target_audio(self, audio_uri: str) -> TargetAudio:
         path = self.inputs.resolve(audio_uri)
-        speech = load_audio(path, SPEECH_SAMPLE_RATE)
-        check_speech(speech, SPEECH_SAMPLE_RATE)
-        seconds = len(speech) / SPEECH_SAMPLE_RATE
-        if seconds > self.config.max_audio_seconds:
-            raise InvalidArgument(f"the audio lasts {seconds:.0f} s, above the limit of "
-                                  f"{self.config.max_audio_seconds:.0f} s", reason="AUDIO_TOO_LONG")
+        speech = load_speech(path, self.config.max_audio_seconds)
         return TargetAudio(speech, load_track(path), self.hashes.sha256(path))
 
     def _render_into(self, directory: Path, footage: Footage, path: PathSpec, audio: TargetAudio,
