@@ -26,7 +26,12 @@ CALLERS = {
 JOB_STORE = "postgresql"  # the opt-in in-chart job store: a companion, not a stage
 
 
-def objects_of(objects, kind, component_filter=lambda name: name != JOB_STORE):
+def is_stage(component: str) -> bool:
+    """Not the job store, nor a stage's headless Service (the DNS name its callers resolve every pod by)."""
+    return component != JOB_STORE and not component.endswith("-headless")
+
+
+def objects_of(objects, kind, component_filter=is_stage):
     """Component name -> object of this kind (the stages' by default)."""
     return {name: o.body for o in objects if o.kind == kind
             and component_filter(name := o.body["metadata"]["labels"]["app.kubernetes.io/component"])}
@@ -206,9 +211,13 @@ def test_no_container_runs_as_root_or_writes_its_root_filesystem(rendered, scena
 def test_upstream_addresses_point_at_the_services(rendered):
     env = {e["name"]: e.get("value") for e in next(
         c for c in containers_of(rendered["default"]) if c["name"] == "orchestrator")["env"]}
-    assert env["TANGO_ORCHESTRATOR_PERCEPTION_ADDR"] == "tango-perception:50051"
-    assert env["TANGO_ORCHESTRATOR_RENDER_ADDR"] == "tango-render:50051"
-    assert env["TANGO_ORCHESTRATOR_TRAINER_ADDR"] == "tango-trainer:50051"
+    for stage in ("perception", "graph", "retrieval", "render", "trainer"):  # every replica, through DNS
+        assert env[f"TANGO_ORCHESTRATOR_{stage.upper()}_ADDR"] == f"dns:///tango-{stage}-headless:50051"
+        headless = next(o.body for o in rendered["default"]
+                        if o.kind == "Service" and o.name == f"tango-{stage}-headless")
+        assert headless["spec"]["clusterIP"] == "None"
+        assert headless["spec"]["selector"]["app.kubernetes.io/component"] == stage
+    assert env["TANGO_ORCHESTRATOR_INGEST_RANGES"] == "4"
     assert not [name for name in env if name.endswith(("_EMBED_URL", "_INTERP_URL"))]  # it calls no Triton
     assert env["TANGO_HOST"] == "0.0.0.0" and env["TANGO_DATA_URI"] == "file:///data"
     retrieval = {e["name"]: e.get("value") for e in next(

@@ -23,6 +23,24 @@ spec:
     {{- end }}
     - {name: grpc, port: {{ $values.service.grpcPort }}, targetPort: grpc, protocol: TCP, appProtocol: grpc}
     - {name: metrics, port: {{ $values.service.metricsPort }}, targetPort: metrics, protocol: TCP}
+{{- if .headless }}
+---
+{{- /* One DNS record per ready pod: callers resolve every replica and spread their calls round robin (a
+ClusterIP would pin each caller's long-lived gRPC channel to one pod, whatever the autoscaler adds). */}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "tango.componentFullname" . }}-headless
+  labels:  {{- /* its own component label: the stage's ServiceMonitor selects the Service with the metrics port */}}
+    {{- include "tango.commonLabels" .root | nindent 4 }}
+    app.kubernetes.io/component: {{ include "tango.componentName" . }}-headless
+spec:
+  clusterIP: None
+  selector:
+    {{- include "tango.selectorLabels" . | nindent 4 }}
+  ports:
+    - {name: grpc, port: {{ $values.service.grpcPort }}, targetPort: grpc, protocol: TCP, appProtocol: grpc}
+{{- end }}
 {{- end }}
 {{- end }}
 

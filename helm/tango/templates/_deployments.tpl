@@ -49,10 +49,16 @@ spec:
             {{- range .upstreams }}
             {{- $target := dict "root" $ctx.root "key" (index . 1) }}
             - name: {{ index . 0 }}
+              {{- if (index $ctx.root.Values (index . 1)).service.httpPort }}
               value: {{ include "tango.grpcAddress" $target | quote }}
+              {{- else }}
+              value: {{ include "tango.stageTarget" $target | quote }}
+              {{- end }}
             {{- end }}
             {{- if eq $svc "orchestrator" }}
             {{- include "tango.jobStoreEnv" .root | nindent 12 }}
+            - name: TANGO_ORCHESTRATOR_INGEST_RANGES
+              value: {{ .root.Values.perception.ingestRanges | quote }}
             {{- end }}
             {{- if and (eq $svc "orchestrator") .root.Values.auth.enabled }}
             - name: TANGO_API_TOKENS

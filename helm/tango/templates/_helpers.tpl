@@ -80,6 +80,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/* In-cluster address host:port of a component's gRPC port. */}}
+{{/* gRPC target of a Python stage: its headless Service through DNS, so that a caller's channel reaches
+every replica (round robin in tango.orchestrator.stage_clients). */}}
+{{- define "tango.stageTarget" -}}
+{{- $values := index .root.Values .key -}}
+{{- printf "dns:///%s-headless:%v" (include "tango.componentFullname" .) $values.service.grpcPort }}
+{{- end }}
+
 {{- define "tango.grpcAddress" -}}
 {{- $values := index .root.Values .key -}}
 {{- printf "%s:%v" (include "tango.componentFullname" .) $values.service.grpcPort }}
