@@ -13,7 +13,7 @@ from tango.orchestrator.jobs import JobStore
 from tango.orchestrator.metrics import OrchestratorMetrics
 from tango.orchestrator.reenact_pipeline import ReenactmentPipeline
 from tango.orchestrator.runner import JobRunner, Leasing
-from tango.orchestrator.servicer import OperationsServicer, OrchestratorServicer
+from tango.orchestrator.servicer import OperationsServicer, OrchestratorServicer, WaitSlots
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
 from tango.orchestrator.speakers import SpeakerCatalogue
 from tango.orchestrator.stage_clients import StageAddresses, StageClients
@@ -61,7 +61,8 @@ def build(config: OrchestratorConfig) -> OrchestratorService:
                        leasing=Leasing(config.lease_s))
     core = OrchestratorCore(jobs, runner, speakers, UploadArea(store, MAX_UPLOAD_BYTES), speaker_pipeline,
                             reenactment_pipeline)
-    orchestrator, operations = OrchestratorServicer(core), OperationsServicer(core)
+    waits = WaitSlots(max(1, config.max_workers - 2))  # two threads stay free for every other RPC
+    orchestrator, operations = OrchestratorServicer(core, waits), OperationsServicer(core, waits)
     bindings = [
         ServiceBinding(SERVICE_NAME, lambda s: orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(orchestrator, s)),
         ServiceBinding(OPERATIONS_NAME, lambda s: operations_pb2_grpc.add_OperationsServicer_to_server(operations, s)),

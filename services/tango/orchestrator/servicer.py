@@ -1,7 +1,10 @@
 """gRPC translation for OrchestratorService and google.longrunning.Operations."""
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import empty_pb2
@@ -10,15 +13,37 @@ from tango.orchestrator.core import OrchestratorCore
 from tango.orchestrator.operations import operation_of
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from tango.runtime.errors import InvalidArgument
+from tango.runtime.errors import InvalidArgument, ResourceExhausted
 from tango.runtime.grpc_util import should_stop_for
 
 WATCH_POLL_S = 5.0
 
 
+class WaitSlots:
+    """Bounds the RPCs that block while a job runs (WatchOperation, WaitOperation). They share the server's
+    worker threads with every other RPC: 8 callers waiting without a deadline once took all 8 threads, and
+    GetOperation, CreateReenactment and even the health check timed out. Beyond the bound a waiter is told
+    to poll instead (RESOURCE_EXHAUSTED, TOO_MANY_WAITERS)."""
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self._free = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def taken(self) -> Iterator[None]:
+        if not self._free.acquire(blocking=False):
+            raise ResourceExhausted(f"{self.slots} callers already wait on operations; poll GetOperation instead",
+                                    reason="TOO_MANY_WAITERS")
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
 class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
-    def __init__(self, core: OrchestratorCore):
+    def __init__(self, core: OrchestratorCore, waits: WaitSlots):
         self.core = core
+        self.waits = waits
 
     def CreateSpeaker(self, request: pb.CreateSpeakerRequest, context):
         return operation_of(self.core.create_speaker(request))
@@ -36,12 +61,13 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
     def WatchOperation(self, request: pb.WatchOperationRequest, context):
         stop = should_stop_for(context)
         job = self.core.job(request.name)
-        yield operation_of(job)
-        while not job.state.done and not stop():
-            changed = self.core.wait_for_change(job, WATCH_POLL_S)
-            if changed.updated > job.updated or changed.state.done:
-                yield operation_of(changed)
-            job = changed
+        with self.waits.taken():
+            yield operation_of(job)
+            while not job.state.done and not stop():
+                changed = self.core.wait_for_change(job, WATCH_POLL_S)
+                if changed.updated > job.updated or changed.state.done:
+                    yield operation_of(changed)
+                job = changed
 
     def UploadMedia(self, request_iterator, context):
         first = next(request_iterator, None)
@@ -57,8 +83,9 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
 
 class OperationsServicer(operations_pb2_grpc.OperationsServicer):
-    def __init__(self, core: OrchestratorCore):
+    def __init__(self, core: OrchestratorCore, waits: WaitSlots):
         self.core = core
+        self.waits = waits
 
     def GetOperation(self, request: operations_pb2.GetOperationRequest, context):
         return operation_of(self.core.job(request.name))
@@ -80,8 +107,11 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         limit = request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else 3600.0
         remaining = context.time_remaining()
         deadline = time.monotonic() + min(limit, remaining if remaining is not None else limit)
-        while not job.state.done and time.monotonic() < deadline and context.is_active():
-            job = self.core.wait_for_change(job, min(WATCH_POLL_S, deadline - time.monotonic()))
+        if job.state.done:
+            return operation_of(job)
+        with self.waits.taken():
+            while not job.state.done and time.monotonic() < deadline and context.is_active():
+                job = self.core.wait_for_change(job, min(WATCH_POLL_S, deadline - time.monotonic()))
         return operation_of(job)
 
 

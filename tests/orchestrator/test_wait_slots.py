@@ -1,0 +1,71 @@
+"""Callers waiting on operations cannot freeze the orchestrator: beyond its wait slots a waiter is told to
+poll (RESOURCE_EXHAUSTED, TOO_MANY_WAITERS) while GetOperation and the health check keep answering."""
+from __future__ import annotations
+
+import threading
+
+import grpc
+import pytest
+from google.longrunning import operations_pb2, operations_pb2_grpc
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from support import allowed_roots
+from tango.orchestrator.config import OrchestratorConfig
+from tango.orchestrator.server import build
+from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
+
+UNREACHABLE = "127.0.0.1:9"  # nothing listens: the job retries its first stage for a minute
+
+
+@pytest.fixture
+def orchestrator(tmp_path, inputs_root):
+    config = OrchestratorConfig(service="orchestrator", port=0, metrics_port=-1, data_uri=tmp_path.as_uri(),
+                                allowed_roots=allowed_roots(inputs_root), max_workers=4, grace_s=1,
+                                perception_addr=UNREACHABLE, graph_addr=UNREACHABLE, retrieval_addr=UNREACHABLE,
+                                render_addr=UNREACHABLE, trainer_addr=UNREACHABLE)
+    service = build(config)
+    service.start()
+    service.warm_up()
+    service.mark_ready()
+    yield grpc.insecure_channel(f"127.0.0.1:{service.port}")
+    service.stop(grace_s=1)
+
+
+def reason_of(error: grpc.RpcError) -> str:
+    status = next(v for k, v in error.trailing_metadata() if k == "grpc-status-details-bin")
+    info = error_details_pb2.ErrorInfo()
+    status_pb2.Status.FromString(status).details[0].Unpack(info)
+    return info.reason
+
+
+def test_waiters_beyond_the_slots_are_refused_and_the_orchestrator_keeps_answering(orchestrator, female_video):
+    operations = operations_pb2_grpc.OperationsStub(orchestrator)
+    request = pb.CreateSpeakerRequest(reference_uris=[str(female_video)])
+    name = pb_grpc.OrchestratorServiceStub(orchestrator).CreateSpeaker(request, timeout=10).name
+    wait = operations_pb2.WaitOperationRequest(name=name)
+    waiting = [threading.Thread(target=operations.WaitOperation, args=(wait,), kwargs={"timeout": 60})
+               for _ in range(2)]  # 4 workers - 2 kept free
+    for thread in waiting:
+        thread.start()
+    refused = None
+    for _ in range(50):  # until both waiters hold their slots
+        try:
+            operations.WaitOperation(wait, timeout=0.3)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                refused = error
+                break
+    assert refused is not None and reason_of(refused) == "TOO_MANY_WAITERS"
+    watch = pb_grpc.OrchestratorServiceStub(orchestrator).WatchOperation(pb.WatchOperationRequest(name=name), timeout=5)
+    with pytest.raises(grpc.RpcError) as watched:
+        list(watch)
+    assert watched.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    health = health_pb2_grpc.HealthStub(orchestrator).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert not operations.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=5).done
+    operations.CancelOperation(operations_pb2.CancelOperationRequest(name=name), timeout=5)
+    for thread in waiting:  # the cancel ends the job (at its next retry) and frees the waiters
+        thread.join(timeout=30)
+        assert not thread.is_alive()
