@@ -12,6 +12,9 @@ from tango.runtime.errors import InvalidArgument, MediaTooLarge, NotFound, UriNo
 
 KIND = "upload"
 CHUNK = 1 << 20
+# what a caller may download: rendered videos with their sidecars, and uploads; never the job database,
+# checkpoints, perception arrays or anything else of the store
+DOWNLOADABLE = ("render", KIND)
 
 
 class UploadArea:
@@ -45,11 +48,13 @@ class UploadArea:
         return str(stored), sha, size
 
     def read(self, uri: str) -> Iterator[bytes]:
-        """Streams a file that lives inside the artifact store (rendered videos, sidecars, uploads)."""
+        """Streams a rendered video, its sidecar or an upload: <store>/<kind>/<sha256>/<file>."""
         root = Path(self.store.root_path).resolve()
         path = Path(uri.removeprefix("file://")).resolve()
-        if root not in path.parents:
-            raise UriNotAllowed(f"{uri!r} is not a file of the artifact store")
+        parts = path.relative_to(root).parts if root in path.parents else ()
+        if len(parts) != 3 or parts[0] not in DOWNLOADABLE or parts[2].startswith(("_", ".")):
+            shown = uri if len(uri) <= 200 else uri[:200] + "..."
+            raise UriNotAllowed(f"{shown!r} is not a rendered video, sidecar or upload of the artifact store")
         if not path.is_file():
             raise NotFound(f"{uri!r} does not exist", reason="FILE_NOT_FOUND")
         with open(path, "rb") as handle:
