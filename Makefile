@@ -25,6 +25,7 @@ protos: $(STAMP)
 	@$(PY) -m tango.runtime.protogen
 
 test: setup
+	$(PY) -m ruff check --no-cache services tests model_repository
 	$(PY) -m pytest -q
 
 test-all: setup

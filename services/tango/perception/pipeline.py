@@ -111,7 +111,7 @@ class _DecodeThread:
                 if not self._put(_Analysed(frame, downscale(frame.rgb, options.max_side))):
                     return
             self._put(_END)
-        except BaseException as exc:  # forwarded to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - forwarded to the consumer, raised there
             self._put(exc)
 
     def frames(self) -> Iterator[_Analysed]:
