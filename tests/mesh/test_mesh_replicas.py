@@ -54,10 +54,13 @@ def test_two_perception_processes_are_all_reached_and_all_stopped(tmp_path):
         target = mesh.endpoint("perception")
         assert target == f"ipv4:127.0.0.1:{BASE_PORT + 1},127.0.0.1:{BASE_PORT + 201}"
         stub = pb_grpc.PerceptionServiceStub(stage_channel(target))
-        for _ in range(4):
+        for _ in range(12):
             stub.PlanAnalysis(pb.PlanAnalysisRequest(video_uri=str(video), max_ranges=2, min_range_seconds=10),
                               timeout=60)
-        assert [_plan_calls(m.metrics_port) for m in mesh.members()] == [2.0, 2.0]
+        calls = [_plan_calls(m.metrics_port) for m in mesh.members()]
+        # round robin over the replicas that are connected: the first calls may all go to the one that connected
+        # first (a CI run saw [1, 3] of 4), then they alternate
+        assert sum(calls) == 12 and min(calls) >= 3, calls
     finally:
         stopped = mesh.down()
     assert stopped == ["perception", "perception-2"]
