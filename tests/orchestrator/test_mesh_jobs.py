@@ -162,6 +162,9 @@ def test_bad_requests(mesh, speaker, inputs_root, media_dir):
          grpc.StatusCode.NOT_FOUND, "SPEAKER_NOT_FOUND"),
         (pb.CreateReenactmentRequest(speaker=name, audio_uri="/etc/passwd"), grpc.StatusCode.PERMISSION_DENIED,
          "URI_NOT_ALLOWED"),
+        (pb.CreateReenactmentRequest(speaker=name, audio_uri=str(speaker["audio"]),
+                                     options=pb.ReenactmentOptions(mode=99)),
+         grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_ENUM_VALUE"),  # refused on arrival, not inside the job
     ]
     for request, code, reason in cases:
         with pytest.raises(grpc.RpcError) as caught:

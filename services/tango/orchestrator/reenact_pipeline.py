@@ -6,6 +6,8 @@ from tango.aumoclip.transcript import load_transcript
 from tango.media.audio import SPEECH_SAMPLE_RATE, load_speech
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.job_context import JobContext
+from tango.orchestrator.request_checks import (check_reenactment_options, check_references, check_speaker_options,
+                                               check_uris)
 from tango.orchestrator.retry import with_retries
 from tango.orchestrator.speaker_pipeline import STAGE_WEIGHTS as SPEAKER_STAGES
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
@@ -43,6 +45,10 @@ class ReenactmentPipeline:
             raise InvalidArgument("a reenactment needs the target speech (audio_uri)", reason="MISSING_AUDIO")
         if not request.speaker and not request.reference_uris:
             raise InvalidArgument("give a speaker or reference videos", reason="NO_SPEAKER")
+        check_references(request.reference_uris)
+        check_uris(request.speaker, request.audio_uri, request.transcript_uri)
+        check_speaker_options(request.speaker_options)
+        check_reenactment_options(request.options)
         if request.speaker:
             self.speakers.get(request.speaker)
         self.inputs.resolve(request.audio_uri)

@@ -8,6 +8,7 @@ from tango.graph.artifact_io import SCHEMA_VERSION as GRAPH_SCHEMA_VERSION
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.job_context import JobContext
 from tango.orchestrator.parallel_ingest import ParallelIngest
+from tango.orchestrator.request_checks import check_references, check_speaker_options
 from tango.orchestrator.retry import with_retries
 from tango.orchestrator.speakers import SpeakerCatalogue
 from tango.orchestrator.stage_clients import StageClients
@@ -37,6 +38,8 @@ class SpeakerPipeline:
     def validate(self, request: pb.CreateSpeakerRequest) -> None:
         if not request.reference_uris:
             raise InvalidArgument("a speaker needs at least one reference video", reason="NO_REFERENCES")
+        check_references(request.reference_uris)
+        check_speaker_options(request.options)
 
     def run(self, request: pb.CreateSpeakerRequest, context: JobContext) -> pb.Speaker:
         return self.ensure_speaker(list(request.reference_uris), request.options, context)

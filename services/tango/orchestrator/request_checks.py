@@ -1,0 +1,55 @@
+"""Checks of a request's options at acceptance, before it takes a job slot: a value no stage would accept
+is refused at once (INVALID_ARGUMENT with the field in its reason), not found out inside the job."""
+from __future__ import annotations
+
+import math
+
+from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+from tango.runtime.errors import InvalidArgument
+from tango.type.v1 import types_pb2
+
+MAX_REFERENCES = 64
+MAX_URI_CHARS = 4096
+MAX_TRANSITION_FRAMES = 32  # per jump; the renderer sizes windows from 4 to 16 around this typical length
+MAX_OUTPUT_HEIGHT = 4320
+
+
+def check_references(uris) -> None:
+    if len(uris) > MAX_REFERENCES:
+        raise InvalidArgument(f"{len(uris)} reference videos (at most {MAX_REFERENCES})", reason="TOO_MANY_REFERENCES")
+    check_uris(*uris)
+
+
+def check_uris(*uris: str) -> None:
+    for uri in uris:
+        if len(uri) > MAX_URI_CHARS:
+            raise InvalidArgument(f"a URI of {len(uri)} characters (at most {MAX_URI_CHARS}): {uri[:80]}...",
+                                  reason="URI_TOO_LONG")
+
+
+def check_speaker_options(options: pb.SpeakerOptions) -> None:
+    _non_negative("speaker_options.train_minutes", options.train_minutes, "BAD_TRAIN_MINUTES")
+    _non_negative("speaker_options.max_seconds", options.max_seconds, "BAD_MAX_SECONDS")
+
+
+def check_reenactment_options(options: pb.ReenactmentOptions) -> None:
+    _known("options.mode", options.mode, pb.RetrievalMode)
+    _known("options.lip_sync", options.lip_sync, types_pb2.LipSync)
+    _known("options.lip_sync_source", options.lip_sync_source, types_pb2.LipSyncSource)
+    if not 0 <= options.transition_frames <= MAX_TRANSITION_FRAMES:
+        raise InvalidArgument(f"options.transition_frames must be 0..{MAX_TRANSITION_FRAMES}, not "
+                              f"{options.transition_frames}", reason="BAD_TRANSITION_FRAMES")
+    if not 0 <= options.max_height <= MAX_OUTPUT_HEIGHT:
+        raise InvalidArgument(f"options.max_height must be 0..{MAX_OUTPUT_HEIGHT}, not {options.max_height}",
+                              reason="BAD_MAX_HEIGHT")
+    _non_negative("options.jump_penalty", options.jump_penalty, "BAD_JUMP_PENALTY")
+
+
+def _non_negative(name: str, value: float, reason: str) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise InvalidArgument(f"{name} must be a finite number >= 0, not {value}", reason=reason)
+
+
+def _known(name: str, value: int, enum) -> None:
+    if value not in enum.values():
+        raise InvalidArgument(f"{name} = {value} is not one of {sorted(enum.values())}", reason="UNKNOWN_ENUM_VALUE")
