@@ -3,6 +3,7 @@ poll (RESOURCE_EXHAUSTED, TOO_MANY_WAITERS) while GetOperation and the health ch
 from __future__ import annotations
 
 import threading
+import time
 
 import grpc
 import pytest
@@ -29,7 +30,7 @@ def orchestrator(tmp_path, inputs_root):
     service.start()
     service.warm_up()
     service.mark_ready()
-    yield grpc.insecure_channel(f"127.0.0.1:{service.port}")
+    yield service
     service.stop(grace_s=1)
 
 
@@ -40,7 +41,12 @@ def reason_of(error: grpc.RpcError) -> str:
     return info.reason
 
 
+def in_flight(service) -> float:
+    return service.metrics.inflight._value.get()
+
+
 def test_waiters_beyond_the_slots_are_refused_and_the_orchestrator_keeps_answering(orchestrator, female_video):
+    service, orchestrator = orchestrator, grpc.insecure_channel(f"127.0.0.1:{orchestrator.port}")
     operations = operations_pb2_grpc.OperationsStub(orchestrator)
     request = pb.CreateSpeakerRequest(reference_uris=[str(female_video)])
     name = pb_grpc.OrchestratorServiceStub(orchestrator).CreateSpeaker(request, timeout=10).name
@@ -49,15 +55,12 @@ def test_waiters_beyond_the_slots_are_refused_and_the_orchestrator_keeps_answeri
                for _ in range(2)]  # 4 workers - 2 kept free
     for thread in waiting:
         thread.start()
-    refused = None
-    for _ in range(50):  # until both waiters hold their slots
-        try:
-            operations.WaitOperation(wait, timeout=0.3)
-        except grpc.RpcError as error:
-            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                refused = error
-                break
-    assert refused is not None and reason_of(refused) == "TOO_MANY_WAITERS"
+    deadline = time.monotonic() + 30
+    while in_flight(service) < 2 and time.monotonic() < deadline:  # both waiters hold their slots
+        time.sleep(0.02)
+    with pytest.raises(grpc.RpcError) as refused:
+        operations.WaitOperation(wait, timeout=5)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and reason_of(refused.value) == "TOO_MANY_WAITERS"
     watch = pb_grpc.OrchestratorServiceStub(orchestrator).WatchOperation(pb.WatchOperationRequest(name=name), timeout=5)
     with pytest.raises(grpc.RpcError) as watched:
         list(watch)
