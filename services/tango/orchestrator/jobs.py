@@ -184,13 +184,13 @@ class JobStore:
             fields.update(owner=None, lease_until=0)
         assignments = ", ".join(f"{k}=?" for k in fields)
         fence, args = ("id=? AND owner=?", (job_id, owner)) if owner else ("id=?", (job_id,))
-        changed = self.db.execute(f"UPDATE jobs SET {assignments} WHERE {fence}", (*fields.values(), *args))
-        if not changed:
+        rows = self.db.query(f"UPDATE jobs SET {assignments} WHERE {fence} RETURNING *", (*fields.values(), *args))
+        if not rows:
             if owner:  # taken over, or deleted: either way no longer this replica's to write
                 raise LeaseLost(job_id)
             self.get(job_id)  # NotFound
         self._notify()
-        return self.get(job_id)
+        return _job(rows[0])
 
     def request_cancel(self, job_id: str) -> Job:
         """A job nobody works on yet ends CANCELLED now; a running one is flagged for its replica."""

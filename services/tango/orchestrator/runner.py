@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Pipeline(Protocol):
 class Leasing:
     lease_s: float = 30.0  # a dead replica's jobs are taken over this long after its last renewal
     poll_s: float = 1.0  # how often an idle replica looks for claimable jobs
+    counts_s: float = 15.0  # how often the store's jobs per state are counted for the metrics (a scan)
 
     @property
     def heartbeat_s(self) -> float:
@@ -69,6 +71,7 @@ class JobRunner:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._counted_at = -float("inf")
 
     # ---- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -169,6 +172,9 @@ class JobRunner:
             self._futures.discard(future)
 
     def _publish_counts(self) -> None:
+        if time.monotonic() - self._counted_at < self.leasing.counts_s:
+            return
+        self._counted_at = time.monotonic()
         counts = self.store.counts()
         for state, count in counts.items():
             self.metrics.jobs_in_state.labels(state.value).set(count)
