@@ -1,11 +1,13 @@
 """The layered interpolator, its background plate and person masks, on synthetic scenes."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from tango.interp.flow import FlowInterpolator
-from tango.interp.layered import LayeredInterpolator
+from tango.interp.layered import LayeredConfig, LayeredInterpolator, _bounding_box
 from tango.interp.masks import dilate, erode, refine_mask
 from tango.interp.plate import build_plate, masked_median
 from tango.interp.transition import TransitionInterpolator
@@ -92,3 +94,45 @@ def test_refined_mask_follows_the_image_edges():
     soft = refine_mask(frame, low)
     assert soft.shape == SIZE and soft.dtype == np.float32 and 0.0 <= soft.min() and soft.max() <= 1.0
     assert np.mean((soft > 0.5) == (mask > 0.5)) > 0.97
+
+
+def test_imprecise_flow_is_blended_and_failed_flow_is_cut():
+    """Warped ends differing by < agree_levels[0] (flow merely imprecise) keep the plain blend; a part
+    differing by far more switches quickly, as one piece (no double exposure)."""
+    layered = LayeredInterpolator()
+    low, high = layered.config.agree_levels
+    base = np.full((*SIZE, 3), 100, np.uint8)
+    near = base + np.uint8(low - 2)
+    np.testing.assert_allclose(layered._switch_tau(base, near, 0.3), 0.3, atol=1e-6)
+    far = base.copy()
+    far[20:80, 20:80] = 100 + int(high) + 40
+    cut = layered._switch_tau(base, far, 0.3)
+    assert cut[50, 50] < 0.3 - 0.15 and abs(cut[5, SIZE[1] - 5] - 0.3) < 1e-6
+
+
+def test_person_shape_at_reduced_size_matches_full_size():
+    """alpha_scale only changes how finely the (feathered) person shape is drawn, not where it is."""
+    before, after, masks_before, masks_after = window(30, 60)
+    coarse, fine = LayeredInterpolator(), LayeredInterpolator(LayeredConfig(alpha_scale=1))
+    m0, m1 = masks_before[-1].astype(np.float32), masks_after[0].astype(np.float32)
+    flow = np.zeros((*SIZE, 2), np.float32)
+    flow[..., 0] = -15.0  # everything moves 15 px to the right by tau
+    alphas = [engine._alpha(engine._layers(before[-1], after[0], m0, m1, None).masks_small, flow, flow, 0.5)
+              for engine in (coarse, fine)]
+    assert alphas[0].shape == alphas[1].shape == SIZE
+    assert np.abs(alphas[0] - alphas[1]).mean() < 0.03
+    assert alphas[1].max() > 0.9 and alphas[1].min() < 0.1
+
+
+def test_background_drawn_inside_a_box_equals_the_whole_frame_cut_to_it():
+    """The background layer is drawn only in the box where the person left; with a moving camera too."""
+    assert _bounding_box(np.pad(np.ones((3, 4), bool), ((5, 2), (7, 1)))) == (7, 5, 11, 8)
+    before, after, masks_before, masks_after = window(20, 130)
+    engine = LayeredInterpolator()
+    layers = engine._layers(before[-1], after[0], masks_before[-1], masks_after[0], backdrop())
+    pan = np.array([[1.0, 0.0, 6.0], [0.0, 1.0, -3.0], [0.0, 0.0, 1.0]])
+    for moved in (layers, dataclasses.replace(layers, first_to_last=pan, plate_to_first=pan, static=False)):
+        whole = engine._background_at(before[-1], after[0], backdrop(), moved, 0.4, (0, 0, SIZE[1], SIZE[0]))
+        part = engine._background_at(before[-1], after[0], backdrop(), moved, 0.4, (30, 20, 110, 90))
+        assert whole.shape == (*SIZE, 3) and part.shape == (70, 80, 3)
+        assert np.array_equal(part, whole[20:90, 30:110])

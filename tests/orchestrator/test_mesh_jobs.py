@@ -16,6 +16,8 @@ import soundfile as sf
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.rpc import error_details_pb2
 
+from live_checks import (check_live_bad_input, check_live_capacity_idle_and_close, check_live_matches_offline_render,
+                         check_live_stream)
 from support import allowed_roots
 from tango.media.encode import probe_output
 from tango.mesh.mesh import LocalMesh
@@ -30,6 +32,7 @@ SPEAKER_OPTIONS = pb.SpeakerOptions(max_seconds=10.0, train_minutes=0.25)
 def mesh(tmp_path_factory, media_dir, inputs_root, monkeypatch_module):
     monkeypatch_module.setenv("TANGO_ORCHESTRATOR_MAX_JOBS_IN_FLIGHT", "2")
     monkeypatch_module.setenv("TANGO_ORCHESTRATOR_RETRY_BASE_S", "1.0")
+    monkeypatch_module.setenv("TANGO_ORCHESTRATOR_LIVE_IDLE_S", "3")
     monkeypatch_module.setenv("TANGO_ACINTERP_WEIGHTS", str(tiny_acinterp(tmp_path_factory.mktemp("acinterp"))))
     home = tmp_path_factory.mktemp("mesh")
     local = LocalMesh(home, base_port=BASE_PORT, allowed_roots=allowed_roots(inputs_root))
@@ -206,6 +209,22 @@ def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_p
     assert transitions["fallback_windows"] < transitions["windows"]  # ACInterp drew windows ...
     if transitions["fallback_windows"]:  # ... and the flow only those too long for its motion module
         assert "BAD_TRANSITION_INPUT" in transitions["fallback_reason"]
+
+
+def test_live_stream(mesh, speaker, media_dir, inputs_root):
+    check_live_stream(mesh, speaker["result"].speaker, media_dir, inputs_root)
+
+
+def test_live_picture_matches_offline_render(mesh, speaker, media_dir):
+    check_live_matches_offline_render(mesh, speaker["result"].speaker, media_dir)
+
+
+def test_live_bad_input(mesh, speaker, media_dir):
+    check_live_bad_input(mesh, speaker["result"].speaker, media_dir)
+
+
+def test_live_capacity_idle_and_close(mesh, speaker, media_dir):
+    check_live_capacity_idle_and_close(mesh, speaker["result"].speaker, media_dir)
 
 
 def test_stage_service_killed_mid_job_retries_and_completes(mesh, speaker, media_dir):

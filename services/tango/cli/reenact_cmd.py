@@ -71,7 +71,7 @@ def _uploaded(path: str) -> str:
     return upload(Path(path)) if "://" not in path else path
 
 
-def _create_operation(method, make_request):
+def create_operation(method, make_request):
     """`make_request(to_uri)` -> the request. Local files go by path (the mesh shares this filesystem); where
     the service may not read them (URI_NOT_ALLOWED: outside its allowed roots, or on another machine) they
     are uploaded and the call is made again with the uploaded copies."""
@@ -88,7 +88,7 @@ def run_reenact(args) -> int:
     if not args.reference and not args.speaker:
         print("tango reenact: give --reference VIDEO... or --speaker speakers/<id>", file=sys.stderr)
         return 2
-    operation = _create_operation(orchestrator().CreateReenactment, lambda to_uri: pb.CreateReenactmentRequest(
+    operation = create_operation(orchestrator().CreateReenactment, lambda to_uri: pb.CreateReenactmentRequest(
         request_id=uuid.uuid4().hex, speaker=args.speaker, reference_uris=[to_uri(r) for r in args.reference or []],
         audio_uri=to_uri(args.audio), transcript_uri=to_uri(args.transcript) if args.transcript else "",
         options=pb.ReenactmentOptions(mode=MODES[args.mode], transition_frames=args.transition_frames,
@@ -112,7 +112,7 @@ def run_reenact(args) -> int:
 
 
 def run_speaker_create(args) -> int:
-    operation = _create_operation(orchestrator().CreateSpeaker, lambda to_uri: pb.CreateSpeakerRequest(
+    operation = create_operation(orchestrator().CreateSpeaker, lambda to_uri: pb.CreateSpeakerRequest(
         request_id=uuid.uuid4().hex, reference_uris=[to_uri(r) for r in args.references],
         options=pb.SpeakerOptions(train_minutes=args.train_minutes)))
     speaker = result_of(watch(operation.name, "speaker"), pb.Speaker)

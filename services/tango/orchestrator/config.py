@@ -31,4 +31,9 @@ class OrchestratorConfig(ServiceConfig):
     # cap on the speaker AuMoCLIP training, a safety net: its budget is 150 steps (~1.5 min on 2 idle cores); a
     # 3-minute cap cut it at 35 steps on a loaded box, and the undertrained model stays cached
     train_minutes: float = 10.0
+    # live streams (StreamReenactment): how many one replica conducts (each holds a server thread and three of
+    # its own), and how long a caller may stay silent before its stream is ended (LIVE_INPUT_IDLE)
+    live_streams: int = 2
+    live_idle_s: float = 20.0
+    live_open_s: float = 5.0  # a render stage at its live capacity is asked again for this long
     jump_penalty: float = 1.0  # per jump, in similarity units: ~1 jump per 9 steps, ~78 % of frames real

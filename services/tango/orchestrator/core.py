@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tango.orchestrator.jobs import Job, JobStore
+from tango.orchestrator.live import LiveConductor
 from tango.orchestrator.reenact_pipeline import ReenactmentPipeline
 from tango.orchestrator.runner import JobRunner
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
@@ -15,13 +16,14 @@ OPERATION_PREFIX = "operations/"
 
 class OrchestratorCore:
     def __init__(self, jobs: JobStore, runner: JobRunner, speakers: SpeakerCatalogue, uploads: UploadArea,
-                 speaker_pipeline: SpeakerPipeline, reenactment_pipeline: ReenactmentPipeline):
+                 speaker_pipeline: SpeakerPipeline, reenactment_pipeline: ReenactmentPipeline, live: LiveConductor):
         self.jobs = jobs
         self.runner = runner
         self.speakers = speakers
         self.uploads = uploads
         self.speaker_pipeline = speaker_pipeline
         self.reenactment_pipeline = reenactment_pipeline
+        self.live = live
 
     def create_speaker(self, request: pb.CreateSpeakerRequest) -> Job:
         self.speaker_pipeline.validate(request)

@@ -13,3 +13,4 @@ class OrchestratorMetrics(ServiceMetrics):
                                             "Jobs this replica took over from a replica that died or stopped")
         self.jobs_in_state = self.gauge("store_jobs", "Jobs in the shared store by state", ("state",))
         self.queue_depth = self.gauge("queue_depth", "Jobs in the shared store waiting for a replica (PENDING)")
+        self.live_streams = self.gauge("live_streams", "Live streams this replica conducts now")

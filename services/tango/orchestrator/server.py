@@ -10,6 +10,7 @@ from tango.artifacts.store import ArtifactStore
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.core import OrchestratorCore
 from tango.orchestrator.jobs import JobStore
+from tango.orchestrator.live import LiveConductor
 from tango.orchestrator.metrics import OrchestratorMetrics
 from tango.orchestrator.reenact_pipeline import ReenactmentPipeline
 from tango.orchestrator.runner import JobRunner, Leasing
@@ -59,9 +60,11 @@ def build(config: OrchestratorConfig) -> OrchestratorService:
     runner = JobRunner(jobs, {"speaker": speaker_pipeline, "reenactment": reenactment_pipeline},
                        workers=config.job_workers, max_unfinished=config.max_jobs_in_flight, metrics=metrics,
                        leasing=Leasing(config.lease_s))
+    live = LiveConductor(config, clients, speakers, metrics)
     core = OrchestratorCore(jobs, runner, speakers, UploadArea(store, MAX_UPLOAD_BYTES), speaker_pipeline,
-                            reenactment_pipeline)
-    waits = WaitSlots(max(1, config.max_workers - 2))  # two threads stay free for every other RPC
+                            reenactment_pipeline, live)
+    # two threads stay free for every other RPC, besides those of the live streams
+    waits = WaitSlots(max(1, config.max_workers - 2 - max(config.live_streams, 0)))
     orchestrator, operations = OrchestratorServicer(core, waits), OperationsServicer(core, waits)
     bindings = [
         ServiceBinding(SERVICE_NAME, lambda s: orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(orchestrator, s)),

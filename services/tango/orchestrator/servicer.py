@@ -81,6 +81,9 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         for chunk in self.core.uploads.read(request.uri):
             yield pb.DownloadMediaResponse(chunk=chunk)
 
+    def StreamReenactment(self, request_iterator, context):
+        yield from self.core.live.stream(request_iterator, context.is_active)
+
 
 class OperationsServicer(operations_pb2_grpc.OperationsServicer):
     def __init__(self, core: OrchestratorCore, waits: WaitSlots):

@@ -19,3 +19,9 @@ class RenderConfig(ServiceConfig):
     lipsync_dir: str = ""  # a user's Wav2Lip weights (wav2lip.pth / wav2lip_gan.pth), for lip_sync=WAV2LIP
     lipsync_source: str = "model"  # what drives the own-mouth lip sync: model (measured best), phones or both
     max_audio_seconds: float = 600.0
+    # live streams (StreamRender): how many one replica carries, and their defaults
+    live_streams: int = 2
+    live_height: int = 360
+    live_segment_s: float = 0.5
+    live_transition_frames: int = 6
+    live_transition_method: str = "flow"

@@ -23,10 +23,13 @@ from tango.graph.artifact_io import GraphArtifact
 from tango.lipsync.render_hook import LipSyncRequest, LipSyncRun
 from tango.lipsync.visemes import viseme_track
 from tango.media.audio import SPEECH_SAMPLE_RATE, AudioTrack, load_speech, load_track
+from tango.media.pcm import PcmFormat
 from tango.media.video import read_frames
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.config import RenderConfig
 from tango.render.layers import WindowLayers
+from tango.render.live import LiveRenderSession
+from tango.render.live_core import LiveOutputSpec, LiveRequest, LiveSlots, open_session
 from tango.render.metrics import motion_metrics
 from tango.render.plan import RenderOptions, gather_path_frames, plan_from_path
 from tango.render.renderer import render_video
@@ -39,9 +42,9 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE = "video.mp4", "video.json"
-RENDER_FORMAT = 7  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+RENDER_FORMAT = 8  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
 # 4 = transition length by jump difficulty; 5 = layered transitions; 6 = mouths placed by the head in 3-D and
-# crossfaded at jumps between runs; 7 = the hardest jumps cut, not drawn
+# crossfaded at jumps between runs; 7 = the hardest jumps cut, not drawn; 8 = layered person shape carried at 1/4 size
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,13 @@ class RenderCore:
         self.metrics = metrics
         self.hashes = FileHashCache()
         self.visemes = viseme_track  # phones of the speech (pocketsphinx's US-English model) -> visemes
+        self.live_slots = LiveSlots(config.live_streams)
+
+    def open_live(self, footage: Footage, pcm: PcmFormat, request: LiveRequest, outputs: LiveOutputSpec,
+                  should_stop: StopFn) -> LiveRenderSession:
+        """A live rendering session (`tango.render.live`); hold one of `live_slots` while it runs."""
+        check_footage(footage)
+        return open_session(self, footage, pcm, request, outputs, should_stop)
 
     def render(self, footage: Footage, path: PathSpec, audio_uri: str, options: RenderRequestOptions,
                on_progress: ProgressFn, should_stop: StopFn) -> RenderOutcome:
@@ -175,16 +185,20 @@ def check_request(footage: Footage, path: PathSpec, audio_uri: str) -> None:
     """Refuses requests that cannot name a render, before any file is read."""
     if not audio_uri:
         raise InvalidArgument("a render needs the target speech (audio_uri)", reason="MISSING_AUDIO")
-    if not footage.name or not footage.perception_uris or not footage.graph_uri:
-        raise InvalidArgument("a render needs the speaker's name, perceptions and graph", reason="MISSING_FOOTAGE")
-    if len(footage.reference_uris) != len(footage.perception_uris):
-        raise InvalidArgument(f"{len(footage.reference_uris)} reference videos for {len(footage.perception_uris)} "
-                              "perceptions", reason="FOOTAGE_MISMATCH")
+    check_footage(footage)
     if not path.nodes:
         raise InvalidArgument("the path is empty", reason="EMPTY_PATH")
     steps = np.asarray(path.jump_steps, dtype=np.int64)
     if steps.size and (steps.min() < 0 or steps.max() >= len(path.nodes)):
         raise InvalidArgument(f"jump steps outside the path's {len(path.nodes)} steps", reason="BAD_JUMP_STEPS")
+
+
+def check_footage(footage: Footage) -> None:
+    if not footage.name or not footage.perception_uris or not footage.graph_uri:
+        raise InvalidArgument("a render needs the speaker's name, perceptions and graph", reason="MISSING_FOOTAGE")
+    if len(footage.reference_uris) != len(footage.perception_uris):
+        raise InvalidArgument(f"{len(footage.reference_uris)} reference videos for {len(footage.perception_uris)} "
+                              "perceptions", reason="FOOTAGE_MISMATCH")
 
 
 def jump_frames(path: PathSpec, options: RenderOptions) -> np.ndarray | None:

@@ -37,23 +37,32 @@ class FrameSchedule:
 
 
 def build_schedule(plan: RenderPlan, transition_frames: int, context_frames: int) -> FrameSchedule:
-    n_out = plan.output_frames
-    video, source = _source_frames(plan, n_out)
-    steps = np.flatnonzero(np.asarray(plan.jump, dtype=bool))
+    return schedule_frames(plan.clip_video, plan.clip_start, plan.jump, plan.jump_frames, plan.source_frame,
+                           plan.output_frames, transition_frames, context_frames)
+
+
+def schedule_frames(clip_video: np.ndarray, clip_start: np.ndarray, jump: np.ndarray, jump_frames: np.ndarray | None,
+                    source_frame: tuple[np.ndarray, ...], n_out: int, transition_frames: int,
+                    context_frames: int) -> FrameSchedule:
+    """The schedule of `n_out` output frames of a path given by its clips (a `RenderPlan`'s fields; the live
+    renderer schedules the committed part of a path that is still growing)."""
+    video, source = _source_frames(clip_video, clip_start, source_frame, n_out)
+    steps = np.flatnonzero(np.asarray(jump, dtype=bool))
     jump_steps = steps[(steps >= 1) & (steps * CLIP_FRAMES < n_out)].astype(np.int64)
-    lengths = (np.full(jump_steps.size, transition_frames, np.int64) if plan.jump_frames is None
-               else np.asarray(plan.jump_frames, np.int64)[jump_steps])  # (J,)
+    lengths = (np.full(jump_steps.size, transition_frames, np.int64) if jump_frames is None
+               else np.asarray(jump_frames, np.int64)[jump_steps])  # (J,)
     windows = _merged_windows(jump_steps * CLIP_FRAMES, lengths, n_out)  # (W, 2)
     generated = _window_mask(windows, n_out)
     context = _context_sizes(windows, n_out, context_frames)
     return FrameSchedule(video, source, generated, windows, context, jump_steps)
 
 
-def _source_frames(plan: RenderPlan, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+def _source_frames(clip_video: np.ndarray, clip_start: np.ndarray, source_frame: tuple[np.ndarray, ...],
+                   n_out: int) -> tuple[np.ndarray, np.ndarray]:
     """(N,) video and (N,) decoded source frame of every output frame, extended/trimmed to n_out."""
-    lengths = np.array([len(m) for m in plan.source_frame], dtype=np.int64)  # (V,)
-    video, _ = path_frame_index(plan.clip_video, plan.clip_start, lengths, n_out)
-    source = gather_path_frames(plan.source_frame, plan.clip_video, plan.clip_start, n_out)
+    lengths = np.array([len(m) for m in source_frame], dtype=np.int64)  # (V,)
+    video, _ = path_frame_index(clip_video, clip_start, lengths, n_out)
+    source = gather_path_frames(source_frame, clip_video, clip_start, n_out)
     return video.astype(np.int32), source.astype(np.int64)
 
 

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import grpc
 
+from tango.media.pcm import PcmFormat
 from tango.render.core import Footage, PathSpec, RenderCore, RenderOutcome, RenderRequestOptions
+from tango.render.live import RenderedSegment, Step
+from tango.render.live_core import LiveOutputSpec, LiveRequest
 from tango.render.v1 import render_service_pb2 as pb
 from tango.render.v1 import render_service_pb2_grpc as pb_grpc
-from tango.runtime.grpc_util import progress_message, should_stop_for
+from tango.runtime.errors import InvalidArgument
+from tango.runtime.grpc_util import progress_message, received, should_stop_for
 from tango.runtime.progress import Finished, run_with_progress
 from tango.type.v1 import types_pb2
 
@@ -31,6 +35,49 @@ class RenderServicer(pb_grpc.RenderServiceServicer):
                 yield pb.RenderVideoResponse(result=result_message(event.value))
             else:
                 yield pb.RenderVideoResponse(progress=progress_message(event))
+
+    def StreamRender(self, request_iterator, context: grpc.ServicerContext):
+        requests = received(request_iterator)
+        first = next(requests, None)
+        if first is None or first.WhichOneof("event") != "header":
+            raise InvalidArgument("a live render starts with its header", reason="LIVE_WITHOUT_HEADER")
+        header = first.header
+        with self.core.live_slots.taken():
+            session = self.core.open_live(
+                footage_of(header.speaker), PcmFormat(header.audio_format.sample_rate_hz, header.audio_format.channels),
+                LiveRequest(height=header.options.height, segment_s=header.options.segment_s,
+                            transition_frames=header.options.transition_frames,
+                            interpolator=header.options.interpolator),
+                LiveOutputSpec(rtmp_url=header.outputs.rtmp_url, hls_dir=header.outputs.hls_dir),
+                should_stop_for(context))
+            try:
+                height, width = session.drawer.bank.size
+                yield pb.StreamRenderResponse(started=pb.LiveVideoStarted(
+                    init_segment=session.init_segment, width=width - width % 2, height=height - height % 2,
+                    fps=session.fps))
+                for request in requests:
+                    event = request.WhichOneof("event")
+                    if event == "audio":
+                        session.add_audio(request.audio)
+                    elif event == "steps":
+                        session.add_steps([Step(s.node, s.jump, s.difficulty) for s in request.steps.steps],
+                                          request.steps.typical_jump_difficulty)
+                        yield from (pb.StreamRenderResponse(segment=segment_message(s)) for s in session.ready())
+                    elif event == "end_of_stream":
+                        yield from (pb.StreamRenderResponse(segment=segment_message(s)) for s in session.finish())
+                        return
+                    else:
+                        raise InvalidArgument("a live render has one header", reason="UNEXPECTED_LIVE_MESSAGE")
+            finally:
+                session.close()
+
+
+def segment_message(segment: RenderedSegment) -> types_pb2.MediaSegment:
+    media = segment.media
+    return types_pb2.MediaSegment(
+        index=media.index, data=media.data, start_s=media.start_s, duration_s=media.duration_s, frames=media.frames,
+        audio=types_pb2.TimeRange(start_s=media.audio_start_s, end_s=media.audio_end_s),
+        timings_s=segment.timings_s, generated_frames=segment.generated_frames)
 
 
 def footage_of(speaker: pb.SpeakerFootage) -> Footage:

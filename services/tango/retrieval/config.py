@@ -13,3 +13,7 @@ class RetrievalConfig(ServiceConfig):
     memory_bound_bytes: int = 6 << 30  # a search estimated above this is refused (RESOURCE_EXHAUSTED)
     max_audio_seconds: float = 900.0
     window_hop_frames: int = 30  # hop of the 4 s windows giving high-level features (1 s)
+    # live streams (StreamPath): steps looked ahead before one is committed (4 = 0.53 s: the 2-s latency budget
+    # also holds the render's horizon and a segment), and the hop of the causal feature windows
+    live_lookahead_steps: int = 4
+    live_hop_frames: int = 8

@@ -16,13 +16,17 @@ from tango.artifacts.hashing import key_sha256
 from tango.artifacts.inputs import InputResolver
 from tango.artifacts.store import ArtifactInfo, ArtifactStore
 from tango.media.audio import check_speech, load_audio
+from tango.media.pcm import PcmFormat
 from tango.retrieval.config import RetrievalConfig
 from tango.retrieval.embedding import audio_features, embed_graph_nodes
 from tango.retrieval.inputs import RetrievalGraph, TargetFeatures
+from tango.retrieval.live_features import LiveAudioFeatures
+from tango.retrieval.live_session import LiveSearch
 from tango.retrieval.metrics import RetrievalMetrics
 from tango.retrieval.options import SearchOptions
 from tango.retrieval.result import SearchResult
 from tango.retrieval.search import search_path
+from tango.retrieval.search_online import OnlineSearch
 from tango.runtime.errors import InvalidArgument
 from tango.triton.client import TritonClient
 
@@ -107,6 +111,20 @@ class RetrievalCore:
         features = audio_features(self.triton, checkpoint, waveform, self.config.window_hop_frames)
         self.metrics.embed_seconds.labels("audio").observe(time.perf_counter() - started)
         return features
+
+    def open_live(self, graph_uri: str, checkpoint: str, options: SearchOptions, pcm: PcmFormat,
+                  lookahead_steps: int) -> LiveSearch:
+        """A live search of one stream over the graph (the online DP: `search_online`)."""
+        if options.mode != "dp":
+            raise InvalidArgument(f"live retrieval runs the DP, not {options.mode}", reason="LIVE_MODE_UNSUPPORTED")
+        lookahead = lookahead_steps or self.config.live_lookahead_steps
+        if not 0 <= lookahead <= 256:
+            raise InvalidArgument(f"look-ahead of {lookahead} steps is outside [0, 256]", reason="BAD_LOOKAHEAD")
+        prepared = self.prepare(graph_uri, checkpoint)
+        features = LiveAudioFeatures(lambda wave: self.triton.embed_audio(wave, checkpoint=checkpoint),
+                                     hop_frames=self.config.live_hop_frames)
+        search = OnlineSearch(prepared.graph, _with_memory_bound(options, self.config.memory_bound_bytes), lookahead)
+        return LiveSearch(pcm, features, search)
 
     def search(self, graph_uri: str, checkpoint: str, features: TargetFeatures | None, audio_uri: str,
                options: SearchOptions) -> tuple[SearchResult, PreparedGraph]:

@@ -39,6 +39,8 @@ def embed_sequence(embed, sequence: np.ndarray, frames: int, hop: int) -> tuple[
         stop = min(start + HIGH_WINDOW_FRAMES, frames)
         low, high = embed(sequence, int(start), int(stop))
         low = low[: stop - start]
+        if low.shape[0] < stop - start:  # audio a few samples short of the window's last frame: repeat the last
+            low = np.concatenate([low, np.repeat(low[-1:], stop - start - low.shape[0], axis=0)])
         if low_sum is None:
             low_sum = np.zeros((frames, low.shape[1]), dtype=np.float32)
         low_sum[start:start + low.shape[0]] += low

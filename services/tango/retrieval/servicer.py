@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from tango.media.pcm import PcmFormat
 from tango.retrieval.core import RetrievalCore
 from tango.retrieval.features import step_features
 from tango.retrieval.inputs import TargetFeatures
+from tango.retrieval.live_session import LiveBatch
 from tango.retrieval.options import NodePin, SearchOptions
 from tango.retrieval.v1 import retrieval_service_pb2 as pb
 from tango.retrieval.v1 import retrieval_service_pb2_grpc as pb_grpc
 from tango.runtime.errors import InputMismatch, InvalidArgument
+from tango.runtime.grpc_util import received
 from tango.type.v1 import types_pb2
 
 MODES = {pb.SEARCH_MODE_UNSPECIFIED: "dp", pb.SEARCH_MODE_DP: "dp", pb.SEARCH_MODE_BEAM: "beam",
@@ -37,11 +40,41 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
             embeddings=types_pb2.ArtifactRef(uri=info.uri, sha256=info.sha256, kind=info.kind),
         )
 
+    def StreamPath(self, request_iterator, context):
+        requests = received(request_iterator)
+        first = next(requests, None)
+        if first is None or first.WhichOneof("event") != "header":
+            raise InvalidArgument("a live search starts with its header", reason="LIVE_WITHOUT_HEADER")
+        header = first.header
+        live = self.core.open_live(header.graph_uri, header.checkpoint,
+                                   options_from_message(pb.SEARCH_MODE_DP, header.options),
+                                   PcmFormat(header.audio_format.sample_rate_hz, header.audio_format.channels),
+                                   header.lookahead_steps)
+        for request in requests:
+            event = request.WhichOneof("event")
+            if event == "audio":
+                batch = live.push(request.audio)
+            elif event == "end_of_audio":
+                yield batch_message(live.finish(), live.typical_jump_difficulty)
+                return
+            else:
+                raise InvalidArgument("a live search has one header", reason="UNEXPECTED_LIVE_MESSAGE")
+            if batch.steps:
+                yield batch_message(batch, live.typical_jump_difficulty)
+
     def PrepareGraph(self, request: pb.PrepareGraphRequest, context):
         prepared = self.core.prepare(request.graph_uri, request.checkpoint)
         info = prepared.embeddings
         return pb.PrepareGraphResponse(embeddings=types_pb2.ArtifactRef(uri=info.uri, sha256=info.sha256, kind=info.kind),
                                        nodes=prepared.graph.num_nodes, dim=prepared.graph.dim, cache_hit=prepared.cache_hit)
+
+
+def batch_message(batch: LiveBatch, typical: float) -> pb.StreamPathResponse:
+    return pb.StreamPathResponse(
+        steps=[types_pb2.PathStep(step=s.step, node=s.node, jump=s.jump, difficulty=s.difficulty,
+                                  similarity=s.similarity) for s in batch.steps],
+        typical_jump_difficulty=typical, audio_s=batch.audio_s, features_seconds=batch.features_s,
+        search_seconds=batch.search_s)
 
 
 def options_from_message(mode: int, message: pb.SearchOptions) -> SearchOptions:

@@ -1,6 +1,8 @@
 """Small helpers shared by the servicers (the only place besides servicers that touches grpc)."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -19,6 +21,14 @@ def should_stop_for(context: grpc.ServicerContext) -> StopFn:
         return (not context.is_active()) or (remaining is not None and remaining <= 0)
 
     return should_stop
+
+
+def received(request_iterator: Iterator) -> Iterator:
+    """A client stream's messages until it ends or the peer goes away (grpc raises then: the stream just ends)."""
+    try:
+        yield from request_iterator
+    except grpc.RpcError:
+        return
 
 
 def progress_message(event: ProgressEvent) -> types_pb2.Progress:

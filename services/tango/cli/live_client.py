@@ -1,0 +1,140 @@
+"""Client side of live streams (StreamReenactment): play audio as a live source and measure what comes back.
+
+`play` sends the header, waits for LiveStarted, then sends PCM16 chunks (paced at real time, or as fast as
+the stream takes them), then end_of_audio; it collects the segments and measures, per audio chunk, the
+latency from the moment the chunk was sent to the moment the first segment carrying its last sample arrived.
+
+Stalls are counted as a player would see them: playback starts when the first segment arrives plus a
+`player_buffer_s` buffer; a segment that arrives after its playback time is a stall (the player rebuffers:
+its clock is pushed back by the lateness).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import grpc
+import numpy as np
+
+from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
+from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from tango.runtime.grpc_util import error_from_rpc
+from tango.type.v1 import types_pb2
+
+PLAYER_BUFFER_S = 0.5
+
+
+@dataclass
+class LiveRun:
+    """What one stream brought back, with its timings (monotonic seconds)."""
+
+    started: pb.LiveStarted | None = None
+    segments: list[types_pb2.MediaSegment] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)  # per segment
+    chunk_sent_at: list[float] = field(default_factory=list)
+    chunk_end_s: list[float] = field(default_factory=list)  # audio time at each chunk's end
+    finished: pb.LiveFinished | None = None
+
+    @property
+    def media_s(self) -> float:
+        return sum(s.duration_s for s in self.segments)
+
+    def latencies(self) -> np.ndarray:
+        """(chunks,) seconds from each chunk's sending to the arrival of the segment carrying its end."""
+        ends = np.array([s.audio.end_s for s in self.segments])
+        arrival = np.array(self.received_at)
+        chunk_end = np.array(self.chunk_end_s)
+        first = np.searchsorted(ends, chunk_end - 1e-6, side="left")  # first segment that carries the chunk's end
+        shown = first < len(ends)
+        return arrival[first[shown]] - np.array(self.chunk_sent_at)[shown]
+
+    def stalls(self, buffer_s: float = PLAYER_BUFFER_S) -> int:
+        if not self.segments:
+            return 0
+        clock, stalls = self.received_at[0] + buffer_s, 0
+        for segment, arrived in zip(self.segments, self.received_at):
+            due = clock + segment.start_s
+            if arrived > due + 1e-3:
+                stalls += 1
+                clock += arrived - due
+        return stalls
+
+    def write(self, path) -> None:
+        """init + segments: one fragmented MP4."""
+        with open(path, "wb") as handle:
+            handle.write(self.started.init_segment if self.started else b"")
+            for segment in self.segments:
+                handle.write(segment.data)
+
+
+def pcm_chunks(pcm: np.ndarray, rate: int, chunk_s: float) -> Iterator[tuple[bytes, float]]:
+    """(bytes, audio time at the chunk's end) of (S,) or (S, C) int16 samples in chunks of `chunk_s`."""
+    step = max(1, int(round(rate * chunk_s)))
+    for start in range(0, len(pcm), step):
+        block = np.ascontiguousarray(pcm[start:start + step]).astype("<i2")
+        yield block.tobytes(), min(start + step, len(pcm)) / rate
+
+
+def play(stub: pb_grpc.OrchestratorServiceStub, header: pb.StreamReenactmentHeader, pcm: np.ndarray,
+         chunk_s: float = 0.1, realtime: bool = True, timeout_s: float = 3600.0, start_timeout_s: float = 600.0,
+         on_segment=None) -> LiveRun:
+    """Streams `pcm` ((S,) or (S, C) int16 at the header's rate) and returns what came back."""
+    run = LiveRun()
+    started = threading.Event()
+    rate = header.audio_format.sample_rate_hz
+
+    def requests():
+        yield pb.StreamReenactmentRequest(header=header)
+        if not started.wait(start_timeout_s):
+            return
+        origin = time.monotonic()
+        for data, end_s in pcm_chunks(pcm, rate, chunk_s):
+            if realtime:  # a live source delivers a chunk once it has been spoken
+                time.sleep(max(0.0, origin + end_s - time.monotonic()))
+            run.chunk_sent_at.append(time.monotonic())
+            run.chunk_end_s.append(end_s)
+            yield pb.StreamReenactmentRequest(audio=data)
+        yield pb.StreamReenactmentRequest(end_of_audio=True)
+
+    call = stub.StreamReenactment(requests(), timeout=timeout_s)
+    try:
+        for reply in call:
+            event = reply.WhichOneof("event")
+            if event == "started":
+                run.started = reply.started
+                started.set()
+            elif event == "segment":
+                run.segments.append(reply.segment)
+                run.received_at.append(time.monotonic())
+                if on_segment is not None:
+                    on_segment(run, reply.segment)
+            else:
+                run.finished = reply.finished
+    except grpc.RpcError as error:
+        raise error_from_rpc(error) from None
+    finally:
+        started.set()
+        call.cancel()
+    return run
+
+
+def summary(runs: list[LiveRun], height: int) -> dict:
+    """The figures of `tango live bench` over one or more concurrent streams."""
+    latencies = np.concatenate([r.latencies() for r in runs]) if runs else np.zeros(0)
+    wall = [r.received_at[-1] - r.chunk_sent_at[0] for r in runs if r.received_at and r.chunk_sent_at]
+    media = [r.media_s for r in runs]
+    busy = [sum(sum(s.timings_s.values()) for s in r.segments) / max(r.media_s, 1e-9) for r in runs]
+    return {
+        "streams": len(runs), "height": height,
+        "latency_p50_s": round(float(np.percentile(latencies, 50)), 3) if latencies.size else None,
+        "latency_p95_s": round(float(np.percentile(latencies, 95)), 3) if latencies.size else None,
+        "latency_max_s": round(float(latencies.max()), 3) if latencies.size else None,
+        "stalls": int(sum(r.stalls() for r in runs)),
+        "realtime_factor": round(float(np.sum(media) / max(np.sum(wall), 1e-9)), 3),
+        "render_busy_factor": round(float(np.mean(busy)), 3) if busy else None,
+        "media_s": round(float(np.sum(media)), 2), "segments": int(sum(len(r.segments) for r in runs)),
+        "jumps": int(sum(r.finished.jumps for r in runs if r.finished)),
+        "generated_frames": int(sum(s.generated_frames for r in runs for s in r.segments)),
+    }

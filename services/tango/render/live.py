@@ -1,0 +1,273 @@
+"""Live rendering: committed path steps and the audio stream in, encoded media segments out.
+
+The path grows as live retrieval commits steps; frames are drawn as soon as nothing still to come can change
+them, with the offline renderer's rules (`tango.render.schedule`: a jump's window of generated frames around
+its junction, windows that touch merge, k real context frames on each side):
+- a future jump enters at a step not committed yet, so its junction is at or after the committed frames N_c and
+  its window starts at or after N_c - max_window // 2 (the horizon): every real frame before the horizon is
+  final;
+- a window is final once its after-context ends before the horizon too (a later window could otherwise take
+  its context frames or merge with it). Frames up to the first window that is not final are final.
+Segments are cut every `segment_frames` output frames, each with the audio of its span, encoded by one
+continuous low-latency encoder (`tango.media.live_encode`) and handed to the broadcast outputs.
+At the end of the stream the output is cut at the audio's length, as offline renders are.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from tango.media.live_encode import MediaSegment, SegmentEncoder
+from tango.media.pcm import PcmFormat
+from tango.render.frame_bank import FrameBank
+from tango.render.plan import CLIP_FRAMES, RenderOptions
+from tango.render.renderer import Interpolator, Window
+from tango.render.schedule import FrameSchedule, schedule_frames
+from tango.runtime.errors import InputMismatch, InvalidArgument, TangoError
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    height: int = 360  # the live default: what holds real time on 2 CPU cores (`tango live bench`)
+    segment_frames: int = 15  # 0.5 s at 30 fps: a segment waits for its last frame, so it adds its length
+    transition_frames: int = 6  # per typical jump; shorter than offline (8): a window delays its frames
+    max_transition_frames: int = 8
+    context_frames: int = 2
+    crf: int = 23
+    preset: str = "veryfast"
+
+    def __post_init__(self) -> None:
+        if self.height < 64 or self.height > 2160:
+            raise InvalidArgument(f"live height must lie in [64, 2160], got {self.height}", reason="BAD_LIVE_OPTION")
+        if not 1 <= self.segment_frames <= 300:
+            raise InvalidArgument(f"segment length must be 1-300 frames, got {self.segment_frames}",
+                                  reason="BAD_LIVE_OPTION")
+        if not 0 <= self.transition_frames <= 64:
+            raise InvalidArgument(f"transition frames must lie in [0, 64], got {self.transition_frames}",
+                                  reason="BAD_LIVE_OPTION")
+
+    @property
+    def longest_window(self) -> int:
+        return max(self.max_transition_frames, self.transition_frames)
+
+    @property
+    def lengths(self) -> RenderOptions:
+        """The offline rules that size a window by its jump's difficulty, with live's shorter bounds."""
+        return RenderOptions(transition_frames=self.transition_frames, context_frames=self.context_frames,
+                             min_transition_frames=min(4, self.longest_window),
+                             max_transition_frames=self.longest_window)
+
+
+@dataclass(frozen=True)
+class Step:
+    node: int
+    jump: bool
+    difficulty: float
+
+
+class LiveTimeline:
+    """The committed path as output frames: which of them are final, and each final frame's pixels."""
+
+    def __init__(self, node_video: np.ndarray, node_start_frame: np.ndarray, source_frame: tuple[np.ndarray, ...],
+                 options: LiveOptions):
+        self.node_video = np.asarray(node_video, np.int32)
+        self.node_start_frame = np.asarray(node_start_frame, np.int32)
+        self.source_frame = source_frame
+        self.options = options
+        self.typical = 0.0  # the graph's typical jump difficulty, as retrieval reports it with the steps
+        self.nodes: list[int] = []
+        self.jump: list[bool] = []
+        self.window_frames: list[int] = []
+        self._schedule: FrameSchedule | None = None
+
+    @property
+    def committed_frames(self) -> int:
+        return CLIP_FRAMES * len(self.nodes)
+
+    def commit(self, steps: list[Step], typical_difficulty: float = 0.0) -> None:
+        self.typical = typical_difficulty or self.typical
+        nodes = np.array([s.node for s in steps], np.int64)
+        if nodes.size and (nodes.min() < 0 or nodes.max() >= len(self.node_video)):
+            raise InputMismatch(f"a committed step names a node outside the graph's {len(self.node_video)}")
+        lengths = self.options.lengths.transition_lengths(np.array([s.difficulty for s in steps]), self.typical)
+        self.nodes += nodes.tolist()
+        self.jump += [bool(s.jump) and len(self.jump) + k > 0 for k, s in enumerate(steps)]
+        self.window_frames += [int(n) if s.jump else 0 for n, s in zip(lengths, steps)]
+        self._schedule = None
+
+    def schedule(self, frames: int | None = None) -> FrameSchedule:
+        """The schedule of the committed frames (or of `frames`, the audio's length, at the end)."""
+        if frames is not None:
+            return self._build(frames)
+        if self._schedule is None:
+            self._schedule = self._build(self.committed_frames)
+        return self._schedule
+
+    def _build(self, frames: int) -> FrameSchedule:
+        nodes = np.asarray(self.nodes, np.int64)
+        return schedule_frames(self.node_video[nodes], self.node_start_frame[nodes], np.asarray(self.jump, bool),
+                               np.asarray(self.window_frames, np.int32), self.source_frame, frames,
+                               self.options.transition_frames, self.options.context_frames)
+
+    def final_frames(self) -> int:
+        """Output frames that no step still to come can change (see the module docstring)."""
+        if not self.nodes:
+            return 0
+        schedule = self.schedule()
+        horizon = max(self.committed_frames - self.options.longest_window // 2 - 1, 0)
+        windows = schedule.windows
+        open_windows = np.flatnonzero((windows[:, 0] < horizon) & (windows[:, 1] + self.options.context_frames > horizon))
+        return int(windows[open_windows[0], 0]) if open_windows.size else horizon
+
+
+class FrameDrawer:
+    """Output frames of a schedule: real frames from the frame bank, windows drawn by the interpolator (each
+    window once; its frames kept until they are taken)."""
+
+    def __init__(self, bank: FrameBank, interpolate: Interpolator):
+        self.bank = bank
+        self.interpolate = interpolate
+        self._drawn: dict[int, np.ndarray] = {}
+        self.generated = 0
+        self.interpolate_s = 0.0
+
+    def frames(self, schedule: FrameSchedule, start: int, stop: int) -> np.ndarray:
+        """(stop - start, H, W, 3) uint8 output frames [start, stop) of `schedule`."""
+        out = []
+        for position in range(start, stop):
+            if schedule.generated[position]:
+                if position not in self._drawn:
+                    self._draw(schedule, position)
+                out.append(self._drawn.pop(position))
+                self.generated += 1
+            else:
+                out.append(self._real(schedule, position))
+        return np.stack(out)
+
+    def _real(self, schedule: FrameSchedule, position: int) -> np.ndarray:
+        return self.bank.frame(int(schedule.video[position]), int(schedule.source[position]))
+
+    def _draw(self, schedule: FrameSchedule, position: int) -> None:
+        index = int(np.searchsorted(schedule.windows[:, 1], position, side="right"))
+        start, end = (int(v) for v in schedule.windows[index])
+        k = int(schedule.context[index])
+        before_at = np.arange(start - k, start, dtype=np.int64)
+        after_at = np.arange(end, end + k, dtype=np.int64)
+        before = np.stack([self._real(schedule, int(p)) for p in before_at])
+        after = np.stack([self._real(schedule, int(p)) for p in after_at])
+        began = time.perf_counter()
+        drawn = np.asarray(self.interpolate(before, after, end - start, Window(start, end, before_at, after_at)))
+        self.interpolate_s += time.perf_counter() - began
+        if drawn.shape != (end - start, *before.shape[1:]) or drawn.dtype != np.uint8:
+            raise TangoError(f"interpolator returned {drawn.shape} {drawn.dtype} for a window of {end - start}",
+                             reason="INTERPOLATOR_OUTPUT_MISMATCH")
+        self._drawn.update({start + n: frame for n, frame in enumerate(drawn)})
+
+
+class SegmentSink(Protocol):
+    """A broadcast output (`tango.render.live_outputs`): receives every segment after the init segment."""
+
+    def write(self, segment: MediaSegment, init: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RenderedSegment:
+    media: MediaSegment  # its audio_start_s / audio_end_s: the span of the stream's audio it carries
+    generated_frames: int
+    timings_s: dict[str, float]
+
+
+class LiveRenderSession:
+    """One live stream's rendering: feed `add_audio` / `add_steps`, collect `ready()` segments, then `finish()`.
+    Not thread-safe: one stream, one caller."""
+
+    def __init__(self, timeline: LiveTimeline, drawer: FrameDrawer, pcm: PcmFormat, fps: float,
+                 options: LiveOptions, sinks: list[SegmentSink], clock: Callable[[], float] = time.perf_counter):
+        self.timeline = timeline
+        self.drawer = drawer
+        self.pcm = pcm
+        self.fps = fps
+        self.options = options
+        self.sinks = sinks
+        self.clock = clock
+        height, width = drawer.bank.size
+        self.encoder = SegmentEncoder(width, height, fps, pcm.sample_rate, pcm.channels, options.segment_frames,
+                                      crf=options.crf, preset=options.preset)
+        self._audio: list[np.ndarray] = []  # (m, C) int16 chunks not yet encoded
+        self._audio_sent = 0  # samples handed to the encoder
+        self.audio_samples = 0  # received
+        self.emitted = 0  # output frames encoded
+        self.segments = 0
+
+    @property
+    def init_segment(self) -> bytes:
+        return self.encoder.init_segment
+
+    @property
+    def audio_frames(self) -> int:
+        """Output frames the audio received so far covers."""
+        return int(np.floor(self.audio_samples / self.pcm.sample_rate * self.fps + 1e-9))
+
+    def add_audio(self, chunk: bytes) -> None:
+        samples = self.pcm.decode(chunk)
+        self._audio.append(samples)
+        self.audio_samples += samples.shape[0]
+
+    def add_steps(self, steps: list[Step], typical_difficulty: float = 0.0) -> None:
+        self.timeline.commit(steps, typical_difficulty)
+
+    def ready(self) -> list[RenderedSegment]:
+        """Every whole segment whose frames are final and whose audio has arrived."""
+        final = min(self.timeline.final_frames(), self.audio_frames)
+        out = []
+        while self.emitted + self.options.segment_frames <= final:
+            out.append(self._segment(self.timeline.schedule(), self.emitted + self.options.segment_frames, False))
+        return out
+
+    def finish(self) -> list[RenderedSegment]:
+        """The rest, cut at the audio's length (the path may hold a few more frames than the audio)."""
+        total = max(int(round(self.audio_samples / self.pcm.sample_rate * self.fps)), self.emitted)
+        if total > self.timeline.committed_frames:
+            raise InputMismatch(f"the committed path covers {self.timeline.committed_frames} frames, the audio "
+                                f"{total}", reason="PATH_SHORTER_THAN_AUDIO")
+        schedule = self.timeline.schedule(total) if total > self.emitted else None
+        out = []
+        while self.emitted < total:
+            out.append(self._segment(schedule, min(self.emitted + self.options.segment_frames, total),
+                                     last=self.emitted + self.options.segment_frames >= total))
+        return out
+
+    def close(self) -> None:
+        self.encoder.close()
+        for sink in self.sinks:
+            sink.close()
+
+    def _segment(self, schedule: FrameSchedule, stop: int, last: bool) -> RenderedSegment:
+        began = self.clock()
+        generated_before, interpolate_before = self.drawer.generated, self.drawer.interpolate_s
+        frames = self.drawer.frames(schedule, self.emitted, stop)
+        drawn = self.clock()
+        pcm = self._take_audio(self.pcm.sample_rate * stop / self.fps if not last else None)
+        media = self.encoder.encode_segment(frames, pcm, final=last)  # the last one flushes the encoders
+        encoded = self.clock()
+        for sink in self.sinks:
+            sink.write(media, self.encoder.init_segment)
+        self.emitted, self.segments = stop, self.segments + 1
+        done = self.clock()
+        timings = {"frames": drawn - began - (self.drawer.interpolate_s - interpolate_before),
+                   "transitions": self.drawer.interpolate_s - interpolate_before,
+                   "encode": encoded - drawn, "outputs": done - encoded}
+        return RenderedSegment(media, self.drawer.generated - generated_before, {k: round(v, 5) for k, v in timings.items()})
+
+    def _take_audio(self, until: float | None) -> np.ndarray:
+        """(m, C) int16 received audio up to sample `until` (None = all of it) not yet encoded."""
+        held = np.concatenate(self._audio) if self._audio else np.zeros((0, self.pcm.channels), np.int16)
+        count = held.shape[0] if until is None else max(0, min(int(round(until)) - self._audio_sent, held.shape[0]))
+        self._audio = [held[count:]] if count < held.shape[0] else []
+        self._audio_sent += count
+        return held[:count]

@@ -1,0 +1,108 @@
+"""The render room's live side: opens a live session over a speaker's footage (no gRPC here).
+
+A session needs the speaker's graph (node -> clip), perceptions (perception frame -> decoded frame), the
+frame bank at the live height (built on the speaker's first live stream, then reused), the Triton
+interpolator and the broadcast outputs. Live streams are bounded per replica (`live_streams`): each holds
+an encoder and draws frames in real time, and a replica that took more would let all of them fall behind.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from tango.graph.artifact_io import GraphArtifact
+from tango.media.pcm import PcmFormat
+from tango.perception.artifact_io import PerceptionArtifact
+from tango.render.frame_bank import FrameBank
+from tango.render.live import FrameDrawer, LiveOptions, LiveRenderSession, LiveTimeline, SegmentSink
+from tango.render.live_outputs import HlsWriter, RtmpPusher
+from tango.render.transitions import TransitionModel
+from tango.runtime.errors import InvalidArgument, ResourceExhausted, UriNotAllowed
+from tango.runtime.progress import StopFn
+
+
+@dataclass(frozen=True)
+class LiveRequest:
+    """What a caller may choose of a live stream (0 / "" = the service's default)."""
+
+    height: int = 0
+    segment_s: float = 0.0
+    transition_frames: int = 0
+    interpolator: str = ""
+
+
+@dataclass(frozen=True)
+class LiveOutputSpec:
+    rtmp_url: str = ""
+    hls_dir: str = ""
+
+
+class LiveSlots:
+    """At most `slots` live streams at once on this replica; beyond them RESOURCE_EXHAUSTED (LIVE_CAPACITY)."""
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self._free = threading.BoundedSemaphore(max(slots, 1))
+
+    @contextmanager
+    def taken(self) -> Iterator[None]:
+        if self.slots <= 0 or not self._free.acquire(blocking=False):
+            raise ResourceExhausted(f"this render replica already carries {self.slots} live streams",
+                                    reason="LIVE_CAPACITY")
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+def open_session(core, footage, pcm: PcmFormat, request: LiveRequest, outputs: LiveOutputSpec,
+                 should_stop: StopFn) -> LiveRenderSession:
+    """A live session of `footage` (a `tango.render.core.Footage`) through `core`'s store, inputs and Triton."""
+    perceptions = [PerceptionArtifact.load(core.store.local_dir(uri, "perception")) for uri in footage.perception_uris]
+    fps = float(perceptions[0].meta["fps"])
+    config = core.config
+    segment_s = request.segment_s or config.live_segment_s
+    if not 0 < segment_s <= 10:
+        raise InvalidArgument(f"segment length must lie in (0, 10] s, got {segment_s}", reason="BAD_LIVE_OPTION")
+    options = LiveOptions(height=request.height or config.live_height, segment_frames=max(1, round(segment_s * fps)),
+                          transition_frames=request.transition_frames or config.live_transition_frames)
+    graph = GraphArtifact.load(core.store.local_dir(footage.graph_uri, "graph"))
+    videos = [core.inputs.resolve(uri) for uri in footage.reference_uris]
+    bank = FrameBank.open(core.store, core.hashes, videos, options.height, should_stop)
+    timeline = LiveTimeline(graph.arrays["node_video"], graph.arrays["node_start_frame"],
+                            tuple(p.arrays["source_frame"] for p in perceptions), options)
+    transitions = TransitionModel(core.interp, request.interpolator or config.interpolator,
+                                  config.interpolator_fallback, config.live_transition_method)
+    sinks = _sinks(outputs, options, fps, core.inputs.local_roots)
+    try:
+        return LiveRenderSession(timeline, FrameDrawer(bank, transitions), pcm, fps, options, sinks)
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+
+
+def _sinks(outputs: LiveOutputSpec, options: LiveOptions, fps: float, roots: list[Path]) -> list[SegmentSink]:
+    sinks: list[SegmentSink] = []
+    if outputs.hls_dir:
+        sinks.append(HlsWriter(_writable_dir(outputs.hls_dir, roots), target_duration_s=options.segment_frames / fps))
+    if outputs.rtmp_url:
+        if not outputs.rtmp_url.startswith(("rtmp://", "rtmps://")):
+            raise InvalidArgument(f"{outputs.rtmp_url[:200]!r} is not an rtmp:// URL", reason="BAD_RTMP_URL")
+        sinks.append(RtmpPusher(outputs.rtmp_url))
+    return sinks
+
+
+def _writable_dir(path: str, roots: list[Path]) -> Path:
+    """An HLS directory inside the allowed roots (created); anything else is refused."""
+    if len(path) > 4096:
+        raise InvalidArgument("the HLS directory's path is longer than 4096 characters", reason="URI_TOO_LONG")
+    real = Path(os.path.realpath(path))
+    if not any(real == root or root in real.parents for root in roots):
+        raise UriNotAllowed("the HLS directory is outside the allowed roots", metadata={"uri": path[:200]})
+    real.mkdir(parents=True, exist_ok=True)
+    return real

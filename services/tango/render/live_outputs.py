@@ -1,0 +1,224 @@
+"""Broadcast outputs of the live mode, fed with `SegmentEncoder`'s CMAF segments (never re-encoding).
+
+- `HlsWriter`: an HLS (version 7, fMP4) folder: `init.mp4`, `segment_00000.m4s`, ... and `index.m3u8`, every
+  file written to a hidden temporary name then renamed, so a player or a CDN never reads half a file. With
+  `window` > 0 the playlist is a sliding live window of that many segments; a segment file is deleted once
+  it has been out of the playlist for another `window` segments (players still downloading it keep it).
+  EXTINF is the segment's video duration; an audio-only last segment (`SegmentEncoder.close()`) gets the
+  length of its audio, never 0 (end the stream with `encode_segment(..., final=True)` to have none).
+- `RtmpPusher`: FLV over rtmp:// (an ingest such as nginx-rtmp, YouTube, Twitch). Each segment is demuxed
+  from `init + segment` in memory and its packets are remuxed into FFmpeg's `fifo` muxer wrapping `flv`: the
+  network I/O runs on FFmpeg's own thread, so `write` only queues packets (the render loop never waits on
+  the network), and `rw_timeout` bounds every socket operation of that thread. Since that thread swallows
+  a failed connection, the constructor first checks that the ingest answers an RTMP handshake within
+  `connect_timeout_s`. Failures surface as `Unavailable` with reason RTMP_UNREACHABLE (at construction) or
+  RTMP_PUSH_FAILED (later `write` / `close`).
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import socket
+import ssl
+import uuid
+from collections import deque
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import av
+
+from tango.media.live_encode import MediaSegment
+from tango.runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
+
+INIT_NAME = "init.mp4"
+PLAYLIST_NAME = "index.m3u8"
+RTMP_DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
+_RTMP_HANDSHAKE = 1 + 1536  # C0/S0 version byte + C1/S1
+
+
+def segment_name(index: int) -> str:
+    return f"segment_{index:05d}.m4s"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Writes a hidden temporary file beside `path`, then renames it onto `path`."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class HlsWriter:
+    """`write(segment, init)` per segment, `close()` once: an HLS v7 fMP4 playlist in `directory`."""
+
+    def __init__(self, directory: Path | str, target_duration_s: float, window: int = 0):
+        if not target_duration_s > 0 or window < 0:
+            raise InvalidArgument(f"HLS needs target_duration_s > 0 and window >= 0, got {target_duration_s}, {window}")
+        self.directory = Path(directory)
+        self.target_duration = math.ceil(target_duration_s)  # EXT-X-TARGETDURATION is an integer
+        self.window = int(window)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._init: bytes | None = None
+        self._entries: deque[tuple[str, float]] = deque()  # (file name, EXTINF) in the playlist
+        self._expired: deque[str] = deque()  # out of the playlist, not yet deleted
+        self._first_sequence = 0  # EXT-X-MEDIA-SEQUENCE
+        self._closed = False
+
+    @property
+    def playlist(self) -> Path:
+        return self.directory / PLAYLIST_NAME
+
+    def write(self, segment: MediaSegment, init: bytes) -> None:
+        if self._closed:
+            raise FailedPrecondition("HlsWriter.write called after close()")
+        if self._init is None:
+            write_atomic(self.directory / INIT_NAME, init)
+            self._init = init
+        elif init is not self._init and init != self._init:
+            raise FailedPrecondition("the init segment changed in the middle of an HLS stream")
+        duration = segment.duration_s if segment.frames else segment.audio_end_s - segment.audio_start_s
+        if round(duration) > self.target_duration:
+            raise InvalidArgument(f"segment {segment.index} lasts {duration:.3f} s, above the HLS target duration "
+                                  f"{self.target_duration} s", metadata={"segment": segment.index})
+        name = segment_name(segment.index)
+        write_atomic(self.directory / name, segment.data)
+        self._entries.append((name, duration))
+        while self.window and len(self._entries) > self.window:
+            self._expired.append(self._entries.popleft()[0])
+            self._first_sequence += 1
+        self._write_playlist(ended=False)
+        while len(self._expired) > self.window:
+            (self.directory / self._expired.popleft()).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Ends the playlist (EXT-X-ENDLIST); the segment files stay."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._init is not None:
+            self._write_playlist(ended=True)
+
+    def _write_playlist(self, ended: bool) -> None:
+        lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{self.target_duration}",
+                 f"#EXT-X-MEDIA-SEQUENCE:{self._first_sequence}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        if not self.window:
+            lines.append("#EXT-X-PLAYLIST-TYPE:EVENT")
+        lines.append(f'#EXT-X-MAP:URI="{INIT_NAME}"')
+        for name, duration in self._entries:
+            lines += [f"#EXTINF:{duration:.3f},", name]
+        if ended:
+            lines.append("#EXT-X-ENDLIST")
+        write_atomic(self.playlist, ("\n".join(lines) + "\n").encode())
+
+
+class RtmpPusher:
+    """`write(segment, init)` per segment, `close()` once: the stream remuxed to FLV and published to `url`."""
+
+    def __init__(self, url: str, connect_timeout_s: float = 3.0, rw_timeout_s: float = 5.0,
+                 queue_packets: int = 2048):
+        parts = urlsplit(url)
+        if parts.scheme not in RTMP_DEFAULT_PORTS or not parts.hostname or len(parts.path.strip("/").split("/")) < 2:
+            raise InvalidArgument(f"not an rtmp[s]://host[:port]/app/stream URL: {url[:200]}", reason="BAD_RTMP_URL")
+        self.url = url
+        self._host, self._port = parts.hostname, parts.port or RTMP_DEFAULT_PORTS[parts.scheme]
+        self._rw_timeout_us = int(rw_timeout_s * 1e6)
+        self._queue_packets = int(queue_packets)  # ~25 s of 30 fps video + 48 kHz AAC: write blocks beyond
+        self._output: av.container.OutputContainer | None = None
+        self._streams: list = []
+        self._init: bytes | None = None
+        self._closed = False
+        check_rtmp_ingest(self._host, self._port, connect_timeout_s, tls=parts.scheme == "rtmps")
+
+    def write(self, segment: MediaSegment, init: bytes) -> None:
+        if self._closed:
+            raise FailedPrecondition("RtmpPusher.write called after close()")
+        if self._init is not None and init is not self._init and init != self._init:
+            raise FailedPrecondition("the init segment changed in the middle of an RTMP stream")
+        try:
+            with av.open(io.BytesIO(init + segment.data), format="mp4") as source:
+                if self._output is None:
+                    self._open(source, init)
+                for packet in source.demux():
+                    if packet.dts is None:  # the demuxer's end-of-stream flush packets
+                        continue
+                    packet.stream = self._streams[packet.stream.index]
+                    self._output.mux(packet)
+        except (av.FFmpegError, OSError) as exc:
+            self._abort()
+            raise Unavailable(f"pushing segment {segment.index} to {self.url} failed: {exc}",
+                              reason="RTMP_PUSH_FAILED", metadata={"segment": segment.index}) from exc
+
+    def close(self) -> None:
+        """Sends what is queued and ends the stream; waits at most about `rw_timeout_s` on a stalled network."""
+        if self._closed:
+            return
+        self._closed = True
+        output, self._output = self._output, None
+        if output is not None:
+            try:
+                output.close()
+            except (av.FFmpegError, OSError) as exc:
+                raise Unavailable(f"ending the RTMP stream {self.url} failed: {exc}",
+                                  reason="RTMP_PUSH_FAILED") from exc
+
+    def __enter__(self) -> "RtmpPusher":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _open(self, source: av.container.InputContainer, init: bytes) -> None:
+        options = {"fifo_format": "flv", "format_opts": f"rw_timeout={self._rw_timeout_us}",
+                   "queue_size": str(self._queue_packets), "drop_pkts_on_overflow": "0", "attempt_recovery": "0"}
+        self._output = av.open(self.url, mode="w", format="fifo", options=options)
+        self._streams = [self._output.add_stream_from_template(stream) for stream in source.streams]
+        self._init = init
+
+    def _abort(self) -> None:
+        """After a failure: free the muxer (its thread has stopped or stops within rw_timeout), report nothing."""
+        self._closed = True
+        output, self._output = self._output, None
+        if output is not None:
+            try:
+                output.close()
+            except (av.FFmpegError, OSError):
+                pass  # the failure being reported is the one that matters
+
+
+def check_rtmp_ingest(host: str, port: int, timeout_s: float, tls: bool = False) -> None:
+    """Connects and exchanges the first RTMP handshake packets (C0+C1 -> S0+S1) within `timeout_s`, then hangs up.
+    Raises Unavailable(RTMP_UNREACHABLE) for a refused / silent / non-RTMP endpoint. With `tls` (rtmps) the
+    handshake goes over TLS without verifying the certificate, as FFmpeg's own rtmps does by default: this
+    checks reachability only."""
+    try:
+        with _connect(host, port, timeout_s, tls) as conn:
+            conn.sendall(b"\x03" + bytes(_RTMP_HANDSHAKE - 1))  # version 3, time 0, zero + random (zeros)
+            received = b""
+            while len(received) < _RTMP_HANDSHAKE:
+                chunk = conn.recv(_RTMP_HANDSHAKE - len(received))
+                if not chunk:
+                    raise ConnectionError("the server closed the connection during the handshake")
+                received += chunk
+    except OSError as exc:
+        raise Unavailable(f"RTMP ingest {host}:{port} unreachable: {exc or type(exc).__name__}",
+                          reason="RTMP_UNREACHABLE", metadata={"host": host, "port": port}) from exc
+    if received[0] != 3:
+        raise Unavailable(f"{host}:{port} is not an RTMP server (handshake version {received[0]})",
+                          reason="RTMP_UNREACHABLE", metadata={"host": host, "port": port})
+
+
+def _connect(host: str, port: int, timeout_s: float, tls: bool) -> socket.socket:
+    conn = socket.create_connection((host, port), timeout=timeout_s)
+    conn.settimeout(timeout_s)
+    if not tls:
+        return conn
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        return context.wrap_socket(conn, server_hostname=host)
+    except BaseException:
+        conn.close()
+        raise

@@ -1,0 +1,144 @@
+"""A throw-away RTMP ingest for tests: Debian's nginx with libnginx-mod-rtmp, its own config in a temp directory
+under /tmp, on a free TCP port of 127.0.0.1, recording every published stream to `<record>/<name>.flv`.
+
+nginx runs in the foreground (`daemon off`) as a child of the test process, so `stop()` always ends it; as root,
+its worker runs as `www-data` (nginx's default `nobody` may lack a group), which owns the recording folder."""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+NGINX = Path("/usr/sbin/nginx")
+RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+RESERVED_PORTS = (range(50050, 50091), range(51050, 54301))  # used by a running mesh
+WORKER_USER = "www-data"
+
+CONFIG = """\
+load_module {module};
+daemon off;
+master_process on;
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log info;
+{user}
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        chunk_size 4096;
+        application live {{
+            live on;
+            record all;
+            record_path {record};
+            record_unique off;
+        }}
+    }}
+}}
+"""
+
+
+def require_nginx_rtmp() -> None:
+    """Skips the test (fails it under CI) when nginx or its RTMP module is not installed."""
+    missing = [str(p) for p in (NGINX, RTMP_MODULE) if not p.exists()]
+    if missing:
+        message = (f"nginx with the RTMP module is absent ({', '.join(missing)}); "
+                   "apt-get install nginx libnginx-mod-rtmp")
+        if os.environ.get("CI"):
+            raise AssertionError(message + " (.ci/run installs them)")
+        pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free right now, outside the ports a running mesh uses."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if not any(port in reserved for reserved in RESERVED_PORTS):
+            return port
+    raise RuntimeError("no free TCP port outside the reserved ranges")
+
+
+class RtmpServer:
+    """`url(name)` publishes to / plays from the `live` application; `recording(name)` is what it recorded."""
+
+    def __init__(self):
+        require_nginx_rtmp()
+        self.directory = Path(tempfile.mkdtemp(prefix="tango-rtmp-"))
+        self.record = self.directory / "record"
+        self.record.mkdir()
+        self.port = free_port()
+        self._process: subprocess.Popen | None = None
+
+    def url(self, name: str) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/{name}"
+
+    def recording(self, name: str) -> Path:
+        return self.record / f"{name}.flv"
+
+    def start(self) -> "RtmpServer":
+        user = ""
+        if os.geteuid() == 0:
+            user = f"user {WORKER_USER};"
+            entry = pwd.getpwnam(WORKER_USER)
+            os.chown(self.record, entry.pw_uid, entry.pw_gid)
+            self.directory.chmod(0o711)  # mkdtemp's 0700 would keep the worker out of its recording folder
+        config = self.directory / "nginx.conf"
+        config.write_text(CONFIG.format(module=RTMP_MODULE, directory=self.directory, user=user, port=self.port,
+                                        record=self.record))
+        argv = [str(NGINX), "-p", f"{self.directory}/", "-c", str(config), "-e", str(self.directory / "error.log")]
+        self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._wait_listening(timeout_s=10.0)
+        return self
+
+    def wait_recorded(self, name: str, timeout_s: float = 10.0) -> Path:
+        """The recording once nginx has closed it (the publisher gone, the file no longer growing)."""
+        path, deadline, last = self.recording(name), time.monotonic() + timeout_s, -1
+        while time.monotonic() < deadline:
+            size = path.stat().st_size if path.exists() else -1
+            log = self.log()
+            published = log.rfind(f"publish: name='{name}'")
+            if size > 0 and size == last and published >= 0 and "disconnect" in log[published:]:
+                return path
+            last = size
+            time.sleep(0.2)
+        raise AssertionError(f"nginx did not finish recording {path} in {timeout_s} s:\n{self.log()[-2000:]}")
+
+    def log(self) -> str:
+        log = self.directory / "error.log"
+        return log.read_text(errors="replace") if log.exists() else ""
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+            self._process.stderr.close()
+            self._process = None
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _wait_listening(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                stderr, log = self._process.stderr.read().decode(errors="replace"), self.log()
+                self.stop()
+                raise RuntimeError(f"nginx exited ({stderr.strip()}): {log[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"nginx did not listen on 127.0.0.1:{self.port} within {timeout_s} s")

@@ -1,0 +1,154 @@
+"""Live outputs: an HLS v7 fMP4 folder read back by PyAV and ffprobe, a sliding window, a ~6 s stream pushed to a real
+nginx-rtmp ingest and probed from its recording, and clear, fast errors for an unreachable or failing ingest."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import av
+import numpy as np
+import pytest
+
+from live_servers import RtmpServer, free_port
+from tango.media.live_encode import MediaSegment, SegmentEncoder
+from tango.render.live_outputs import HlsWriter, RtmpPusher
+from tango.runtime.errors import InvalidArgument, Unavailable
+
+FPS, RATE, SEGMENT = 30, 44100, 30  # 1 s segments
+
+
+def synthetic_stream(seconds: float, width: int = 128, height: int = 72) -> tuple[bytes, list[MediaSegment]]:
+    """(init, segments) of a gradient with a moving box and a 440 Hz tone, cut into 1 s segments."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([xx * 255 // width, yy * 255 // height, np.full_like(xx, 96)], axis=-1).astype(np.uint8)
+    encoder = SegmentEncoder(width, height, FPS, RATE, 2, SEGMENT)
+    total, segments = round(seconds * FPS), []
+    for first in range(0, total, SEGMENT):
+        frames = np.repeat(base[None], min(SEGMENT, total - first), axis=0)  # (n, H, W, 3)
+        for i in range(len(frames)):
+            x = 2 * (first + i) % (width - 12)
+            frames[i, 20:32, x: x + 12] = 255
+        start, end = first * RATE // FPS, (first + len(frames)) * RATE // FPS
+        wave = np.sin(2 * np.pi * 440 * np.arange(start, end) / RATE) * 10000  # (m,)
+        pcm = np.repeat(wave.astype(np.int16)[:, None], 2, axis=1)  # (m, 2)
+        segments.append(encoder.encode_segment(frames, pcm, final=first + SEGMENT >= total))
+    assert encoder.close() is None
+    return encoder.init_segment, segments
+
+
+@pytest.fixture(scope="module")
+def stream() -> tuple[bytes, list[MediaSegment]]:
+    return synthetic_stream(6.0)
+
+
+def ffprobe(target: str) -> dict:
+    """ffprobe's streams (with packet counts) and format of a file or URL, as JSON."""
+    if shutil.which("ffprobe") is None:
+        if os.environ.get("CI"):
+            raise AssertionError("ffprobe is absent; .ci/run installs Debian's ffmpeg")
+        pytest.skip("ffprobe (Debian's ffmpeg) is absent")
+    argv = ["ffprobe", "-v", "error", "-count_packets", "-show_entries",
+            "format=duration:stream=codec_name,nb_read_packets", "-of", "json", target]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def playlist_lines(path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def test_hls_playlist_reads_back_with_pyav_and_ffprobe(tmp_path, stream):
+    init, segments = stream
+    writer = HlsWriter(tmp_path / "hls", target_duration_s=1.0)
+    for segment in segments:
+        writer.write(segment, init)
+    assert "#EXT-X-ENDLIST" not in playlist_lines(writer.playlist)
+    writer.close()
+    lines = playlist_lines(writer.playlist)
+    assert lines[:2] == ["#EXTM3U", "#EXT-X-VERSION:7"] and lines[-1] == "#EXT-X-ENDLIST"
+    assert "#EXT-X-TARGETDURATION:1" in lines and '#EXT-X-MAP:URI="init.mp4"' in lines
+    durations = [float(line[len("#EXTINF:"):].rstrip(",")) for line in lines if line.startswith("#EXTINF:")]
+    names = [line for line in lines if line.endswith(".m4s")]
+    assert len(durations) == len(names) == len(segments) and names[0] == "segment_00000.m4s"
+    assert len(segments) == 6 and sum(durations) == pytest.approx(6.0)
+    assert sorted(p.name for p in writer.directory.iterdir()) == sorted(["init.mp4", "index.m3u8", *names])
+    with av.open(str(writer.playlist)) as container:
+        assert {s.type for s in container.streams} == {"video", "audio"}
+        video_packets = sum(1 for p in container.demux(video=0) if p.size)
+    assert video_packets == 180
+    info = ffprobe(str(writer.playlist))
+    assert sorted(s["codec_name"] for s in info["streams"]) == ["aac", "h264"]
+    assert float(info["format"]["duration"]) == pytest.approx(6.0, abs=0.2)
+
+
+def test_hls_sliding_window_deletes_old_segments(tmp_path, stream):
+    init, segments = stream
+    writer = HlsWriter(tmp_path, target_duration_s=1.0, window=2)
+    for segment in segments[:6]:
+        writer.write(segment, init)
+    lines = playlist_lines(writer.playlist)
+    assert "#EXT-X-MEDIA-SEQUENCE:4" in lines
+    assert [line for line in lines if line.endswith(".m4s")] == ["segment_00004.m4s", "segment_00005.m4s"]
+    kept = sorted(p.name for p in tmp_path.glob("*.m4s"))  # two more, out of the playlist, for late readers
+    assert kept == [f"segment_0000{i}.m4s" for i in range(2, 6)]
+    writer.close()
+    assert playlist_lines(writer.playlist)[-1] == "#EXT-X-ENDLIST"
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_rtmp_push_is_recorded_by_nginx_with_the_right_duration(rtmp_server, stream):
+    init, segments = stream
+    fds = len(os.listdir("/proc/self/fd"))
+    pusher = RtmpPusher(rtmp_server.url("synthetic"))
+    started = time.monotonic()
+    for segment in segments:
+        pusher.write(segment, init)
+    assert time.monotonic() - started < 2.0  # writes only queue packets
+    pusher.close()
+    assert len(os.listdir("/proc/self/fd")) == fds  # no socket or file left open
+    info = ffprobe(str(rtmp_server.wait_recorded("synthetic")))
+    streams = {s["codec_name"]: int(s["nb_read_packets"]) for s in info["streams"]}
+    assert streams["h264"] == 180 and streams["aac"] > 0
+    assert float(info["format"]["duration"]) == pytest.approx(6.0, abs=0.2)
+
+
+def test_unreachable_rtmp_ingest_fails_fast_and_clearly():
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as refused:
+        RtmpPusher(f"rtmp://127.0.0.1:{free_port()}/live/nobody", connect_timeout_s=1.0)
+    assert refused.value.reason == "RTMP_UNREACHABLE" and refused.value.code == "UNAVAILABLE"
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never answers
+        with pytest.raises(Unavailable) as timed_out:
+            RtmpPusher(f"rtmp://127.0.0.1:{silent.getsockname()[1]}/live/nobody", connect_timeout_s=0.5)
+    assert timed_out.value.reason == "RTMP_UNREACHABLE"
+    with pytest.raises(Unavailable) as tls_refused:
+        RtmpPusher(f"rtmps://127.0.0.1:{free_port()}/live/nobody", connect_timeout_s=1.0)
+    assert tls_refused.value.reason == "RTMP_UNREACHABLE"
+    with pytest.raises(InvalidArgument):
+        RtmpPusher("http://127.0.0.1/live/nobody")
+    assert time.monotonic() - started < 3.0
+
+
+def test_ingest_lost_mid_stream_raises_instead_of_hanging(stream):
+    init, segments = stream
+    server = RtmpServer().start()
+    try:
+        pusher = RtmpPusher(server.url("lost"), rw_timeout_s=1.0)
+        pusher.write(segments[0], init)
+        time.sleep(0.3)
+    finally:
+        server.stop()
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as lost:
+        for segment in segments[1:] * 20:
+            pusher.write(segment, init)
+            time.sleep(0.05)
+        pusher.close()
+    assert lost.value.reason == "RTMP_PUSH_FAILED"
+    assert time.monotonic() - started < 5.0
+    pusher.close()  # already closed by the failure: a no-op
