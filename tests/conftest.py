@@ -35,3 +35,14 @@ def inputs_root(tmp_path_factory) -> Path:
     """A writable folder inside the services' allowed roots, for inputs the tests make."""
     return tmp_path_factory.mktemp("inputs")
 
+
+
+@pytest.fixture(scope="session")
+def rtmp_server():
+    """A throw-away nginx-rtmp server on 127.0.0.1 recording what it receives (the live mode's RTMP ingest);
+    skipped where nginx or its RTMP module is not installed (`apt-get install nginx libnginx-mod-rtmp`)."""
+    from live_servers import RtmpServer
+
+    server = RtmpServer().start()
+    yield server
+    server.stop()

@@ -5,6 +5,7 @@ nginx runs in the foreground (`daemon off`) as a child of the test process, so `
 its worker runs as `www-data` (nginx's default `nobody` may lack a group), which owns the recording folder."""
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -142,3 +143,16 @@ class RtmpServer:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"nginx did not listen on 127.0.0.1:{self.port} within {timeout_s} s")
+
+
+def ffprobe(target: str) -> dict:
+    """ffprobe's streams (with packet counts) and format of a file or URL, as JSON."""
+    if shutil.which("ffprobe") is None:
+        if os.environ.get("CI"):
+            raise AssertionError("ffprobe is absent; .ci/run installs Debian's ffmpeg")
+        pytest.skip("ffprobe (Debian's ffmpeg) is absent")
+    argv = ["ffprobe", "-v", "error", "-count_packets", "-show_entries",
+            "format=duration:stream=codec_name,nb_read_packets", "-of", "json", target]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

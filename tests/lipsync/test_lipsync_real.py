@@ -8,6 +8,7 @@ from support import shared_media
 
 from tango.lipsync.bank import build_speaker_mouths
 from tango.lipsync.evaluate import evaluate_lipsync
+from tango.lipsync.live_mouths import LiveMouths
 from tango.lipsync.render_hook import mouth_finisher
 from tango.lipsync.visemes import viseme_track
 from tango.media.audio import load_audio, load_track
@@ -95,3 +96,30 @@ def test_no_face_is_a_clean_skip(anchor):
                       (perception.arrays["source_frame"],), perception.fps, track)
     skipped = mouth_finisher([faceless], plan, RenderOptions(), np.zeros(16000, np.float32), None, "model")
     assert isinstance(skipped, Skipped) and "face" in skipped.reason
+
+
+def test_live_mouths_segment_by_segment(anchor):
+    """Live lip sync: segments planned one after another as the speech arrives change only the lower face."""
+    video, perception = anchor
+    speech = load_audio(shared_media("audio/sadtalker_RD_Radio31_000.wav"), 16000)
+
+    def frames(_video: int, indices: list[int]) -> dict[int, np.ndarray]:
+        return read_frames(video, indices)
+
+    mouths = LiveMouths.open([perception], frames, perception.fps, pad=9)
+    assert mouths is not None
+    segment, shown = 15, (np.arange(90) * 2) % (perception.frames - 1)  # the path: every other reference frame
+    originals = read_frames(video, sorted(set(shown.tolist())))
+    per_frame = int(16000 / perception.fps)
+    for start in range(0, 60, segment):
+        mouths.add_speech(speech[start * per_frame: (start + segment + 20) * per_frame])
+        first, end = max(start - 9, 0), start + segment + 9
+        window = shown[first:end]
+        batch = np.stack([originals[int(i)] for i in shown[start:start + segment]])
+        out = mouths.apply(batch.copy(), start, first, np.zeros(len(window), np.int64), window,
+                           np.zeros(len(window), bool))
+        changed = np.abs(out.astype(int) - batch).sum(axis=3) > 0  # (n, H, W)
+        assert changed.any() and changed.mean() < 0.15
+        top = perception.arrays["face_landmarks"][shown[start], :, 1].min() * perception.meta["height"]
+        assert np.nonzero(changed)[1].min() > top  # below the brow
+    assert mouths.report()["frames_changed"] >= 50

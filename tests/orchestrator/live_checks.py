@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
+from live_servers import ffprobe
 from tango.cli.live_client import LiveRun, play
 from tango.graph.artifact_io import GraphArtifact
 from tango.media.audio import load_audio
@@ -56,14 +57,15 @@ def _reason(error: grpc.RpcError) -> str:
     return info.reason
 
 
-def check_live_stream(mesh: LocalMesh, speaker: str, media_dir: Path, inputs_root: Path) -> None:
+def check_live_stream(mesh: LocalMesh, speaker: str, media_dir: Path, inputs_root: Path, rtmp_server) -> None:
     """8 s of 48 kHz speech, sent as fast as the stream takes it: contiguous segments, one playable fragmented MP4
-    as long as the audio, an HLS playlist written by the render stage, metrics."""
+    as long as the audio, an HLS playlist written and an RTMP stream pushed by the render stage, metrics."""
     pcm = _pcm(media_dir, 48000, 8.0)
     header = _header(speaker, rate=48000)
     header.outputs.hls_dir = str(inputs_root / "live-hls")
+    header.outputs.rtmp_url = rtmp_server.url("mesh")
     run = play(_stub(mesh), header, pcm, chunk_s=0.2, realtime=False, timeout_s=600)
-    assert run.started is not None and run.started.height == 360 and run.started.width % 2 == 0
+    assert run.started.height in (720, 480, 360) and run.started.width % 2 == 0  # a rung of the ladder
     assert [s.index for s in run.segments] == list(range(len(run.segments)))
     starts = np.array([s.start_s for s in run.segments])
     durations = np.array([s.duration_s for s in run.segments])
@@ -71,6 +73,7 @@ def check_live_stream(mesh: LocalMesh, speaker: str, media_dir: Path, inputs_roo
     assert abs(run.media_s - 8.0) <= 1.5 / run.started.fps
     assert run.segments[-1].audio.end_s == pytest.approx(8.0, abs=1e-3)
     assert run.finished.steps * 4 >= round(8.0 * run.started.fps) and run.finished.segments == len(run.segments)
+    assert sum(s.lip_synced_frames for s in run.segments) > 0.5 * sum(s.frames for s in run.segments)
     output = inputs_root / "live.mp4"
     run.write(output)
     probe = probe_output(output)
@@ -80,6 +83,9 @@ def check_live_stream(mesh: LocalMesh, speaker: str, media_dir: Path, inputs_roo
     assert "#EXT-X-ENDLIST" in playlist and playlist.count("#EXTINF") >= len(run.segments) - 1
     with av.open(str(inputs_root / "live-hls" / "index.m3u8")) as hls:
         assert hls.streams.video[0].codec_context.name == "h264"
+    received = ffprobe(str(rtmp_server.wait_recorded("mesh")))  # what the RTMP ingest recorded
+    assert {s["codec_name"] for s in received["streams"]} == {"h264", "aac"}
+    assert float(received["format"]["duration"]) == pytest.approx(8.0, abs=0.2)
     metrics = {m.name: m.metrics_port for m in mesh.members()}
     scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics['orchestrator']}/metrics", timeout=10).read().decode()
     assert "tango_orchestrator_live_streams 0.0" in scraped
@@ -108,7 +114,8 @@ def check_live_matches_offline_render(mesh: LocalMesh, name: str, media_dir: Pat
 
     def requests():
         yield render_pb.StreamRenderRequest(header=render_pb.StreamRenderHeader(
-            speaker=footage, audio_format=types_pb2.AudioFormat(sample_rate_hz=16000, channels=1)))
+            speaker=footage, audio_format=types_pb2.AudioFormat(sample_rate_hz=16000, channels=1),
+            options=render_pb.LiveRenderOptions(height=360, lip_sync=types_pb2.LIP_SYNC_OFF)))
         for k in range(0, len(steps), 6):  # audio a little ahead of the steps, as in a live stream
             yield render_pb.StreamRenderRequest(audio=pcm[k * 4 * 16000 // 30: (k + 6) * 4 * 16000 // 30].tobytes())
             yield render_pb.StreamRenderRequest(steps=render_pb.StepBatch(

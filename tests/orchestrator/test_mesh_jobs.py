@@ -211,8 +211,8 @@ def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_p
         assert "BAD_TRANSITION_INPUT" in transitions["fallback_reason"]
 
 
-def test_live_stream(mesh, speaker, media_dir, inputs_root):
-    check_live_stream(mesh, speaker["result"].speaker, media_dir, inputs_root)
+def test_live_stream(mesh, speaker, media_dir, inputs_root, rtmp_server):
+    check_live_stream(mesh, speaker["result"].speaker, media_dir, inputs_root, rtmp_server)
 
 
 def test_live_picture_matches_offline_render(mesh, speaker, media_dir):

@@ -25,7 +25,7 @@ def orchestrator(tmp_path, inputs_root):
     config = OrchestratorConfig(service="orchestrator", port=0, metrics_port=-1, data_uri=tmp_path.as_uri(),
                                 allowed_roots=allowed_roots(inputs_root), max_workers=4, grace_s=1,
                                 perception_addr=UNREACHABLE, graph_addr=UNREACHABLE, retrieval_addr=UNREACHABLE,
-                                render_addr=UNREACHABLE, trainer_addr=UNREACHABLE)
+                                render_addr=UNREACHABLE, trainer_addr=UNREACHABLE, live_streams=0)
     service = build(config)
     service.start()
     service.warm_up()
@@ -52,7 +52,7 @@ def test_waiters_beyond_the_slots_are_refused_and_the_orchestrator_keeps_answeri
     name = pb_grpc.OrchestratorServiceStub(orchestrator).CreateSpeaker(request, timeout=10).name
     wait = operations_pb2.WaitOperationRequest(name=name)
     waiting = [threading.Thread(target=operations.WaitOperation, args=(wait,), kwargs={"timeout": 60})
-               for _ in range(2)]  # 4 workers - 2 kept free
+               for _ in range(2)]  # 4 workers - 2 kept free (and none for live streams)
     for thread in waiting:
         thread.start()
     deadline = time.monotonic() + 30

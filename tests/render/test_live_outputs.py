@@ -2,18 +2,15 @@
 nginx-rtmp ingest and probed from its recording, and clear, fast errors for an unreachable or failing ingest."""
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import socket
-import subprocess
 import time
 
 import av
 import numpy as np
 import pytest
 
-from live_servers import RtmpServer, free_port
+from live_servers import RtmpServer, ffprobe, free_port
 from tango.media.live_encode import MediaSegment, SegmentEncoder
 from tango.render.live_outputs import HlsWriter, RtmpPusher
 from tango.runtime.errors import InvalidArgument, Unavailable
@@ -43,19 +40,6 @@ def synthetic_stream(seconds: float, width: int = 128, height: int = 72) -> tupl
 @pytest.fixture(scope="module")
 def stream() -> tuple[bytes, list[MediaSegment]]:
     return synthetic_stream(6.0)
-
-
-def ffprobe(target: str) -> dict:
-    """ffprobe's streams (with packet counts) and format of a file or URL, as JSON."""
-    if shutil.which("ffprobe") is None:
-        if os.environ.get("CI"):
-            raise AssertionError("ffprobe is absent; .ci/run installs Debian's ffmpeg")
-        pytest.skip("ffprobe (Debian's ffmpeg) is absent")
-    argv = ["ffprobe", "-v", "error", "-count_packets", "-show_entries",
-            "format=duration:stream=codec_name,nb_read_packets", "-of", "json", target]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def playlist_lines(path) -> list[str]:

@@ -2,11 +2,13 @@
 
 `play` sends the header, waits for LiveStarted, then sends PCM16 chunks (paced at real time, or as fast as
 the stream takes them), then end_of_audio; it collects the segments and measures, per audio chunk, the
-latency from the moment the chunk was sent to the moment the first segment carrying its last sample arrived.
+latency from the moment the chunk was sent to the moment the segment showing it arrived.
 
-Stalls are counted as a player would see them: playback starts when the first segment arrives plus a
-`player_buffer_s` buffer; a segment that arrives after its playback time is a stall (the player rebuffers:
-its clock is pushed back by the lateness).
+The latency of a chunk is measured to the first segment whose frames show its last moment (the one that
+carries its audio is also reported: `audio_latency_p95_s`). Stalls are counted as a player would see them: playback starts when the first segment arrives plus a
+buffer of `SEGMENTS_HELD` segments (`stalls`; `stalls_half_second_buffer` for a player that holds back only
+0.5 s); a segment that arrives after its playback time is a stall (the player rebuffers: its clock is pushed back
+by the lateness).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from tango.runtime.grpc_util import error_from_rpc
 from tango.type.v1 import types_pb2
 
-PLAYER_BUFFER_S = 0.5
+SEGMENTS_HELD = 2  # a player holds back two segments before it plays (LL-HLS: PART-HOLD-BACK >= 2 part targets)
 
 
 @dataclass
@@ -41,18 +43,22 @@ class LiveRun:
     def media_s(self) -> float:
         return sum(s.duration_s for s in self.segments)
 
-    def latencies(self) -> np.ndarray:
-        """(chunks,) seconds from each chunk's sending to the arrival of the segment carrying its end."""
-        ends = np.array([s.audio.end_s for s in self.segments])
+    def latencies(self, carried: str = "video") -> np.ndarray:
+        """(chunks,) seconds from each chunk's sending to the arrival of the first segment that shows its last
+        moment: whose frames reach it (carried="video"), or whose audio does (carried="audio": AAC framing
+        makes a segment's audio trail its frames by up to two AAC frames, so a chunk that ends near a segment's
+        end is heard only with the next one)."""
+        ends = np.array([s.audio.end_s if carried == "audio" else s.start_s + s.duration_s for s in self.segments])
         arrival = np.array(self.received_at)
         chunk_end = np.array(self.chunk_end_s)
-        first = np.searchsorted(ends, chunk_end - 1e-6, side="left")  # first segment that carries the chunk's end
+        first = np.searchsorted(np.maximum.accumulate(ends), chunk_end - 1e-6, side="left")
         shown = first < len(ends)
         return arrival[first[shown]] - np.array(self.chunk_sent_at)[shown]
 
-    def stalls(self, buffer_s: float = PLAYER_BUFFER_S) -> int:
+    def stalls(self, buffer_s: float | None = None) -> int:
         if not self.segments:
             return 0
+        buffer_s = SEGMENTS_HELD * self.segments[0].duration_s if buffer_s is None else buffer_s
         clock, stalls = self.received_at[0] + buffer_s, 0
         for segment, arrived in zip(self.segments, self.received_at):
             due = clock + segment.start_s
@@ -120,21 +126,27 @@ def play(stub: pb_grpc.OrchestratorServiceStub, header: pb.StreamReenactmentHead
     return run
 
 
-def summary(runs: list[LiveRun], height: int) -> dict:
-    """The figures of `tango live bench` over one or more concurrent streams."""
+def summary(runs: list[LiveRun]) -> dict:
+    """The figures of `tango live bench` over one or more concurrent streams (`height`: the first stream's; the
+    render stage's resolution ladder may give later streams fewer rows: `heights`)."""
     latencies = np.concatenate([r.latencies() for r in runs]) if runs else np.zeros(0)
+    heard = np.concatenate([r.latencies("audio") for r in runs]) if runs else np.zeros(0)
     wall = [r.received_at[-1] - r.chunk_sent_at[0] for r in runs if r.received_at and r.chunk_sent_at]
     media = [r.media_s for r in runs]
     busy = [sum(sum(s.timings_s.values()) for s in r.segments) / max(r.media_s, 1e-9) for r in runs]
     return {
-        "streams": len(runs), "height": height,
+        "streams": len(runs), "height": runs[0].started.height if runs and runs[0].started else None,
+        "heights": [r.started.height for r in runs if r.started],
         "latency_p50_s": round(float(np.percentile(latencies, 50)), 3) if latencies.size else None,
         "latency_p95_s": round(float(np.percentile(latencies, 95)), 3) if latencies.size else None,
         "latency_max_s": round(float(latencies.max()), 3) if latencies.size else None,
+        "audio_latency_p95_s": round(float(np.percentile(heard, 95)), 3) if heard.size else None,
         "stalls": int(sum(r.stalls() for r in runs)),
+        "stalls_half_second_buffer": int(sum(r.stalls(0.5) for r in runs)),
         "realtime_factor": round(float(np.sum(media) / max(np.sum(wall), 1e-9)), 3),
         "render_busy_factor": round(float(np.mean(busy)), 3) if busy else None,
         "media_s": round(float(np.sum(media)), 2), "segments": int(sum(len(r.segments) for r in runs)),
         "jumps": int(sum(r.finished.jumps for r in runs if r.finished)),
         "generated_frames": int(sum(s.generated_frames for r in runs for s in r.segments)),
+        "lip_synced_frames": int(sum(s.lip_synced_frames for r in runs for s in r.segments)),
     }

@@ -31,8 +31,11 @@ def register(subparsers) -> None:
     live.add_argument("--rtmp", default="", help="rtmp:// ingest URL the render stage pushes the stream to")
     live.add_argument("--hls", default="", help="directory the render stage writes an HLS playlist to")
     live.add_argument("--lookahead", type=float, default=0.0, help="seconds of look-ahead (default: the mesh's)")
-    live.add_argument("--height", type=int, default=0, help="output height (default: the mesh's live height)")
+    live.add_argument("--height", type=int, default=0,
+                      help="output height (default: the render stage's resolution ladder chooses)")
     live.add_argument("--segment", type=float, default=0.0, help="segment length in seconds")
+    live.add_argument("--no-lipsync", dest="lipsync", action="store_false",
+                      help="leave the reference's mouths (default: the speaker's own mouths speak the stream)")
     live.add_argument("--chunk-ms", type=float, default=100.0, help="audio chunk length (20-500 ms)")
     live.add_argument("--seconds", type=float, default=0.0, help="bench: stream length (the audio looped)")
     live.add_argument("--streams", type=int, default=1, help="bench: concurrent streams")
@@ -48,18 +51,19 @@ def run_live(args) -> int:
     pcm = speech_pcm([Path(a) for a in args.audio], args.seconds if args.action == "bench" else 0.0)
     header = pb.StreamReenactmentHeader(
         speaker=speaker, audio_format=types_pb2.AudioFormat(sample_rate_hz=SPEECH_SAMPLE_RATE, channels=1),
-        options=pb.LiveOptions(lookahead_s=args.lookahead, height=args.height, segment_s=args.segment),
+        options=pb.LiveOptions(lookahead_s=args.lookahead, height=args.height, segment_s=args.segment,
+                               lip_sync=types_pb2.LIP_SYNC_UNSPECIFIED if args.lipsync else types_pb2.LIP_SYNC_OFF),
         outputs=types_pb2.LiveOutputs(rtmp_url=args.rtmp, hls_dir=str(Path(args.hls).resolve()) if args.hls else ""))
     if args.action == "bench":
         runs = concurrent_runs(header, pcm, args.streams, args.chunk_ms / 1000)
-        figures = summary(runs, runs[0].started.height if runs and runs[0].started else args.height)
+        figures = summary(runs)
         print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
         return 0
     run = play(orchestrator(), header, pcm, chunk_s=args.chunk_ms / 1000, realtime=args.realtime,
                on_segment=None if args.json else print_segment)
     if args.output:
         run.write(args.output)
-    figures = {**summary([run], run.started.height if run.started else 0), "speaker": speaker,
+    figures = {**summary([run]), "speaker": speaker,
                "output": args.output or None}
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
     return 0

@@ -13,7 +13,6 @@ that half-closes its side without end_of_audio ends its audio there: the rest is
 """
 from __future__ import annotations
 
-import math
 import queue
 import threading
 import time
@@ -24,17 +23,17 @@ import grpc
 from tango.media.pcm import PcmFormat
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.metrics import OrchestratorMetrics
+from tango.orchestrator.request_checks import check_live_header
 from tango.orchestrator.speakers import SpeakerCatalogue
 from tango.orchestrator.stage_clients import StageClients
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.render.v1 import render_service_pb2 as render_pb
 from tango.retrieval.v1 import retrieval_service_pb2 as retrieval_pb
-from tango.runtime.errors import (Cancelled, DeadlineExceeded, InvalidArgument, ResourceExhausted, TangoError,
-                                  Unavailable)
+from tango.runtime.errors import Cancelled, DeadlineExceeded, InvalidArgument, TangoError, Unavailable
 from tango.runtime.grpc_util import error_from_rpc
+from tango.runtime.slots import Slots
 
 FRAMES_PER_STEP, STEP_FPS = 4, 30.0
-MAX_URI = 4096
 _END = object()
 
 
@@ -45,7 +44,8 @@ class LiveConductor:
         self.clients = clients
         self.speakers = speakers
         self.metrics = metrics
-        self._free = threading.BoundedSemaphore(max(config.live_streams, 1))
+        self.slots = Slots(config.live_streams, f"this orchestrator already carries {config.live_streams} live streams",
+                           "LIVE_CAPACITY")
 
     def stream(self, requests: Iterator[pb.StreamReenactmentRequest],
                is_active: Callable[[], bool]) -> Iterator[pb.StreamReenactmentResponse]:
@@ -53,33 +53,14 @@ class LiveConductor:
         if first is None or first.WhichOneof("event") != "header":
             raise InvalidArgument("a live stream starts with its header", reason="LIVE_WITHOUT_HEADER")
         header = first.header
-        self._check(header)
+        check_live_header(header)
         speaker = self.speakers.get(header.speaker)
-        if self.config.live_streams <= 0 or not self._free.acquire(blocking=False):
-            raise ResourceExhausted(f"this orchestrator already carries {self.config.live_streams} live streams",
-                                    reason="LIVE_CAPACITY")
-        self.metrics.live_streams.inc()
-        try:
-            yield from _LiveStream(self, header, speaker, requests, is_active).run()
-        finally:
-            self.metrics.live_streams.dec()
-            self._free.release()
-
-    def _check(self, header: pb.StreamReenactmentHeader) -> None:
-        PcmFormat(header.audio_format.sample_rate_hz, header.audio_format.channels)
-        options = header.options
-        ranges = {"lookahead_s": (options.lookahead_s, 0.0, 10.0), "segment_s": (options.segment_s, 0.0, 10.0),
-                  "jump_penalty": (options.jump_penalty, 0.0, 100.0),
-                  "transition_frames": (options.transition_frames, 0, 64), "height": (options.height, 0, 2160)}
-        for name, (value, low, high) in ranges.items():
-            if not (math.isfinite(value) and low <= value <= high):
-                raise InvalidArgument(f"live option {name}={value} is outside [{low}, {high}]",
-                                      reason="BAD_LIVE_OPTION", metadata={"option": name})
-        for name in ("speaker",):
-            if len(getattr(header, name)) > MAX_URI:
-                raise InvalidArgument(f"{name} is longer than {MAX_URI} characters", reason="URI_TOO_LONG")
-        if len(header.outputs.rtmp_url) > MAX_URI or len(header.outputs.hls_dir) > MAX_URI:
-            raise InvalidArgument(f"an output is longer than {MAX_URI} characters", reason="URI_TOO_LONG")
+        with self.slots.taken():
+            self.metrics.live_streams.inc()
+            try:
+                yield from _LiveStream(self, header, speaker, requests, is_active).run()
+            finally:
+                self.metrics.live_streams.dec()
 
 
 class _LiveStream:
@@ -156,7 +137,7 @@ class _LiveStream:
             audio_format=self.header.audio_format, outputs=self.header.outputs,
             options=render_pb.LiveRenderOptions(height=options.height, segment_s=options.segment_s,
                                                 transition_frames=options.transition_frames,
-                                                interpolator=options.interpolator)))
+                                                interpolator=options.interpolator, lip_sync=options.lip_sync)))
         give_up = time.monotonic() + self.config.live_open_s
         while True:
             self.to_render = queue.Queue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from tango.media.pcm import PcmFormat
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.runtime.errors import InvalidArgument
 from tango.type.v1 import types_pb2
@@ -43,6 +44,21 @@ def check_reenactment_options(options: pb.ReenactmentOptions) -> None:
         raise InvalidArgument(f"options.max_height must be 0..{MAX_OUTPUT_HEIGHT}, not {options.max_height}",
                               reason="BAD_MAX_HEIGHT")
     _non_negative("options.jump_penalty", options.jump_penalty, "BAD_JUMP_PENALTY")
+
+
+def check_live_header(header: pb.StreamReenactmentHeader) -> None:
+    """A live stream's header: its audio format, options within range, names and outputs of sane length."""
+    PcmFormat(header.audio_format.sample_rate_hz, header.audio_format.channels)
+    options = header.options
+    ranges = {"lookahead_s": (options.lookahead_s, 10.0), "segment_s": (options.segment_s, 10.0),
+              "jump_penalty": (options.jump_penalty, 100.0), "transition_frames": (options.transition_frames, 64),
+              "height": (options.height, MAX_OUTPUT_HEIGHT)}
+    for name, (value, high) in ranges.items():
+        if not (math.isfinite(value) and 0 <= value <= high):
+            raise InvalidArgument(f"live option {name} = {value} is outside [0, {high}]", reason="BAD_LIVE_OPTION",
+                                  metadata={"option": name})
+    _known("options.lip_sync", options.lip_sync, types_pb2.LipSync)
+    check_uris(header.speaker, header.outputs.rtmp_url, header.outputs.hls_dir)
 
 
 def _non_negative(name: str, value: float, reason: str) -> None:

@@ -14,7 +14,7 @@ from tango.orchestrator.live import LiveConductor
 from tango.orchestrator.metrics import OrchestratorMetrics
 from tango.orchestrator.reenact_pipeline import ReenactmentPipeline
 from tango.orchestrator.runner import JobRunner, Leasing
-from tango.orchestrator.servicer import OperationsServicer, OrchestratorServicer, WaitSlots
+from tango.orchestrator.servicer import OperationsServicer, OrchestratorServicer, wait_slots
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
 from tango.orchestrator.speakers import SpeakerCatalogue
 from tango.orchestrator.stage_clients import StageAddresses, StageClients
@@ -64,7 +64,7 @@ def build(config: OrchestratorConfig) -> OrchestratorService:
     core = OrchestratorCore(jobs, runner, speakers, UploadArea(store, MAX_UPLOAD_BYTES), speaker_pipeline,
                             reenactment_pipeline, live)
     # two threads stay free for every other RPC, besides those of the live streams
-    waits = WaitSlots(max(1, config.max_workers - 2 - max(config.live_streams, 0)))
+    waits = wait_slots(max(1, config.max_workers - 2 - max(config.live_streams, 0)))
     orchestrator, operations = OrchestratorServicer(core, waits), OperationsServicer(core, waits)
     bindings = [
         ServiceBinding(SERVICE_NAME, lambda s: orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(orchestrator, s)),

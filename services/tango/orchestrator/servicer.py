@@ -1,10 +1,7 @@
 """gRPC translation for OrchestratorService and google.longrunning.Operations."""
 from __future__ import annotations
 
-import threading
 import time
-from contextlib import contextmanager
-from typing import Iterator
 
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import empty_pb2
@@ -13,35 +10,23 @@ from tango.orchestrator.core import OrchestratorCore
 from tango.orchestrator.operations import operation_of
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from tango.runtime.errors import InvalidArgument, ResourceExhausted
+from tango.runtime.errors import InvalidArgument
 from tango.runtime.grpc_util import should_stop_for
+from tango.runtime.slots import Slots
 
 WATCH_POLL_S = 5.0
 
 
-class WaitSlots:
+def wait_slots(slots: int) -> Slots:
     """Bounds the RPCs that block while a job runs (WatchOperation, WaitOperation). They share the server's
     worker threads with every other RPC: 8 callers waiting without a deadline once took all 8 threads, and
     GetOperation, CreateReenactment and even the health check timed out. Beyond the bound a waiter is told
     to poll instead (RESOURCE_EXHAUSTED, TOO_MANY_WAITERS)."""
-
-    def __init__(self, slots: int):
-        self.slots = slots
-        self._free = threading.BoundedSemaphore(slots)
-
-    @contextmanager
-    def taken(self) -> Iterator[None]:
-        if not self._free.acquire(blocking=False):
-            raise ResourceExhausted(f"{self.slots} callers already wait on operations; poll GetOperation instead",
-                                    reason="TOO_MANY_WAITERS")
-        try:
-            yield
-        finally:
-            self._free.release()
+    return Slots(slots, f"{slots} callers already wait on operations; poll GetOperation instead", "TOO_MANY_WAITERS")
 
 
 class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
-    def __init__(self, core: OrchestratorCore, waits: WaitSlots):
+    def __init__(self, core: OrchestratorCore, waits: Slots):
         self.core = core
         self.waits = waits
 
@@ -86,7 +71,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
 
 class OperationsServicer(operations_pb2_grpc.OperationsServicer):
-    def __init__(self, core: OrchestratorCore, waits: WaitSlots):
+    def __init__(self, core: OrchestratorCore, waits: Slots):
         self.core = core
         self.waits = waits
 

@@ -21,7 +21,10 @@ class RenderConfig(ServiceConfig):
     max_audio_seconds: float = 600.0
     # live streams (StreamRender): how many one replica carries, and their defaults
     live_streams: int = 2
-    live_height: int = 360
+    # heights a stream may get, the tallest whose measured render load still fits the budget (render seconds per
+    # media second over all live streams of the replica: `tango.render.live_ladder`)
+    live_ladder: str = "720,480,360"
+    live_budget: float = 0.45
     live_segment_s: float = 0.5
     live_transition_frames: int = 6
     live_transition_method: str = "flow"

@@ -29,7 +29,8 @@ from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.config import RenderConfig
 from tango.render.layers import WindowLayers
 from tango.render.live import LiveRenderSession
-from tango.render.live_core import LiveOutputSpec, LiveRequest, LiveSlots, open_session
+from tango.render.live_core import LiveOutputSpec, LiveRequest, open_session
+from tango.render.live_ladder import HeightLadder
 from tango.render.metrics import motion_metrics
 from tango.render.plan import RenderOptions, gather_path_frames, plan_from_path
 from tango.render.renderer import render_video
@@ -37,6 +38,7 @@ from tango.render.service_metrics import RenderServiceMetrics
 from tango.render.sidecar import build_sidecar, write_sidecar
 from tango.render.transitions import TransitionModel
 from tango.runtime.errors import InvalidArgument
+from tango.runtime.slots import Slots
 from tango.runtime.progress import ProgressFn, StopFn
 from tango.triton.client import TritonClient
 
@@ -103,7 +105,10 @@ class RenderCore:
         self.metrics = metrics
         self.hashes = FileHashCache()
         self.visemes = viseme_track  # phones of the speech (pocketsphinx's US-English model) -> visemes
-        self.live_slots = LiveSlots(config.live_streams)
+        self.live_slots = Slots(config.live_streams, f"this render replica already carries {config.live_streams} "
+                                "live streams", "LIVE_CAPACITY")
+        self.live_ladder = HeightLadder(tuple(int(h) for h in config.live_ladder.split(",") if h.strip()),
+                                        config.live_budget)
 
     def open_live(self, footage: Footage, pcm: PcmFormat, request: LiveRequest, outputs: LiveOutputSpec,
                   should_stop: StopFn) -> LiveRenderSession:

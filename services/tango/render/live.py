@@ -21,9 +21,11 @@ from typing import Callable, Protocol
 import numpy as np
 
 from tango.media.live_encode import MediaSegment, SegmentEncoder
-from tango.media.pcm import PcmFormat
+from tango.media.pcm import PcmFormat, SpeechResampler
+from tango.lipsync.live_mouths import LiveMouths
 from tango.render.frame_bank import FrameBank
-from tango.render.plan import CLIP_FRAMES, RenderOptions
+from tango.render.live_ladder import LiveLoad
+from tango.render.plan import CLIP_FRAMES, RenderOptions, path_frame_index
 from tango.render.renderer import Interpolator, Window
 from tango.render.schedule import FrameSchedule, schedule_frames
 from tango.runtime.errors import InputMismatch, InvalidArgument, TangoError
@@ -31,7 +33,7 @@ from tango.runtime.errors import InputMismatch, InvalidArgument, TangoError
 
 @dataclass(frozen=True)
 class LiveOptions:
-    height: int = 360  # the live default: what holds real time on 2 CPU cores (`tango live bench`)
+    height: int = 360  # output rows (the render service chooses them on its resolution ladder: `live_ladder`)
     segment_frames: int = 15  # 0.5 s at 30 fps: a segment waits for its last frame, so it adds its length
     transition_frames: int = 6  # per typical jump; shorter than offline (8): a window delays its frames
     max_transition_frames: int = 8
@@ -112,6 +114,13 @@ class LiveTimeline:
                                np.asarray(self.window_frames, np.int32), self.source_frame, frames,
                                self.options.transition_frames, self.options.context_frames)
 
+    def shown(self, first: int, last: int, schedule: FrameSchedule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(video, perception frame, generated) of output frames [first, last) of `schedule`."""
+        nodes = np.asarray(self.nodes, np.int64)
+        lengths = np.array([len(m) for m in self.source_frame], np.int64)
+        video, local = path_frame_index(self.node_video[nodes], self.node_start_frame[nodes], lengths, last)
+        return video[first:], local[first:], schedule.generated[first:last]
+
     def final_frames(self) -> int:
         """Output frames that no step still to come can change (see the module docstring)."""
         if not self.nodes:
@@ -147,6 +156,14 @@ class FrameDrawer:
                 out.append(self._real(schedule, position))
         return np.stack(out)
 
+    def draw_ahead(self, schedule: FrameSchedule, start: int, final: int) -> None:
+        """Draws every window in [start, final) not drawn yet: a window is often final before the segment that
+        holds it, and drawing it while the stream waits for steps takes it off that segment's path."""
+        windows = schedule.windows
+        for index in np.flatnonzero((windows[:, 0] >= start) & (windows[:, 1] <= final)):
+            if int(windows[index, 0]) not in self._drawn:
+                self._draw(schedule, int(windows[index, 0]))
+
     def _real(self, schedule: FrameSchedule, position: int) -> np.ndarray:
         return self.bank.frame(int(schedule.video[position]), int(schedule.source[position]))
 
@@ -179,6 +196,7 @@ class SegmentSink(Protocol):
 class RenderedSegment:
     media: MediaSegment  # its audio_start_s / audio_end_s: the span of the stream's audio it carries
     generated_frames: int
+    lip_synced_frames: int
     timings_s: dict[str, float]
 
 
@@ -187,13 +205,17 @@ class LiveRenderSession:
     Not thread-safe: one stream, one caller."""
 
     def __init__(self, timeline: LiveTimeline, drawer: FrameDrawer, pcm: PcmFormat, fps: float,
-                 options: LiveOptions, sinks: list[SegmentSink], clock: Callable[[], float] = time.perf_counter):
+                 options: LiveOptions, sinks: list[SegmentSink], load: LiveLoad | None = None,
+                 mouths: LiveMouths | None = None, clock: Callable[[], float] = time.perf_counter):
         self.timeline = timeline
         self.drawer = drawer
         self.pcm = pcm
         self.fps = fps
         self.options = options
         self.sinks = sinks
+        self.load = load  # reports this stream's render work to the resolution ladder
+        self.mouths = mouths  # lip sync (None: off, or the footage has no usable face)
+        self.speech = SpeechResampler(pcm) if mouths is not None else None
         self.clock = clock
         height, width = drawer.bank.size
         self.encoder = SegmentEncoder(width, height, fps, pcm.sample_rate, pcm.channels, options.segment_frames,
@@ -202,11 +224,17 @@ class LiveRenderSession:
         self._audio_sent = 0  # samples handed to the encoder
         self.audio_samples = 0  # received
         self.emitted = 0  # output frames encoded
+        self._drawn_until = 0.0  # drawer.interpolate_s already counted in a segment's timings
         self.segments = 0
 
     @property
     def init_segment(self) -> bytes:
         return self.encoder.init_segment
+
+    @property
+    def encoded_size(self) -> tuple[int, int]:
+        """(width, height) of the stream's frames (an odd size loses a pixel)."""
+        return self.encoder.enc_width, self.encoder.enc_height
 
     @property
     def audio_frames(self) -> int:
@@ -216,6 +244,8 @@ class LiveRenderSession:
     def add_audio(self, chunk: bytes) -> None:
         samples = self.pcm.decode(chunk)
         self._audio.append(samples)
+        if self.mouths is not None:
+            self.mouths.add_speech(self.speech.push(samples))
         self.audio_samples += samples.shape[0]
 
     def add_steps(self, steps: list[Step], typical_difficulty: float = 0.0) -> None:
@@ -226,7 +256,8 @@ class LiveRenderSession:
         final = min(self.timeline.final_frames(), self.audio_frames)
         out = []
         while self.emitted + self.options.segment_frames <= final:
-            out.append(self._segment(self.timeline.schedule(), self.emitted + self.options.segment_frames, False))
+            out.append(self._segment(self.timeline.schedule(), self.emitted + self.options.segment_frames, final))
+        self.drawer.draw_ahead(self.timeline.schedule(), self.emitted, final)
         return out
 
     def finish(self) -> list[RenderedSegment]:
@@ -236,22 +267,34 @@ class LiveRenderSession:
             raise InputMismatch(f"the committed path covers {self.timeline.committed_frames} frames, the audio "
                                 f"{total}", reason="PATH_SHORTER_THAN_AUDIO")
         schedule = self.timeline.schedule(total) if total > self.emitted else None
+        if self.mouths is not None:
+            self.mouths.add_speech(self.speech.finish())
         out = []
         while self.emitted < total:
-            out.append(self._segment(schedule, min(self.emitted + self.options.segment_frames, total),
+            out.append(self._segment(schedule, min(self.emitted + self.options.segment_frames, total), total,
                                      last=self.emitted + self.options.segment_frames >= total))
         return out
 
     def close(self) -> None:
+        if self.load is not None:
+            self.load.close()
         self.encoder.close()
         for sink in self.sinks:
             sink.close()
 
-    def _segment(self, schedule: FrameSchedule, stop: int, last: bool) -> RenderedSegment:
+    def _segment(self, schedule: FrameSchedule, stop: int, final: int, last: bool = False) -> RenderedSegment:
+        """Output frames [emitted, stop) drawn, lip-synced, encoded and handed to the outputs; `final`: the
+        frames known (the lip-sync window may look that far)."""
         began = self.clock()
         generated_before, interpolate_before = self.drawer.generated, self.drawer.interpolate_s
         frames = self.drawer.frames(schedule, self.emitted, stop)
         drawn = self.clock()
+        synced_before = self.mouths.changed if self.mouths is not None else 0
+        if self.mouths is not None:
+            first, window_end = max(self.emitted - self.options.longest_window - 1, 0), min(
+                stop + self.options.longest_window + 1, final)
+            frames = self.mouths.apply(frames, self.emitted, first, *self.timeline.shown(first, window_end, schedule))
+        synced = self.clock()
         pcm = self._take_audio(self.pcm.sample_rate * stop / self.fps if not last else None)
         media = self.encoder.encode_segment(frames, pcm, final=last)  # the last one flushes the encoders
         encoded = self.clock()
@@ -259,10 +302,16 @@ class LiveRenderSession:
             sink.write(media, self.encoder.init_segment)
         self.emitted, self.segments = stop, self.segments + 1
         done = self.clock()
+        transitions = self.drawer.interpolate_s - self._drawn_until  # with the windows drawn ahead since the last
+        self._drawn_until = self.drawer.interpolate_s
         timings = {"frames": drawn - began - (self.drawer.interpolate_s - interpolate_before),
-                   "transitions": self.drawer.interpolate_s - interpolate_before,
-                   "encode": encoded - drawn, "outputs": done - encoded}
-        return RenderedSegment(media, self.drawer.generated - generated_before, {k: round(v, 5) for k, v in timings.items()})
+                   "transitions": transitions, "lipsync": synced - drawn,
+                   "encode": encoded - synced, "outputs": done - encoded}
+        if self.load is not None:
+            self.load.add(sum(timings.values()), media.duration_s)
+        lip_synced = self.mouths.changed - synced_before if self.mouths is not None else 0
+        return RenderedSegment(media, self.drawer.generated - generated_before, lip_synced,
+                               {k: round(v, 5) for k, v in timings.items()})
 
     def _take_audio(self, until: float | None) -> np.ndarray:
         """(m, C) int16 received audio up to sample `until` (None = all of it) not yet encoded."""

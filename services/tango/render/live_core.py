@@ -8,20 +8,18 @@ an encoder and draws frames in real time, and a replica that took more would let
 from __future__ import annotations
 
 import os
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from tango.graph.artifact_io import GraphArtifact
+from tango.lipsync.live_mouths import LiveMouths
 from tango.media.pcm import PcmFormat
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.frame_bank import FrameBank
 from tango.render.live import FrameDrawer, LiveOptions, LiveRenderSession, LiveTimeline, SegmentSink
 from tango.render.live_outputs import HlsWriter, RtmpPusher
 from tango.render.transitions import TransitionModel
-from tango.runtime.errors import InvalidArgument, ResourceExhausted, UriNotAllowed
+from tango.runtime.errors import InvalidArgument, UriNotAllowed
 from tango.runtime.progress import StopFn
 
 
@@ -33,6 +31,7 @@ class LiveRequest:
     segment_s: float = 0.0
     transition_frames: int = 0
     interpolator: str = ""
+    lip_sync: str = "auto"  # auto / mouths (own mouths where the footage shows a face) or off
 
 
 @dataclass(frozen=True)
@@ -41,46 +40,37 @@ class LiveOutputSpec:
     hls_dir: str = ""
 
 
-class LiveSlots:
-    """At most `slots` live streams at once on this replica; beyond them RESOURCE_EXHAUSTED (LIVE_CAPACITY)."""
-
-    def __init__(self, slots: int):
-        self.slots = slots
-        self._free = threading.BoundedSemaphore(max(slots, 1))
-
-    @contextmanager
-    def taken(self) -> Iterator[None]:
-        if self.slots <= 0 or not self._free.acquire(blocking=False):
-            raise ResourceExhausted(f"this render replica already carries {self.slots} live streams",
-                                    reason="LIVE_CAPACITY")
-        try:
-            yield
-        finally:
-            self._free.release()
-
-
 def open_session(core, footage, pcm: PcmFormat, request: LiveRequest, outputs: LiveOutputSpec,
                  should_stop: StopFn) -> LiveRenderSession:
     """A live session of `footage` (a `tango.render.core.Footage`) through `core`'s store, inputs and Triton."""
     perceptions = [PerceptionArtifact.load(core.store.local_dir(uri, "perception")) for uri in footage.perception_uris]
     fps = float(perceptions[0].meta["fps"])
     config = core.config
+    if request.lip_sync not in ("auto", "mouths", "off"):
+        raise InvalidArgument(f"lip sync {request.lip_sync!r} does not run live (auto, mouths or off)",
+                              reason="LIVE_LIPSYNC_UNSUPPORTED")
     segment_s = request.segment_s or config.live_segment_s
     if not 0 < segment_s <= 10:
         raise InvalidArgument(f"segment length must lie in (0, 10] s, got {segment_s}", reason="BAD_LIVE_OPTION")
-    options = LiveOptions(height=request.height or config.live_height, segment_frames=max(1, round(segment_s * fps)),
-                          transition_frames=request.transition_frames or config.live_transition_frames)
-    graph = GraphArtifact.load(core.store.local_dir(footage.graph_uri, "graph"))
-    videos = [core.inputs.resolve(uri) for uri in footage.reference_uris]
-    bank = FrameBank.open(core.store, core.hashes, videos, options.height, should_stop)
-    timeline = LiveTimeline(graph.arrays["node_video"], graph.arrays["node_start_frame"],
-                            tuple(p.arrays["source_frame"] for p in perceptions), options)
-    transitions = TransitionModel(core.interp, request.interpolator or config.interpolator,
-                                  config.interpolator_fallback, config.live_transition_method)
-    sinks = _sinks(outputs, options, fps, core.inputs.local_roots)
+    height, load = core.live_ladder.open(int(perceptions[0].meta["height"]), int(perceptions[0].meta["width"]),
+                                         request.height)
+    sinks: list[SegmentSink] = []
     try:
-        return LiveRenderSession(timeline, FrameDrawer(bank, transitions), pcm, fps, options, sinks)
+        options = LiveOptions(height=height, segment_frames=max(1, round(segment_s * fps)),
+                              transition_frames=request.transition_frames or config.live_transition_frames)
+        graph = GraphArtifact.load(core.store.local_dir(footage.graph_uri, "graph"))
+        videos = [core.inputs.resolve(uri) for uri in footage.reference_uris]
+        bank = FrameBank.open(core.store, core.hashes, videos, options.height, should_stop)
+        timeline = LiveTimeline(graph.arrays["node_video"], graph.arrays["node_start_frame"],
+                                tuple(p.arrays["source_frame"] for p in perceptions), options)
+        transitions = TransitionModel(core.interp, request.interpolator or config.interpolator,
+                                      config.interpolator_fallback, config.live_transition_method)
+        mouths = None if request.lip_sync == "off" else LiveMouths.open(perceptions, bank.frames, fps,
+                                                                         pad=options.longest_window + 1)
+        sinks = _sinks(outputs, options, fps, core.inputs.local_roots)
+        return LiveRenderSession(timeline, FrameDrawer(bank, transitions), pcm, fps, options, sinks, load, mouths)
     except BaseException:
+        load.close()
         for sink in sinks:
             sink.close()
         raise

@@ -47,14 +47,14 @@ class RenderServicer(pb_grpc.RenderServiceServicer):
                 footage_of(header.speaker), PcmFormat(header.audio_format.sample_rate_hz, header.audio_format.channels),
                 LiveRequest(height=header.options.height, segment_s=header.options.segment_s,
                             transition_frames=header.options.transition_frames,
-                            interpolator=header.options.interpolator),
+                            interpolator=header.options.interpolator,
+                            lip_sync=LIP_SYNC_MODES.get(header.options.lip_sync, f"enum value {header.options.lip_sync}")),
                 LiveOutputSpec(rtmp_url=header.outputs.rtmp_url, hls_dir=header.outputs.hls_dir),
                 should_stop_for(context))
             try:
-                height, width = session.drawer.bank.size
+                width, height = session.encoded_size
                 yield pb.StreamRenderResponse(started=pb.LiveVideoStarted(
-                    init_segment=session.init_segment, width=width - width % 2, height=height - height % 2,
-                    fps=session.fps))
+                    init_segment=session.init_segment, width=width, height=height, fps=session.fps))
                 for request in requests:
                     event = request.WhichOneof("event")
                     if event == "audio":
@@ -77,7 +77,8 @@ def segment_message(segment: RenderedSegment) -> types_pb2.MediaSegment:
     return types_pb2.MediaSegment(
         index=media.index, data=media.data, start_s=media.start_s, duration_s=media.duration_s, frames=media.frames,
         audio=types_pb2.TimeRange(start_s=media.audio_start_s, end_s=media.audio_end_s),
-        timings_s=segment.timings_s, generated_frames=segment.generated_frames)
+        timings_s=segment.timings_s, generated_frames=segment.generated_frames,
+        lip_synced_frames=segment.lip_synced_frames)
 
 
 def footage_of(speaker: pb.SpeakerFootage) -> Footage:
