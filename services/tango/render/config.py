@@ -23,7 +23,7 @@ class RenderConfig(ServiceConfig):
     live_streams: int = 2
     # heights a stream may get, the tallest whose measured render load still fits the budget (render seconds per
     # media second over all live streams of the replica: `tango.render.live_ladder`)
-    live_ladder: str = "720,480,360"
+    live_ladder: str = "720,480,360,240"
     live_budget: float = 0.45
     live_segment_s: float = 0.5
     live_transition_frames: int = 6

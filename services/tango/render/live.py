@@ -225,7 +225,6 @@ class LiveRenderSession:
         self.audio_samples = 0  # received
         self.emitted = 0  # output frames encoded
         self._drawn_until = 0.0  # drawer.interpolate_s already counted in a segment's timings
-        self.segments = 0
 
     @property
     def init_segment(self) -> bytes:
@@ -289,18 +288,14 @@ class LiveRenderSession:
         generated_before, interpolate_before = self.drawer.generated, self.drawer.interpolate_s
         frames = self.drawer.frames(schedule, self.emitted, stop)
         drawn = self.clock()
-        synced_before = self.mouths.changed if self.mouths is not None else 0
-        if self.mouths is not None:
-            first, window_end = max(self.emitted - self.options.longest_window - 1, 0), min(
-                stop + self.options.longest_window + 1, final)
-            frames = self.mouths.apply(frames, self.emitted, first, *self.timeline.shown(first, window_end, schedule))
+        frames, lip_synced = self._lip_synced(frames, schedule, stop, final)
         synced = self.clock()
         pcm = self._take_audio(self.pcm.sample_rate * stop / self.fps if not last else None)
         media = self.encoder.encode_segment(frames, pcm, final=last)  # the last one flushes the encoders
         encoded = self.clock()
         for sink in self.sinks:
             sink.write(media, self.encoder.init_segment)
-        self.emitted, self.segments = stop, self.segments + 1
+        self.emitted = stop
         done = self.clock()
         transitions = self.drawer.interpolate_s - self._drawn_until  # with the windows drawn ahead since the last
         self._drawn_until = self.drawer.interpolate_s
@@ -309,9 +304,19 @@ class LiveRenderSession:
                    "encode": encoded - synced, "outputs": done - encoded}
         if self.load is not None:
             self.load.add(sum(timings.values()), media.duration_s)
-        lip_synced = self.mouths.changed - synced_before if self.mouths is not None else 0
         return RenderedSegment(media, self.drawer.generated - generated_before, lip_synced,
                                {k: round(v, 5) for k, v in timings.items()})
+
+    def _lip_synced(self, frames: np.ndarray, schedule: FrameSchedule, stop: int, final: int) -> tuple[np.ndarray, int]:
+        """The segment's frames with the speaker's own mouths, planned over a window reaching a transition's
+        length beyond the segment on both sides (within the frames known), and how many frames changed."""
+        if self.mouths is None:
+            return frames, 0
+        pad = self.options.longest_window + 1
+        first, end = max(self.emitted - pad, 0), min(stop + pad, final)
+        changed = self.mouths.changed
+        frames = self.mouths.apply(frames, self.emitted, first, *self.timeline.shown(first, end, schedule))
+        return frames, self.mouths.changed - changed
 
     def _take_audio(self, until: float | None) -> np.ndarray:
         """(m, C) int16 received audio up to sample `until` (None = all of it) not yet encoded."""

@@ -5,8 +5,10 @@ transitions, encoding, outputs: their `timings_s`) per second of media they cove
 The cost of a new stream at a rung is predicted from the work per megapixel measured on this replica (a
 running mean over every segment it rendered; `initial_cost` before the first). The tallest rung whose
 prediction, added to the load of the streams already live, fits within `budget` is chosen; the lowest rung
-when none does. Measured on 2 cores (`tango live bench`, the 22 s speaker): one stream loads 0.20 at 360
-rows, 0.30 at 480 and 0.52 at 720; with a budget of 0.45 the first stream gets 480, a second one 360.
+when none does. Measured on 2 cores (`tango live bench`, the 22 s speaker, one stream): a load of 0.32 at 360
+rows and 0.47 at 480 with lip sync (0.20 / 0.30 / 0.52 at 360 / 480 / 720 without); with the budget of 0.45 a
+stream gets 360 rows there, a second stream in the same process the lowest rung (two streams of one Python
+process contend for its interpreter lock: a second stream is better served by a second render replica).
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import threading
 from collections import deque
 
 RECENT_SEGMENTS = 20
+# render seconds per megapixel-second before a replica has measured its own: 2 cores, lip sync on, 360 rows
+INITIAL_COST = 1.8
 
 
 class LiveLoad:
@@ -38,7 +42,7 @@ class LiveLoad:
 
 
 class HeightLadder:
-    def __init__(self, rungs: tuple[int, ...], budget: float, initial_cost: float = 1.0):
+    def __init__(self, rungs: tuple[int, ...], budget: float, initial_cost: float = INITIAL_COST):
         self.rungs = tuple(sorted(rungs, reverse=True))
         self.budget = budget
         self._work = 0.0
