@@ -179,14 +179,17 @@ def check_live_capacity_idle_and_close(mesh: LocalMesh, speaker: str, media_dir:
     """Two streams are the mesh's capacity: a third is refused; a caller silent for 3 s (the mesh's live_idle_s)
     is ended with LIVE_INPUT_IDLE; a caller that hangs up frees its slot for the next stream."""
     stub = _stub(mesh)
-    hold = threading.Event()
+    quiet, release = threading.Event(), threading.Event()
     opened = [threading.Event(), threading.Event()]
     outcomes: dict[int, object] = {}
+    silence = pb.StreamReenactmentRequest(audio=np.zeros(1600, "<i2").tobytes())
 
     def held_stream(k: int) -> None:
         def requests():
             yield pb.StreamReenactmentRequest(header=_header(speaker))
-            hold.wait(60)  # silent: sends nothing more
+            while not quiet.wait(1.0):  # 0.1 s of silence a second keeps the stream alive ...
+                yield silence
+            release.wait(60)  # ... until the caller falls silent without closing its side
         call = stub.StreamReenactment(requests(), timeout=120)
         try:
             for reply in call:
@@ -202,9 +205,10 @@ def check_live_capacity_idle_and_close(mesh: LocalMesh, speaker: str, media_dir:
     with pytest.raises(grpc.RpcError) as caught:
         list(stub.StreamReenactment(iter([pb.StreamReenactmentRequest(header=_header(speaker))]), timeout=60))
     assert (caught.value.code(), _reason(caught.value)) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "LIVE_CAPACITY")
+    quiet.set()
     for thread in threads:
         thread.join(60)
-    hold.set()
+    release.set()
     assert outcomes == {k: (grpc.StatusCode.DEADLINE_EXCEEDED, "LIVE_INPUT_IDLE") for k in range(2)}
     # a caller that hangs up mid-stream: its slot is free again at once
     with pytest.raises(HangUp):
