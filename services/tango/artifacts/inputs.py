@@ -34,10 +34,15 @@ class InputResolver:
             raise UriNotAllowed(f"{uri!r} is outside the allowed roots", metadata={"uri": uri})
         return self._download(uri)
 
-    def _resolve_local(self, path: Path) -> Path:
+    def inside_roots(self, path: Path | str) -> Path:
+        """The real path of a local `path` (symlinks and `..` resolved), refused unless it lies in an allowed root."""
         real = Path(os.path.realpath(path))
         if not any(real == root or root in real.parents for root in self.local_roots):
-            raise UriNotAllowed(f"{path} is outside the allowed roots", metadata={"uri": str(path)})
+            raise UriNotAllowed(f"{str(path)[:200]} is outside the allowed roots", metadata={"uri": str(path)[:200]})
+        return real
+
+    def _resolve_local(self, path: Path) -> Path:
+        real = self.inside_roots(path)
         if not real.is_file():
             raise ArtifactNotFound(f"{path} does not exist or is not a file", reason="INPUT_NOT_FOUND")
         size = real.stat().st_size

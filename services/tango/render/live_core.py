@@ -7,10 +7,9 @@ an encoder and draws frames in real time, and a replica that took more would let
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
+from tango.artifacts.inputs import InputResolver
 from tango.graph.artifact_io import GraphArtifact
 from tango.lipsync.live_mouths import LiveMouths
 from tango.media.pcm import PcmFormat
@@ -19,7 +18,7 @@ from tango.render.frame_bank import FrameBank
 from tango.render.live import FrameDrawer, LiveOptions, LiveRenderSession, LiveTimeline, SegmentSink
 from tango.render.live_outputs import HlsWriter, RtmpPusher
 from tango.render.transitions import TransitionModel
-from tango.runtime.errors import InvalidArgument, UriNotAllowed
+from tango.runtime.errors import InvalidArgument
 from tango.runtime.progress import StopFn
 
 
@@ -67,7 +66,7 @@ def open_session(core, footage, pcm: PcmFormat, request: LiveRequest, outputs: L
                                       config.interpolator_fallback, config.live_transition_method)
         mouths = None if request.lip_sync == "off" else LiveMouths.open(perceptions, bank.frames, fps,
                                                                          pad=options.longest_window + 1)
-        sinks = _sinks(outputs, options, fps, core.inputs.local_roots)
+        sinks = _sinks(outputs, options, fps, core.inputs)
         return LiveRenderSession(timeline, FrameDrawer(bank, transitions), pcm, fps, options, sinks, load, mouths)
     except BaseException:
         load.close()
@@ -76,23 +75,15 @@ def open_session(core, footage, pcm: PcmFormat, request: LiveRequest, outputs: L
         raise
 
 
-def _sinks(outputs: LiveOutputSpec, options: LiveOptions, fps: float, roots: list[Path]) -> list[SegmentSink]:
+def _sinks(outputs: LiveOutputSpec, options: LiveOptions, fps: float, inputs: InputResolver) -> list[SegmentSink]:
+    """The broadcast outputs asked for: an HLS directory inside the allowed roots (created), an RTMP ingest."""
     sinks: list[SegmentSink] = []
     if outputs.hls_dir:
-        sinks.append(HlsWriter(_writable_dir(outputs.hls_dir, roots), target_duration_s=options.segment_frames / fps))
+        if len(outputs.hls_dir) > 4096:
+            raise InvalidArgument("the HLS directory's path is longer than 4096 characters", reason="URI_TOO_LONG")
+        directory = inputs.inside_roots(outputs.hls_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        sinks.append(HlsWriter(directory, target_duration_s=options.segment_frames / fps))
     if outputs.rtmp_url:
-        if not outputs.rtmp_url.startswith(("rtmp://", "rtmps://")):
-            raise InvalidArgument(f"{outputs.rtmp_url[:200]!r} is not an rtmp:// URL", reason="BAD_RTMP_URL")
         sinks.append(RtmpPusher(outputs.rtmp_url))
     return sinks
-
-
-def _writable_dir(path: str, roots: list[Path]) -> Path:
-    """An HLS directory inside the allowed roots (created); anything else is refused."""
-    if len(path) > 4096:
-        raise InvalidArgument("the HLS directory's path is longer than 4096 characters", reason="URI_TOO_LONG")
-    real = Path(os.path.realpath(path))
-    if not any(real == root or root in real.parents for root in roots):
-        raise UriNotAllowed("the HLS directory is outside the allowed roots", metadata={"uri": path[:200]})
-    real.mkdir(parents=True, exist_ok=True)
-    return real
