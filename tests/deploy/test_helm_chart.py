@@ -232,10 +232,17 @@ def test_production_storage_and_secrets_come_from_secrets(rendered):
     objects = rendered["gpu-production"]
     orchestrator = next(c for c in containers_of(objects) if c["name"] == "orchestrator")
     secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in orchestrator["env"] if "valueFrom" in e}
-    assert secret_env == {"TANGO_API_TOKENS": "tango-api-tokens", "AWS_ACCESS_KEY_ID": "tango-s3-credentials",
-                          "AWS_SECRET_ACCESS_KEY": "tango-s3-credentials",
+    assert secret_env == {"AWS_ACCESS_KEY_ID": "tango-s3-credentials", "AWS_SECRET_ACCESS_KEY": "tango-s3-credentials",
                           "TANGO_ORCHESTRATOR_DATABASE": "tango-jobstore-dsn"}
     assert {"name": "tls", "mountPath": "/etc/tango/tls", "readOnly": True} in orchestrator["volumeMounts"]
+    # authentication is read by the orchestrator: hashed API keys mounted from their Secret, and the SSO's JWKS
+    env = {e["name"]: e.get("value") for e in orchestrator["env"]}
+    assert env["TANGO_ORCHESTRATOR_API_KEYS_FILE"] == "/etc/tango/auth/api_keys"
+    assert env["TANGO_ORCHESTRATOR_JWKS"] == "https://login.newsroom.example/.well-known/jwks.json"
+    assert {"name": "api-keys", "mountPath": "/etc/tango/auth", "readOnly": True} in orchestrator["volumeMounts"]
+    pod = objects_of(objects, "Deployment")["orchestrator"]["spec"]["template"]["spec"]
+    keys = next(v for v in pod["volumes"] if v["name"] == "api-keys")["secret"]
+    assert keys == {"secretName": "tango-api-keys", "items": [{"key": "api_keys", "path": "api_keys"}]}
     assert not any(o.kind == "PersistentVolumeClaim" for o in objects)  # existingClaim is used
     claims = {v["persistentVolumeClaim"]["claimName"] for d in objects_of(objects, "Deployment").values()
               for v in d["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v}

@@ -15,14 +15,17 @@ import pytest
 import soundfile as sf
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from live_checks import (check_live_bad_input, check_live_capacity_idle_and_close, check_live_matches_offline_render,
                          check_live_stream)
 from support import allowed_roots
 from tango.media.encode import probe_output
+from tango.mesh.health import grpc_serving
 from tango.mesh.mesh import LocalMesh
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from tango.runtime.auth import TOKEN_FILE
 
 BASE_PORT = 52050
 SPEAKER_OPTIONS = pb.SpeakerOptions(max_seconds=10.0, train_minutes=0.25)
@@ -56,7 +59,7 @@ def monkeypatch_module():
 
 
 def stubs(mesh: LocalMesh):
-    channel = grpc.insecure_channel(mesh.endpoint("orchestrator"))
+    channel = mesh.channel("orchestrator")
     return pb_grpc.OrchestratorServiceStub(channel), operations_pb2_grpc.OperationsStub(channel)
 
 
@@ -182,6 +185,21 @@ def test_bad_requests(mesh, speaker, inputs_root, media_dir):
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_the_mesh_admits_only_its_token(mesh, speaker):
+    """Secure by default: a raw call without the development token, or with another, is UNAUTHENTICATED;
+    health stays open (probes); the token file is private to its owner."""
+    raw = grpc.insecure_channel(mesh.endpoint("orchestrator"))
+    request = operations_pb2.GetOperationRequest(name=speaker["operation"].name)
+    for metadata, reason in ((None, "TOKEN_MISSING"), ([("authorization", "Bearer tango_forged")], "TOKEN_INVALID")):
+        with pytest.raises(grpc.RpcError) as caught:
+            operations_pb2_grpc.OperationsStub(raw).GetOperation(request, metadata=metadata, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert error_reason(rpc_status.from_call(caught.value)) == reason
+    assert grpc_serving(mesh.endpoint("orchestrator"))
+    assert stubs(mesh)[1].GetOperation(request, timeout=10).done
+    assert (mesh.home / TOKEN_FILE).stat().st_mode & 0o077 == 0
+
+
 def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_path, monkeypatch, capsys):
     """`tango reenact` with speech outside the mesh's allowed roots: refused by path, so the CLI uploads it.
     Its transitions are asked of ACInterp (`--interpolator interp_acinterp`), which the mesh serves (a random
@@ -191,6 +209,7 @@ def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_p
     outside = tmp_path / "speech.wav"  # tmp_path is not one of the mesh's allowed roots
     outside.write_bytes((media_dir / "audio" / "sadtalker_RD_Radio31_000.wav").read_bytes())
     monkeypatch.setenv("TANGO_ORCHESTRATOR_ENDPOINT", mesh.endpoint("orchestrator"))
+    monkeypatch.setenv("TANGO_TOKEN_FILE", str(mesh.home / TOKEN_FILE))  # the caller holds the mesh's token
     output = tmp_path / "out" / "cli.mp4"
     status = tango_main(["reenact", "--speaker", speaker["result"].speaker, "--audio", str(outside),
                          "-o", str(output), "--mode", "random", "--interpolator", "interp_acinterp", "--json"])

@@ -20,11 +20,11 @@ from google.longrunning import operations_pb2, operations_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from support import allowed_roots
-from tango.mesh.components import mesh_environment
 from tango.mesh.health import grpc_serving
 from tango.mesh.mesh import LocalMesh
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from tango.runtime.auth import bearer_channel, client_token
 
 BASE_PORT = 53050
 SECOND_PORT, SECOND_METRICS_PORT = BASE_PORT + 90, BASE_PORT + 190
@@ -51,6 +51,7 @@ def replicas(tmp_path_factory, media_dir, inputs_root, job_store, monkeypatch_mo
     mesh.up(log=lambda _line: None)
     second = SecondReplica(mesh, home)
     second.start()
+    monkeypatch_module.setenv("TANGO_TOKEN", mesh.token())  # how a caller outside the mesh's home is admitted
     yield {"mesh": mesh, "a": mesh.endpoint("orchestrator"), "b": second.address, "second": second}
     second.stop()
     mesh.down()
@@ -65,7 +66,7 @@ def monkeypatch_module():
 class SecondReplica:
     def __init__(self, mesh: LocalMesh, home: Path):
         self.address = f"127.0.0.1:{SECOND_PORT}"
-        self.env = {**os.environ, **mesh_environment(mesh.components, mesh.data_uri, mesh.allowed_roots),
+        self.env = {**os.environ, **mesh.environment(),
                     "TANGO_ORCHESTRATOR_PORT": str(SECOND_PORT),
                     "TANGO_ORCHESTRATOR_METRICS_PORT": str(SECOND_METRICS_PORT)}
         self.log = home / "logs" / "orchestrator-b.log"
@@ -91,7 +92,7 @@ class SecondReplica:
 
 
 def stubs(address: str):
-    channel = grpc.insecure_channel(address)
+    channel = bearer_channel(grpc.insecure_channel(address), client_token())
     return pb_grpc.OrchestratorServiceStub(channel), operations_pb2_grpc.OperationsStub(channel)
 
 

@@ -61,11 +61,7 @@ spec:
               value: {{ .root.Values.perception.ingestRanges | quote }}
             {{- end }}
             {{- if and (eq $svc "orchestrator") .root.Values.auth.enabled }}
-            - name: TANGO_API_TOKENS
-              valueFrom:
-                secretKeyRef:
-                  name: {{ required "auth.existingSecret is required when auth.enabled" .root.Values.auth.existingSecret }}
-                  key: {{ .root.Values.auth.secretKey }}
+            {{- include "tango.authEnv" .root | nindent 12 }}
             {{- end }}
             {{- if eq $svc "render" }}
             - name: TANGO_RENDER_INTERPOLATOR
@@ -106,12 +102,23 @@ spec:
               mountPath: /etc/tango/tls
               readOnly: true
             {{- end }}
+            {{- if and (eq $svc "orchestrator") .root.Values.auth.enabled .root.Values.auth.existingSecret }}
+            - name: api-keys
+              mountPath: /etc/tango/auth
+              readOnly: true
+            {{- end }}
       volumes:
         {{- include "tango.commonVolumes" . | nindent 8 }}
         {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
         - name: tls
           secret:
             secretName: {{ required "tls.existingSecret is required when tls.enabled" .root.Values.tls.existingSecret }}
+        {{- end }}
+        {{- if and (eq $svc "orchestrator") .root.Values.auth.enabled .root.Values.auth.existingSecret }}
+        - name: api-keys
+          secret:
+            secretName: {{ .root.Values.auth.existingSecret }}
+            items: [{key: {{ .root.Values.auth.apiKeysKey }}, path: api_keys}]
         {{- end }}
 {{- end }}
 {{- end }}

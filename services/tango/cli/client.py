@@ -1,4 +1,6 @@
-"""How CLI commands reach the services: an explicit endpoint, or the local mesh (started on demand)."""
+"""How CLI commands reach the services: an explicit endpoint, or the local mesh (started on demand), with
+the caller's bearer token (`tango.runtime.auth.client_token`: `TANGO_TOKEN`, `TANGO_TOKEN_FILE`, else the
+local mesh's development token)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +10,7 @@ from typing import Iterator
 import grpc
 
 from tango.mesh.mesh import LocalMesh, default_home
+from tango.runtime.auth import bearer_channel, client_token
 from tango.runtime.grpc_util import error_from_rpc
 
 DEFAULT_DEADLINE_S = 3600.0
@@ -28,8 +31,10 @@ def endpoint(service: str) -> str:
 
 def channel(service: str) -> grpc.Channel:
     limit = 64 * 1024 * 1024
-    return grpc.insecure_channel(endpoint(service), options=[("grpc.max_receive_message_length", limit),
-                                                             ("grpc.max_send_message_length", limit)])
+    target = endpoint(service)
+    return bearer_channel(grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", limit),
+                                                                 ("grpc.max_send_message_length", limit)]),
+                          client_token(default_home()))
 
 
 def call(method, request, timeout_s: float = DEFAULT_DEADLINE_S):

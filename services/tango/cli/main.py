@@ -11,6 +11,7 @@ from tango.runtime.errors import TangoError
 COMMAND_MODULES = (
     "tango.cli.serve_cmd",
     "tango.cli.mesh_cmd",
+    "tango.cli.auth_cmd",
     "tango.cli.perceive_cmd",
     "tango.cli.graph_cmd",
     "tango.cli.aumoclip_cmd",

@@ -6,6 +6,7 @@ import sys
 
 from tango.mesh.components import parse_replicas
 from tango.mesh.mesh import LocalMesh, default_home
+from tango.runtime.auth import TOKEN_FILE
 
 
 def register(subparsers) -> None:
@@ -23,7 +24,8 @@ def run(args) -> int:
     mesh = LocalMesh(default_home(), base_port=args.base_port, replicas=parse_replicas(args.replicas))
     if args.action == "up":
         mesh.up(log=lambda line: print(line, file=sys.stderr))
-        print(json.dumps(mesh.status()) if args.json else "mesh is up")
+        print(json.dumps(mesh.status()) if args.json else
+              f"mesh is up; callers send the development token in {mesh.home / TOKEN_FILE} (the tango CLI does)")
         return 0
     if args.action == "down":
         stopped = mesh.down()

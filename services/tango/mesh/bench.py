@@ -19,8 +19,7 @@ BENCH_BASE_PORT = 51050
 LIVE_BENCH_SECONDS = 60.0
 
 
-def reenact_and_wait(address: str, request: pb.CreateReenactmentRequest, timeout_s: float = 3600) -> tuple[pb.Reenactment, pb.OperationMetadata, float]:
-    channel = grpc.insecure_channel(address)
+def reenact_and_wait(channel: grpc.Channel, request: pb.CreateReenactmentRequest, timeout_s: float = 3600) -> tuple[pb.Reenactment, pb.OperationMetadata, float]:
     started = time.perf_counter()
     operation = pb_grpc.OrchestratorServiceStub(channel).CreateReenactment(request, timeout=60)
     operation = operations_pb2_grpc.OperationsStub(channel).WaitOperation(
@@ -38,7 +37,7 @@ def reenact_and_wait(address: str, request: pb.CreateReenactmentRequest, timeout
     return result, metadata, seconds
 
 
-def live_benchmark(address: str, speaker: str, audios: list[Path], seconds: float) -> dict:
+def live_benchmark(channel: grpc.Channel, speaker: str, audios: list[Path], seconds: float) -> dict:
     """`tango live bench` on the bench mesh: one real-time stream of the audios looped to `seconds`."""
     from tango.cli.live_client import play, summary
     from tango.cli.live_cmd import speech_pcm
@@ -46,7 +45,7 @@ def live_benchmark(address: str, speaker: str, audios: list[Path], seconds: floa
 
     header = pb.StreamReenactmentHeader(speaker=speaker,
                                         audio_format=types_pb2.AudioFormat(sample_rate_hz=16000, channels=1))
-    stub = pb_grpc.OrchestratorServiceStub(grpc.insecure_channel(address))
+    stub = pb_grpc.OrchestratorServiceStub(channel)
     play(stub, header, speech_pcm(audios, 2.0), realtime=False)  # builds the frame bank: not part of the figures
     return summary([play(stub, header, speech_pcm(audios, seconds), realtime=True)])
 
@@ -59,18 +58,18 @@ def end_to_end_benchmark(reference: Path, audio: Path, warm_audio: Path | None =
         mesh.up(log=lambda _line: None)
         figures = {"mesh_up_seconds": round(time.perf_counter() - started, 1)}
         try:
-            address = mesh.endpoint("orchestrator")
+            orchestrator = mesh.channel("orchestrator")
             for label, speech in (("cold", audio), ("warm", warm_audio)):
                 request = pb.CreateReenactmentRequest(request_id=uuid.uuid4().hex, reference_uris=[str(reference)],
                                                       audio_uri=str(speech))
-                result, metadata, seconds = reenact_and_wait(address, request)
+                result, metadata, seconds = reenact_and_wait(orchestrator, request)
                 figures[label] = {
                     "audio": speech.name, "output_seconds": round(result.duration_s, 2),
                     "wall_seconds": round(seconds, 1),
                     "wall_seconds_per_output_second": round(seconds / result.duration_s, 2),
                     "stages": {t.stage: t.seconds for t in metadata.timings}, "jumps": result.jumps,
                 }
-            figures["live"] = live_benchmark(address, result.speaker, [audio, warm_audio], LIVE_BENCH_SECONDS)
+            figures["live"] = live_benchmark(orchestrator, result.speaker, [audio, warm_audio], LIVE_BENCH_SECONDS)
         finally:
             mesh.down()
     return figures
@@ -132,11 +131,11 @@ def render_replicas_benchmark(reference: Path, audios: list[Path], replica_count
     os.environ.update({"TANGO_ORCHESTRATOR_JOB_WORKERS": str(job_workers),
                        "TANGO_ORCHESTRATOR_MAX_JOBS_IN_FLIGHT": str(jobs + 1)})
 
-    def all_at_once(address: str, height: int) -> float:
+    def all_at_once(orchestrator: grpc.Channel, height: int) -> float:
         requests = [_reenactment(reference, audio, 1.0, height) for audio in audios]
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(lambda r: reenact_and_wait(address, r), requests))
+            list(pool.map(lambda r: reenact_and_wait(orchestrator, r), requests))
         return time.perf_counter() - started
 
     try:
@@ -147,10 +146,10 @@ def render_replicas_benchmark(reference: Path, audios: list[Path], replica_count
                                      allowed_roots=roots, replicas={"render": count})
                     mesh.up(log=lambda _line: None)
                     try:
-                        address = mesh.endpoint("orchestrator")
+                        orchestrator = mesh.channel("orchestrator")
                         if run == 0:
-                            all_at_once(address, max_height // 2)
-                        seconds = all_at_once(address, max_height - 2 * run)
+                            all_at_once(orchestrator, max_height // 2)
+                        seconds = all_at_once(orchestrator, max_height - 2 * run)
                     finally:
                         mesh.down()
                 figures[f"render_replicas_{count}"] = {"seconds": round(seconds, 1),

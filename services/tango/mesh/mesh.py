@@ -2,6 +2,11 @@
 
 State lives in `<home>/mesh.json` (PIDs with their kernel start times, so `down` never signals a
 recycled PID) and logs in `<home>/logs/<component>.log`.
+
+Secure by default: the orchestrator admits only bearer tokens. On first start the mesh makes a development
+API key for the tenant `local` (`<home>/auth/token`, mode 0600, which the CLI and `LocalMesh.channel` send)
+and gives the orchestrator only its hash (`<home>/auth/api_keys`). The stage services listen on loopback
+and are called by the orchestrator alone.
 """
 from __future__ import annotations
 
@@ -15,11 +20,18 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import grpc
+
 from tango.mesh.components import (
     Component, available_components, default_components, member_environment, mesh_environment, with_replicas,
 )
 from tango.mesh.health import grpc_serving, triton_ready
+from tango.runtime.auth import TOKEN_FILE, bearer_channel
 from tango.runtime.errors import FailedPrecondition, Unavailable
+from tango.runtime.tokens import api_key_line, new_api_key
+
+DEVELOPMENT_TENANT = "local"
+API_KEYS_FILE = Path("auth") / "api_keys"
 
 
 @dataclass
@@ -58,7 +70,7 @@ class LocalMesh:
         restarting = any(m.name not in alive for m in known)
         _refuse_busy_ports([c for c in self.components if c.member not in alive], wait_s=15.0 if restarting else 0.0)
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **mesh_environment(self.components, self.data_uri, self.allowed_roots)}
+        env = {**os.environ, **self.environment()}
         members: list[MemberState] = []
         try:
             for component in self.components:
@@ -76,6 +88,28 @@ class LocalMesh:
             raise
         self._write(members + [m for m in alive.values() if m not in members])  # replicas no longer asked for stay known to `down`
         return members
+
+    def environment(self) -> dict[str, str]:
+        """What every member's process gets on top of the caller's environment."""
+        return mesh_environment(self.components, self.data_uri, self.allowed_roots) | {
+            "TANGO_ORCHESTRATOR_API_KEYS_FILE": str(self._development_key())}
+
+    def _development_key(self) -> Path:
+        """The API keys file admitting the development token (both made on first start, then kept)."""
+        keys, token = self.home / API_KEYS_FILE, self.home / TOKEN_FILE
+        if not (keys.exists() and token.exists()):
+            keys.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            key = new_api_key()
+            _write_private(token, key + "\n")
+            _write_private(keys, api_key_line(DEVELOPMENT_TENANT, key) + "\n")
+        return keys
+
+    def token(self) -> str:
+        return (self.home / TOKEN_FILE).read_text().strip()
+
+    def channel(self, name: str, options: list[tuple] | None = None) -> grpc.Channel:
+        """A channel to a component of this mesh that sends the development token."""
+        return bearer_channel(grpc.insecure_channel(self.endpoint(name), options=options), self.token())
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signals one member (its process group); `up` restarts it."""
@@ -156,6 +190,15 @@ class LocalMesh:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"members": [asdict(m) for m in members]}, indent=2))
         tmp.replace(self.state_file)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Written whole, readable by the owner only."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(text)
+    tmp.replace(path)
 
 
 def _refuse_busy_ports(components: list[Component], wait_s: float) -> None:

@@ -31,6 +31,14 @@ class ServiceConfig:
     max_message_mb: int = 64
     grace_s: float = 10.0
     log_level: str = "INFO"
+    # bearer tokens (`tango.runtime.tokens`): none configured = no authentication at this service's door
+    api_keys_file: str = ""  # `tenant:sha256-hex` a line (a mounted Secret)
+    jwks: str = ""  # JWKS of the identity provider: an https/http URL or a file
+    jwks_refresh_s: float = 30.0  # an unknown key id fetches a JWKS URL again at most this often
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_tenant_claim: str = "tenant"
+    jwt_scope: str = ""  # when set, a JWT must carry this word in its `scope` claim
 
     @classmethod
     def from_env(cls: type[C], service: str, env: Mapping[str, str] | None = None, **overrides: Any) -> C:

@@ -43,6 +43,10 @@ class PermissionDenied(TangoError):
     code, reason = "PERMISSION_DENIED", "PERMISSION_DENIED"
 
 
+class Unauthenticated(TangoError):
+    code, reason = "UNAUTHENTICATED", "UNAUTHENTICATED"
+
+
 class ResourceExhausted(TangoError):
     code, reason = "RESOURCE_EXHAUSTED", "RESOURCE_EXHAUSTED"
 

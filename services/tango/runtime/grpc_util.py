@@ -53,6 +53,6 @@ def error_from_rpc(error: grpc.RpcError) -> TangoError:
 _ERROR_BY_CODE = {
     cls.code: cls
     for cls in (errors.InvalidArgument, errors.NotFound, errors.AlreadyExists, errors.FailedPrecondition,
-                errors.PermissionDenied, errors.ResourceExhausted, errors.Unavailable, errors.Cancelled,
+                errors.PermissionDenied, errors.Unauthenticated, errors.ResourceExhausted, errors.Unavailable, errors.Cancelled,
                 errors.DeadlineExceeded)
 }

@@ -1,5 +1,5 @@
-"""Server bootstrap shared by every service: health, reflection, the error interceptor, metrics,
-message-size limits and graceful shutdown on SIGTERM/SIGINT."""
+"""Server bootstrap shared by every service: health, reflection, the error interceptor, bearer-token
+authentication where configured, metrics, message-size limits and graceful shutdown on SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import logging
@@ -13,9 +13,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from tango.runtime.auth import AuthInterceptor
 from tango.runtime.config import ServiceConfig
 from tango.runtime.interceptor import ErrorMappingInterceptor
 from tango.runtime.metrics import ServiceMetrics
+from tango.runtime.tokens import Authenticator
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,11 @@ class GrpcService:
         self.metrics_port: int | None = None
         self._stopped = threading.Event()
         limit = config.max_message_mb * 1024 * 1024
+        authenticator = Authenticator.from_config(config)
+        self.authenticated = authenticator is not None
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix=config.service),
-            interceptors=[ErrorMappingInterceptor(metrics)],
+            interceptors=[ErrorMappingInterceptor(metrics)] + ([AuthInterceptor(authenticator)] if authenticator else []),
             options=[
                 ("grpc.max_send_message_length", limit),
                 ("grpc.max_receive_message_length", limit),
@@ -66,7 +70,8 @@ class GrpcService:
         self.server.start()
         if self.config.metrics_port >= 0:
             self.metrics_port = self.metrics.serve(self.config.host, self.config.metrics_port)
-        log.info("listening", extra={"port": self.port, "metrics_port": self.metrics_port, "services": names})
+        log.info("listening", extra={"port": self.port, "metrics_port": self.metrics_port, "services": names,
+                                     "authentication": self.authenticated})
         return self.port
 
     def warm_up(self) -> None:
