@@ -101,10 +101,14 @@ def test_cpu_small_runs_fixed_replicas_without_servicemonitors(rendered):
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_probes_use_grpc_for_python_services_and_http_ready_for_triton(rendered, scenario):
+    """kubelet's gRPC probe, or (with mutual TLS) the health check run in the container with its certificate."""
+    tls = scenario_values(scenario).get("tls", {}).get("enabled", False)
     for stage, deployment in objects_of(rendered[scenario], "Deployment").items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            if stage in PYTHON_SERVICES:
+            if stage in PYTHON_SERVICES and tls:
+                assert container[probe]["exec"]["command"] == ["python", "-m", "tango.mesh.health", "127.0.0.1:50051"]
+            elif stage in PYTHON_SERVICES:
                 assert container[probe]["grpc"] == {"port": 50051}
                 assert "httpGet" not in container[probe]
             else:
@@ -113,6 +117,26 @@ def test_probes_use_grpc_for_python_services_and_http_ready_for_triton(rendered,
             assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
         else:
             assert container["args"] == ["serve", stage]
+
+
+def test_mutual_tls_gives_every_stage_a_certificate_mounted_and_named_in_its_env(rendered):
+    assert not [o for o in rendered["default"] if o.kind == "Certificate"]
+    objects = rendered["gpu-production"]
+    certificates = {o.body["metadata"]["name"]: o.body["spec"] for o in objects if o.kind == "Certificate"}
+    assert set(certificates) == {f"tango-{stage}" for stage in STAGES}
+    for stage, deployment in objects_of(objects, "Deployment").items():
+        spec = certificates[f"tango-{stage}"]
+        assert f"tango-{stage}-headless" in spec["dnsNames"] and spec["issuerRef"]["name"] == "tango-internal-ca"
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert {"name": "tls", "secret": {"secretName": spec["secretName"]}} in pod["volumes"]
+        assert {"name": "tls", "mountPath": "/etc/tango/tls", "readOnly": True} in container["volumeMounts"]
+        if stage in TRITONS:
+            assert "--grpc-use-ssl-mutual=true" in container["args"]
+            assert "--grpc-root-cert=/etc/tango/tls/ca.crt" in container["args"]
+        else:
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert env["TANGO_TLS_CA_FILE"] == "/etc/tango/tls/ca.crt"
 
 
 def test_triton_interp_requests_gpus_on_the_gpu_pool_only_in_gpu_scenario(rendered):

@@ -4,6 +4,8 @@ service killed mid-job, the orchestrator killed mid-job, cancellation and the bo
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.request
 import uuid
@@ -247,14 +249,22 @@ def test_live_capacity_idle_and_close(mesh, speaker, media_dir):
 
 
 def test_stage_service_killed_mid_job_retries_and_completes(mesh, speaker, media_dir):
-    mesh.kill("retrieval")
-    operation = reenact(mesh, media_dir / "audio" / "sadtalker_RD_Radio31_000.wav", speaker=speaker["result"].speaker)
-    wait_for_stage(mesh, operation.name, "retrieval", min_attempts=2)
-    mesh.up(log=lambda _line: None)  # brings retrieval back
+    """The job retries a stage that is down; the mesh's supervisor brings the stage back (paused at first, so
+    that the stage stays down long enough for a retry)."""
+    supervisor = mesh._state()["supervisor"]["pid"]
+    os.killpg(supervisor, signal.SIGSTOP)
+    try:
+        mesh.kill("retrieval")
+        operation = reenact(mesh, media_dir / "audio" / "sadtalker_RD_Radio31_000.wav",
+                            speaker=speaker["result"].speaker)
+        wait_for_stage(mesh, operation.name, "retrieval", min_attempts=2)
+    finally:
+        os.killpg(supervisor, signal.SIGCONT)  # it restarts retrieval
     done = wait(mesh, operation.name)
     assert not done.HasField("error"), done.error.message
     timing = next(t for t in metadata(done).timings if t.stage == "retrieval")
     assert timing.attempts >= 2
+    assert next(m for m in mesh.status() if m["name"] == "retrieval")["restarts"] >= 1
 
 
 def test_orchestrator_killed_mid_job_resumes(mesh, speaker, media_dir):

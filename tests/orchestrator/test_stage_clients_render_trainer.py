@@ -88,8 +88,9 @@ def test_a_stage_that_is_down_is_unavailable_and_retried():
     address = f"127.0.0.1:{port}"
     clients = StageClients(StageAddresses(address, address, address, address, address), deadline_s=5)
     attempts = []
-    with pytest.raises(Unavailable):
+    with pytest.raises(Unavailable) as caught:
         with_retries(lambda: clients.render_video(render_pb.RenderVideoRequest(), lambda d, t: None, lambda: False),
                      stage="render", attempts=3, base_s=0.01, should_stop=lambda: False, on_attempt=attempts.append)
     assert attempts == [1, 2, 3]
+    assert caught.value.reason == "STAGE_UNREACHABLE" and caught.value.message.startswith("the render stage")
     clients.close()

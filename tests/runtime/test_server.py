@@ -33,10 +33,16 @@ def _probe_binding() -> ServiceBinding:
         yield b"first"
         raise errors.CorruptMedia("broken in the middle")
 
+    def count(requests, context) -> health_pb2.HealthCheckResponse:
+        return health_pb2.HealthCheckResponse(status=len(list(requests)))
+
     identity = lambda b: b  # noqa: E731
+    typed = health_pb2.HealthCheckRequest.FromString, health_pb2.HealthCheckResponse.SerializeToString
     handlers = {
         "Fail": grpc.unary_unary_rpc_method_handler(fail, identity, identity),
         "FailStream": grpc.unary_stream_rpc_method_handler(fail_stream, identity, identity),
+        "Typed": grpc.unary_unary_rpc_method_handler(lambda request, context: health_pb2.HealthCheckResponse(), *typed),
+        "Count": grpc.stream_unary_rpc_method_handler(count, *typed),
     }
     generic = grpc.method_handlers_generic_handler(PROBE, handlers)
     return ServiceBinding(PROBE, lambda server: server.add_generic_rpc_handlers((generic,)))
@@ -82,6 +88,22 @@ def test_domain_error_maps_to_code_and_error_info(probe_service):
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     info = _error_info(caught.value)
     assert (info.reason, info.domain, info.metadata["uri"]) == ("ARTIFACT_NOT_FOUND", errors.ERROR_DOMAIN, "x")
+
+
+GARBAGE = b"\x0a\x03\xff\xfe\xfd"  # field 1 (a string) holding invalid UTF-8
+
+
+def test_bytes_that_are_not_the_request_message_are_invalid_argument(probe_service):
+    channel = _channel(probe_service)
+    assert channel.unary_unary(f"/{PROBE}/Typed")(b"\x0a\x02ok", timeout=5) == b""  # a valid request
+    for call, request in ((channel.unary_unary(f"/{PROBE}/Typed"), GARBAGE),
+                          (channel.stream_unary(f"/{PROBE}/Count"), iter([b"", GARBAGE])),
+                          (channel.unary_unary(f"/{PROBE}/Typed"), b"\xff\xff\xff\xff")):
+        with pytest.raises(grpc.RpcError) as caught:
+            call(request, timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert _error_info(caught.value).reason == "MALFORMED_REQUEST"
+    assert channel.stream_unary(f"/{PROBE}/Count")(iter([b"", b""]), timeout=5) == b"\x08\x02"  # still serving
 
 
 def test_unknown_error_is_internal_without_traceback(probe_service):

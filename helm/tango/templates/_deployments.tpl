@@ -72,23 +72,20 @@ spec:
             {{- if and (eq $svc "trainer") $values.jobs.enabled }}
             {{- include "tango.trainerJobEnv" . | nindent 12 }}
             {{- end }}
-            {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
-            - name: TANGO_TLS_CERT_FILE
-              value: /etc/tango/tls/tls.crt
-            - name: TANGO_TLS_KEY_FILE
-              value: /etc/tango/tls/tls.key
+            {{- if .root.Values.tls.enabled }}
+            {{- include "tango.tlsEnv" . | nindent 12 }}
             {{- end }}
             {{- include "tango.commonEnv" . | nindent 12 }}
           startupProbe:
-            grpc: {port: {{ $values.service.grpcPort }}}
+            {{- include "tango.grpcProbe" . | nindent 12 }}
             periodSeconds: 5
             failureThreshold: 60
           readinessProbe:
-            grpc: {port: {{ $values.service.grpcPort }}}
+            {{- include "tango.grpcProbe" . | nindent 12 }}
             periodSeconds: 10
             failureThreshold: 3
           livenessProbe:
-            grpc: {port: {{ $values.service.grpcPort }}}
+            {{- include "tango.grpcProbe" . | nindent 12 }}
             periodSeconds: 20
             failureThreshold: 3
           resources:
@@ -97,10 +94,8 @@ spec:
             {{- include "tango.containerSecurityContext" . | nindent 12 }}
           volumeMounts:
             {{- include "tango.commonVolumeMounts" . | nindent 12 }}
-            {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
-            - name: tls
-              mountPath: /etc/tango/tls
-              readOnly: true
+            {{- if .root.Values.tls.enabled }}
+            {{- include "tango.tlsVolumeMount" . | nindent 12 }}
             {{- end }}
             {{- if and (eq $svc "orchestrator") .root.Values.auth.enabled .root.Values.auth.existingSecret }}
             - name: api-keys
@@ -109,10 +104,8 @@ spec:
             {{- end }}
       volumes:
         {{- include "tango.commonVolumes" . | nindent 8 }}
-        {{- if and (eq $svc "orchestrator") .root.Values.tls.enabled }}
-        - name: tls
-          secret:
-            secretName: {{ required "tls.existingSecret is required when tls.enabled" .root.Values.tls.existingSecret }}
+        {{- if .root.Values.tls.enabled }}
+        {{- include "tango.tlsVolume" . | nindent 8 }}
         {{- end }}
         {{- if and (eq $svc "orchestrator") .root.Values.auth.enabled .root.Values.auth.existingSecret }}
         - name: api-keys
@@ -175,6 +168,12 @@ spec:
             {{- range $values.extraArgs }}
             - {{ . | quote }}
             {{- end }}
+            {{- if .root.Values.tls.enabled }}
+            - --grpc-use-ssl-mutual=true
+            - --grpc-server-cert=/etc/tango/tls/tls.crt
+            - --grpc-server-key=/etc/tango/tls/tls.key
+            - --grpc-root-cert=/etc/tango/tls/ca.crt
+            {{- end }}
           ports:
             - {name: http, containerPort: {{ $values.service.httpPort }}, protocol: TCP}
             - {name: grpc, containerPort: {{ $values.service.grpcPort }}, protocol: TCP}
@@ -216,6 +215,9 @@ spec:
             {{- include "tango.commonVolumeMounts" . | nindent 12 }}
             - name: dshm
               mountPath: /dev/shm
+            {{- if .root.Values.tls.enabled }}
+            {{- include "tango.tlsVolumeMount" . | nindent 12 }}
+            {{- end }}
             {{- if $values.modelRepository.existingClaim }}
             - name: model-repository
               mountPath: /models
@@ -249,6 +251,9 @@ spec:
           persistentVolumeClaim:
             claimName: {{ $values.weights.existingClaim }}
             readOnly: true
+        {{- end }}
+        {{- if .root.Values.tls.enabled }}
+        {{- include "tango.tlsVolume" . | nindent 8 }}
         {{- end }}
 {{- end }}
 {{- end }}

@@ -1,6 +1,7 @@
 """How CLI commands reach the services: an explicit endpoint, or the local mesh (started on demand), with
 the caller's bearer token (`tango.runtime.auth.client_token`: `TANGO_TOKEN`, `TANGO_TOKEN_FILE`, else the
-local mesh's development token)."""
+local mesh's development token), over mutual TLS with `TANGO_TLS_{CERT,KEY,CA}_FILE` or the local mesh's
+certificates when it was started with `--tls`."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ import grpc
 from tango.mesh.mesh import LocalMesh, default_home
 from tango.runtime.auth import bearer_channel, client_token
 from tango.runtime.grpc_util import error_from_rpc
+from tango.runtime.tls import TlsFiles, open_channel
 
 DEFAULT_DEADLINE_S = 3600.0
 
@@ -32,8 +34,9 @@ def endpoint(service: str) -> str:
 def channel(service: str) -> grpc.Channel:
     limit = 64 * 1024 * 1024
     target = endpoint(service)
-    return bearer_channel(grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", limit),
-                                                                 ("grpc.max_send_message_length", limit)]),
+    tls = TlsFiles.from_env() or LocalMesh(default_home()).tls_files()
+    return bearer_channel(open_channel(target, tls, [("grpc.max_receive_message_length", limit),
+                                                     ("grpc.max_send_message_length", limit)]),
                           client_token(default_home()))
 
 

@@ -29,8 +29,30 @@ def _check_service_monitor(body: Mapping[str, Any]) -> list[str]:
     return errors
 
 
+def _check_certificate(body: Mapping[str, Any]) -> list[str]:
+    """cert-manager.io/v1 Certificate: the fields cert-manager needs, and the usages mutual TLS needs."""
+    errors = []
+    spec = body.get("spec") or {}
+    unknown = set(spec) - {"secretName", "issuerRef", "duration", "renewBefore", "privateKey", "usages", "commonName",
+                           "dnsNames", "ipAddresses", "uris", "emailAddresses", "subject", "secretTemplate",
+                           "isCA", "revisionHistoryLimit"}
+    if unknown:
+        errors.append(f"spec has unknown fields {sorted(unknown)}")
+    if not spec.get("secretName"):
+        errors.append("spec.secretName is empty")
+    issuer = spec.get("issuerRef") or {}
+    if not issuer.get("name") or issuer.get("kind") not in ("Issuer", "ClusterIssuer"):
+        errors.append("spec.issuerRef needs a name and kind Issuer or ClusterIssuer")
+    if not {"server auth", "client auth"} <= set(spec.get("usages") or ()):
+        errors.append("spec.usages must hold server auth and client auth (mutual TLS)")
+    if not (spec.get("dnsNames") or spec.get("ipAddresses")):
+        errors.append("spec has no dnsNames nor ipAddresses")
+    return errors
+
+
 CRD_CHECKS: dict[tuple[str, str], Callable[[Mapping[str, Any]], list[str]]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): _check_service_monitor,
+    ("cert-manager.io/v1", "Certificate"): _check_certificate,
 }
 
 

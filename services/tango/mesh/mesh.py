@@ -5,11 +5,17 @@ recycled PID) and logs in `<home>/logs/<component>.log`.
 
 Secure by default: the orchestrator admits only bearer tokens. On first start the mesh makes a development
 API key for the tenant `local` (`<home>/auth/token`, mode 0600, which the CLI and `LocalMesh.channel` send)
-and gives the orchestrator only its hash (`<home>/auth/api_keys`). The stage services listen on loopback
-and are called by the orchestrator alone.
+and gives the orchestrator only its hash (`<home>/auth/api_keys`). With `tls=True` (`tango mesh up --tls`)
+every member, Triton included, speaks mutual TLS with a throw-away CA made in `<home>/tls`
+(`tango.runtime.tls.make_mesh_pki`); the choice is kept in `mesh.json` for the later callers of this home.
+
+Supervised: `up` leaves a supervisor process (`tango.mesh.supervisor`) that restarts a member that died, with
+back-off, and counts its restarts (`tango mesh status`); `down` stops it first. `up`, `down` and the
+supervisor's restarts hold `<home>/mesh.lock`, so that two of them never start the same member.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -17,8 +23,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import grpc
 
@@ -28,6 +36,7 @@ from tango.mesh.components import (
 from tango.mesh.health import grpc_serving, triton_ready
 from tango.runtime.auth import TOKEN_FILE, bearer_channel
 from tango.runtime.errors import FailedPrecondition, Unavailable
+from tango.runtime.tls import TlsFiles, make_mesh_pki, open_channel
 from tango.runtime.tokens import api_key_line, new_api_key
 
 DEVELOPMENT_TENANT = "local"
@@ -52,20 +61,43 @@ class MemberState:
 
 class LocalMesh:
     def __init__(self, home: Path, base_port: int = 50050, data_uri: str | None = None, allowed_roots: str | None = None,
-                 replicas: dict[str, int] | None = None, only: set[str] | None = None):
-        """`replicas`: processes per component (`{"perception": 2}`); `only`: start just these components."""
+                 replicas: dict[str, int] | None = None, only: set[str] | None = None, tls: bool | None = None):
+        """`replicas`: processes per component (`{"perception": 2}`); `only`: start just these components;
+        `tls`: mutual TLS between every member (None: as the running mesh of this home, else off)."""
         self.home = home
         self.state_file = home / "mesh.json"
+        self.spec = {"base_port": base_port, "replicas": replicas or {}, "only": sorted(only) if only else None}
         present = [c for c in available_components(default_components(base_port)) if only is None or c.name in only]
         self.components = with_replicas(present, replicas or {})
         self.data_uri = data_uri or (home / "data").as_uri()
         self.allowed_roots = allowed_roots if allowed_roots is not None else default_allowed_roots()
+        self._tls = tls
 
     # ---- up -----------------------------------------------------------------------------------
-    def up(self, timeout_s: float = 180.0, log=print) -> list[MemberState]:
-        """Starts every member that is not running (all of them the first time, the dead ones later)."""
+    def up(self, timeout_s: float = 180.0, log=print, supervise: bool = True) -> list[MemberState]:
+        """Starts every member that is not running (all of them the first time, the dead ones later), then
+        the supervisor when `supervise` and it is not running."""
+        with self._locked():
+            members = self._start_members(timeout_s, log)
+            if supervise and not _running(self._state().get("supervisor")):
+                self._write(self.members(), supervisor=self._spawn_supervisor())
+        return members
+
+    def restart_dead(self, timeout_s: float = 180.0, log=print) -> bool:
+        """The supervisor's restart of dead members: only while the mesh is up (False once it was taken down)."""
+        with self._locked():
+            if not self.state_file.exists():
+                return False
+            self._start_members(timeout_s, log)
+            return True
+
+    def _start_members(self, timeout_s: float, log) -> list[MemberState]:
         known = self.members()
         alive = {m.name: m for m in known if self._alive(m)}
+        if alive and self._tls is not None and self._tls != self._recorded_tls():
+            raise FailedPrecondition("the running mesh was started with the other TLS setting; `tango mesh down` first",
+                                     reason="MESH_TLS_MISMATCH")
+        self._tls = bool(self._tls if self._tls is not None else alive and self._recorded_tls())
         # a member that just died may hold its ports for a moment (children of its process group exiting)
         restarting = any(m.name not in alive for m in known)
         _refuse_busy_ports([c for c in self.components if c.member not in alive], wait_s=15.0 if restarting else 0.0)
@@ -84,15 +116,40 @@ class LocalMesh:
                 log(f"{component.member:<13} ready on {member.address} (pid {member.pid}, metrics :{member.metrics_port})")
         except Exception:
             if not alive:
-                self.down()
+                self._stop_members()
             raise
         self._write(members + [m for m in alive.values() if m not in members])  # replicas no longer asked for stay known to `down`
         return members
 
+    def _spawn_supervisor(self) -> dict:
+        spec = self.spec | {"data_uri": self.data_uri, "allowed_roots": self.allowed_roots, "tls": bool(self._tls)}
+        with open(self.home / "logs" / "supervisor.log", "ab") as log_file:
+            process = subprocess.Popen([sys.executable, "-m", "tango.mesh.supervisor", str(self.home), json.dumps(spec)],
+                                       stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        return {"pid": process.pid, "start_ticks": _start_ticks(process.pid)}
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / "mesh.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def environment(self) -> dict[str, str]:
         """What every member's process gets on top of the caller's environment."""
+        tls = self.tls_files()
         return mesh_environment(self.components, self.data_uri, self.allowed_roots) | {
-            "TANGO_ORCHESTRATOR_API_KEYS_FILE": str(self._development_key())}
+            "TANGO_ORCHESTRATOR_API_KEYS_FILE": str(self._development_key())} | (tls.environment() if tls else {})
+
+    def tls_files(self) -> TlsFiles | None:
+        """This mesh's certificate files when it speaks TLS (made on first use)."""
+        if not (self._tls if self._tls is not None else self._recorded_tls()):
+            return None
+        files = TlsFiles(*(self.home / "tls" / name for name in ("tls.crt", "tls.key", "ca.crt")))
+        return files if all(p.exists() for p in (files.cert, files.key, files.ca)) else make_mesh_pki(self.home / "tls")
 
     def _development_key(self) -> Path:
         """The API keys file admitting the development token (both made on first start, then kept)."""
@@ -108,11 +165,11 @@ class LocalMesh:
         return (self.home / TOKEN_FILE).read_text().strip()
 
     def channel(self, name: str, options: list[tuple] | None = None) -> grpc.Channel:
-        """A channel to a component of this mesh that sends the development token."""
-        return bearer_channel(grpc.insecure_channel(self.endpoint(name), options=options), self.token())
+        """A channel to a component of this mesh (over its TLS) that sends the development token."""
+        return bearer_channel(open_channel(self.endpoint(name), self.tls_files(), options), self.token())
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Signals one member (its process group); `up` restarts it."""
+        """Signals one member (its process group); the supervisor (or `up`) restarts it."""
         for member in self.members():
             if member.name == name and self._alive(member):
                 os.killpg(member.pid, sig)
@@ -143,15 +200,23 @@ class LocalMesh:
         raise Unavailable(f"{member.name} not ready after {timeout_s:.0f} s; see {member.log}", reason="MESH_START_TIMEOUT")
 
     # ---- status / down ------------------------------------------------------------------------
+    def _recorded_tls(self) -> bool:
+        return bool(self._state().get("tls", False))
+
+    def _state(self) -> dict:
+        return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+
     def members(self) -> list[MemberState]:
-        if not self.state_file.exists():
-            return []
-        return [MemberState(**m) for m in json.loads(self.state_file.read_text())["members"]]
+        return [MemberState(**m) for m in self._state().get("members", [])]
 
     def status(self) -> list[dict]:
+        """Each member, its health, and how often the supervisor restarted it (`supervised`: it is running)."""
+        restarts = read_restarts(self.home)
+        supervised = _running(self._state().get("supervisor"))
         return [
             {"name": m.name, "component": m.of, "pid": m.pid, "address": m.address, "metrics": f"http://127.0.0.1:{m.metrics_port}/metrics",
-             "alive": self._alive(m), "ready": self._alive(m) and self._ready(m)}
+             "alive": self._alive(m), "ready": self._alive(m) and self._ready(m), "supervised": supervised,
+             "restarts": restarts.get(m.name, {}).get("restarts", 0)}
             for m in self.members()
         ]
 
@@ -165,6 +230,17 @@ class LocalMesh:
         raise FailedPrecondition(f"no running {name} in the local mesh at {self.home}", reason="MESH_NOT_RUNNING")
 
     def down(self, grace_s: float = 15.0) -> list[str]:
+        """Stops the supervisor, then every member."""
+        with self._locked():
+            supervisor = self._state().get("supervisor")
+            if _running(supervisor):
+                os.killpg(supervisor["pid"], signal.SIGTERM)
+            stopped = self._stop_members(grace_s)
+            self.state_file.unlink(missing_ok=True)
+            (self.home / RESTARTS_FILE).unlink(missing_ok=True)
+        return stopped
+
+    def _stop_members(self, grace_s: float = 15.0) -> list[str]:
         members = [m for m in self.members() if self._alive(m)]
         for member in reversed(members):  # the orchestrator first, Triton last
             os.killpg(member.pid, signal.SIGTERM)
@@ -174,22 +250,37 @@ class LocalMesh:
         for member in members:
             if self._alive(member):
                 os.killpg(member.pid, signal.SIGKILL)
-        self.state_file.unlink(missing_ok=True)
         return [m.name for m in members]
 
     # ---- helpers ------------------------------------------------------------------------------
     def _ready(self, member: MemberState) -> bool:
-        return triton_ready(member.address) if member.is_triton else grpc_serving(member.address)
+        tls = self.tls_files()
+        return triton_ready(member.address, tls=tls) if member.is_triton else grpc_serving(member.address, tls=tls)
 
     @staticmethod
     def _alive(member: MemberState) -> bool:
         return _start_ticks(member.pid) == member.start_ticks
 
-    def _write(self, members: list[MemberState]) -> None:
+    def _write(self, members: list[MemberState], supervisor: dict | None = None) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        supervisor = supervisor or self._state().get("supervisor")
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"members": [asdict(m) for m in members]}, indent=2))
+        tmp.write_text(json.dumps({"members": [asdict(m) for m in members], "tls": bool(self._tls),
+                                   "supervisor": supervisor}, indent=2))
         tmp.replace(self.state_file)
+
+
+RESTARTS_FILE = "restarts.json"
+
+
+def read_restarts(home: Path) -> dict[str, dict]:
+    """{member: {"restarts": n, ...}} as the supervisor last wrote it."""
+    path = home / RESTARTS_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _running(process: dict | None) -> bool:
+    return bool(process) and _start_ticks(process["pid"]) == process["start_ticks"]
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -1,4 +1,7 @@
-"""Per-stage retries with exponential backoff on transient failures (UNAVAILABLE, DEADLINE_EXCEEDED)."""
+"""Per-stage retries with exponential backoff on transient failures (UNAVAILABLE, DEADLINE_EXCEEDED).
+
+A stage that stays unreachable (gRPC's own UNAVAILABLE, which carries no ErrorInfo) fails the job with
+reason STAGE_UNREACHABLE and a sentence naming the stage, the transport's words kept in the metadata."""
 from __future__ import annotations
 
 import logging
@@ -22,6 +25,9 @@ def with_retries(call: Callable[[], T], *, stage: str, attempts: int, base_s: fl
         try:
             return call()
         except TRANSIENT as error:
+            if attempt == attempts and error.reason == "UNAVAILABLE":
+                raise Unavailable(f"the {stage} stage could not be reached ({attempts} attempts)",
+                                  reason="STAGE_UNREACHABLE", metadata={"transport": error.message[:200]}) from None
             if attempt == attempts:
                 raise
             delay = min(base_s * 2 ** (attempt - 1), 30.0)

@@ -21,6 +21,7 @@ from tango.orchestrator.stage_clients import StageAddresses, StageClients
 from tango.orchestrator.uploads import UploadArea
 from tango.orchestrator.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from tango.runtime.server import GrpcService, ServiceBinding
+from tango.runtime.tls import TlsFiles
 
 SERVICE_NAME = orchestrator_service_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 OPERATIONS_NAME = "google.longrunning.Operations"
@@ -52,7 +53,7 @@ def build(config: OrchestratorConfig) -> OrchestratorService:
     jobs = JobStore.open(config.database or Path(store.root_path) / "orchestrator.sqlite", config.database_pool)
     addresses = StageAddresses(config.perception_addr, config.graph_addr, config.retrieval_addr, config.render_addr,
                                config.trainer_addr)
-    clients = StageClients(addresses, config.stage_deadline_s)
+    clients = StageClients(addresses, config.stage_deadline_s, TlsFiles.from_config(config))
     speakers = SpeakerCatalogue(store)
     speaker_pipeline = SpeakerPipeline(config, clients, speakers)
     reenactment_pipeline = ReenactmentPipeline(config, clients, speakers, speaker_pipeline, inputs)

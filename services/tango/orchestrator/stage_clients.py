@@ -25,6 +25,7 @@ from tango.trainer.v1 import trainer_service_pb2 as trainer_pb
 from tango.trainer.v1 import trainer_service_pb2_grpc as trainer_grpc
 from tango.runtime.errors import Cancelled
 from tango.runtime.grpc_util import error_from_rpc
+from tango.runtime.tls import TlsFiles, open_channel
 from tango.type.v1 import types_pb2
 
 ProgressFn = Callable[[int, int], None]
@@ -41,9 +42,10 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def stage_channel(target: str) -> grpc.Channel:
-    """The one way to open a channel to a stage: our limits, quick reconnects, round robin over replicas."""
-    return grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+def stage_channel(target: str, tls: TlsFiles | None = None) -> grpc.Channel:
+    """The one way to open a channel to a stage: our limits, quick reconnects, round robin over replicas,
+    mutual TLS when the orchestrator has certificates."""
+    return open_channel(target, tls, CHANNEL_OPTIONS)
 
 
 def listed_replicas(target: str) -> int:
@@ -102,10 +104,10 @@ class StageAddresses:
 
 
 class StageClients:
-    def __init__(self, addresses: StageAddresses, deadline_s: float):
+    def __init__(self, addresses: StageAddresses, deadline_s: float, tls: TlsFiles | None = None):
         self.deadline_s = deadline_s
         names = ("perception", "graph", "retrieval", "render", "trainer")
-        self._channels = {n: stage_channel(getattr(addresses, n)) for n in names}
+        self._channels = {n: stage_channel(getattr(addresses, n), tls) for n in names}
         self.perception = perception_grpc.PerceptionServiceStub(self._channels["perception"])
         self.graph = graph_grpc.MotionGraphServiceStub(self._channels["graph"])
         self.retrieval = retrieval_grpc.RetrievalServiceStub(self._channels["retrieval"])

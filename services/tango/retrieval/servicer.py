@@ -106,12 +106,18 @@ def features_from_message(message: pb.AudioFeatures) -> TargetFeatures:
         raise InvalidArgument("features need positive frames and dim", reason="EMPTY_FEATURES")
     low = _matrix(message.low, frames, dim, "low")
     high = _matrix(message.high, message.high_windows, dim, "high")
-    waveform = np.frombuffer(message.waveform, dtype="<f4") if message.waveform else None
+    waveform = _floats(message.waveform, "waveform") if message.waveform else None
     return step_features(low, high, message.high_hop_frames or 30, waveform=waveform)
 
 
+def _floats(raw: bytes, name: str) -> np.ndarray:
+    if len(raw) % 4:
+        raise InvalidArgument(f"{name} bytes are not little-endian float32s ({len(raw)} bytes)", reason="BAD_FEATURE_BYTES")
+    return np.frombuffer(raw, dtype="<f4")
+
+
 def _matrix(raw: bytes, rows: int, dim: int, name: str) -> np.ndarray:
-    values = np.frombuffer(raw, dtype="<f4")
+    values = _floats(raw, name)
     if rows <= 0 or values.size != rows * dim:
         raise InputMismatch(f"{name} features hold {values.size} floats, expected {rows} x {dim}")
     return values.reshape(rows, dim)

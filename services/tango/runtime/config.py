@@ -39,6 +39,10 @@ class ServiceConfig:
     jwt_audience: str = ""
     jwt_tenant_claim: str = "tenant"
     jwt_scope: str = ""  # when set, a JWT must carry this word in its `scope` claim
+    # mutual TLS (`tango.runtime.tls`): all three or none; this process's certificate serves and calls
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_ca_file: str = ""
 
     @classmethod
     def from_env(cls: type[C], service: str, env: Mapping[str, str] | None = None, **overrides: Any) -> C:

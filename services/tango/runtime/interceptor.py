@@ -3,7 +3,10 @@
 Every handler kind (unary/streaming, either side) is wrapped, so a `TangoError` raised anywhere in a
 servicer or the core it calls reaches the client as its code with
 `google.rpc.ErrorInfo(reason=..., domain=ERROR_DOMAIN, metadata=...)`. Anything else becomes INTERNAL
-with an opaque incident id; the traceback goes to the log only.
+with an opaque incident id; the traceback goes to the log only. Bytes that are not the method's request
+message (bad wire format, invalid UTF-8 in a string) are INVALID_ARGUMENT with reason MALFORMED_REQUEST,
+not gRPC's own INTERNAL "Exception deserializing request!": each handler's deserializer is made tolerant and
+the undecodable request is refused where the servicer would have received it.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from tango.runtime.errors import ERROR_DOMAIN, TangoError
+from tango.runtime.errors import ERROR_DOMAIN, InvalidArgument, TangoError
 from tango.runtime.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -47,13 +50,14 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method.rsplit("/", 1)[-1]
+        handler = handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
         if handler.unary_unary:
-            return handler._replace(unary_unary=self._wrap_unary(method, handler.unary_unary))
+            return handler._replace(unary_unary=self._wrap_unary(method, _decoded(handler.unary_unary)))
         if handler.stream_unary:
-            return handler._replace(stream_unary=self._wrap_unary(method, handler.stream_unary))
+            return handler._replace(stream_unary=self._wrap_unary(method, _decoded_stream(handler.stream_unary)))
         if handler.unary_stream:
-            return handler._replace(unary_stream=self._wrap_stream(method, handler.unary_stream))
-        return handler._replace(stream_stream=self._wrap_stream(method, handler.stream_stream))
+            return handler._replace(unary_stream=self._wrap_stream(method, _decoded(handler.unary_stream)))
+        return handler._replace(stream_stream=self._wrap_stream(method, _decoded_stream(handler.stream_stream)))
 
     def _wrap_unary(self, method: str, behaviour: Callable) -> Callable:
         def wrapped(request: Any, context: grpc.ServicerContext):
@@ -77,6 +81,48 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
                 observed.fail(context, failure)
 
         return wrapped
+
+
+_UNDECODABLE = object()  # what a request that is not the method's message decodes to
+
+
+def _tolerant(deserializer: Callable | None) -> Callable | None:
+    if deserializer is None:
+        return None
+
+    def decode(raw: bytes):
+        try:
+            return deserializer(raw)
+        except Exception:  # noqa: BLE001 - protobuf's DecodeError, UnicodeDecodeError, ...: refused below
+            return _UNDECODABLE
+
+    return decode
+
+
+def _malformed() -> InvalidArgument:
+    return InvalidArgument("the request is not a valid message of this method", reason="MALFORMED_REQUEST")
+
+
+def _decoded(behaviour: Callable) -> Callable:
+    def checked(request, context):
+        if request is _UNDECODABLE:
+            raise _malformed()
+        return behaviour(request, context)
+
+    return checked
+
+
+def _decoded_stream(behaviour: Callable) -> Callable:
+    def checked(requests, context):
+        def messages():
+            for request in requests:
+                if request is _UNDECODABLE:
+                    raise _malformed()
+                yield request
+
+        return behaviour(messages(), context)
+
+    return checked
 
 
 class _Observed:

@@ -1,5 +1,5 @@
 """Server bootstrap shared by every service: health, reflection, the error interceptor, bearer-token
-authentication where configured, metrics, message-size limits and graceful shutdown on SIGTERM/SIGINT."""
+authentication and mutual TLS where configured, metrics, message-size limits and graceful shutdown on SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import logging
@@ -17,6 +17,7 @@ from tango.runtime.auth import AuthInterceptor
 from tango.runtime.config import ServiceConfig
 from tango.runtime.interceptor import ErrorMappingInterceptor
 from tango.runtime.metrics import ServiceMetrics
+from tango.runtime.tls import TlsFiles, server_credentials
 from tango.runtime.tokens import Authenticator
 
 log = logging.getLogger(__name__)
@@ -64,14 +65,16 @@ class GrpcService:
         names = [b.full_name for b in self.bindings]
         reflection.enable_server_reflection(names + [health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.port = self.server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        address, tls = f"{self.config.host}:{self.config.port}", TlsFiles.from_config(self.config)
+        self.port = (self.server.add_secure_port(address, server_credentials(tls)) if tls
+                     else self.server.add_insecure_port(address))
         if self.port == 0:
             raise OSError(f"could not bind {self.config.host}:{self.config.port}")
         self.server.start()
         if self.config.metrics_port >= 0:
             self.metrics_port = self.metrics.serve(self.config.host, self.config.metrics_port)
         log.info("listening", extra={"port": self.port, "metrics_port": self.metrics_port, "services": names,
-                                     "authentication": self.authenticated})
+                                     "authentication": self.authenticated, "tls": tls is not None})
         return self.port
 
     def warm_up(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tango.runtime.errors import DeadlineExceeded, InvalidArgument, ModelNotReady, TangoError, Unavailable
+from tango.runtime.tls import TlsFiles
 from tango.triton.model_support import decode_error
 
 AUDIO_MODEL = "aumoclip_audio"
@@ -18,10 +19,20 @@ INTERP_MODEL = "interp_flow"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
+def triton_grpc_client(url: str, tls: TlsFiles | None = None, **kwargs):
+    """tritonclient's gRPC client, over mutual TLS when `tls` is given (Triton's --grpc-use-ssl-mutual)."""
+    import tritonclient.grpc as grpcclient
+
+    if tls is None:
+        return grpcclient.InferenceServerClient(url, **kwargs)
+    return grpcclient.InferenceServerClient(url, ssl=True, root_certificates=str(tls.ca), private_key=str(tls.key),
+                                            certificate_chain=str(tls.cert), **kwargs)
+
+
 class TritonClient:
     """One gRPC channel to a Triton server; thread-safe for concurrent calls (tritonclient's is)."""
 
-    def __init__(self, url: str, timeout_s: float = 30.0):
+    def __init__(self, url: str, timeout_s: float = 30.0, tls: TlsFiles | None = None):
         import tritonclient.grpc as grpcclient
 
         self.url = url
@@ -29,7 +40,7 @@ class TritonClient:
         self._grpc = grpcclient
         options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-        self._client = grpcclient.InferenceServerClient(url, channel_args=options)
+        self._client = triton_grpc_client(url, tls, channel_args=options)
 
     def close(self) -> None:
         self._client.close()

@@ -22,6 +22,8 @@ from typing import Mapping, Sequence
 
 import tango
 from tango.runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
+from tango.runtime.tls import TlsFiles
+from tango.triton.client import triton_grpc_client
 from tango.triton.repository import servable_models
 from tango.triton.environment import (
     default_backend_cache_dir,
@@ -53,6 +55,7 @@ class TritonServerConfig:
     backend_cache_dir: Path = dataclasses.field(default_factory=default_backend_cache_dir)
     shm_default_byte_size: int = 4 * 1024 * 1024
     log_verbose: int = 0
+    tls: TlsFiles | None = None  # gRPC over mutual TLS (Triton's HTTP and metrics ports stay plaintext)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +98,9 @@ def server_command(config: TritonServerConfig, binary: Path, backend_dir: Path, 
         "--exit-on-error=false",
         f"--log-verbose={config.log_verbose}",
     ]
+    if config.tls is not None:
+        argv += ["--grpc-use-ssl-mutual=true", f"--grpc-server-cert={config.tls.cert}",
+                 f"--grpc-server-key={config.tls.key}", f"--grpc-root-cert={config.tls.ca}"]
     if config.models:
         argv.append("--model-control-mode=explicit")
         argv.extend(f"--load-model={name}" for name in config.models)
@@ -173,9 +179,7 @@ class TritonServer:
 
     def _wait_until_loaded(self, deadline: float) -> None:
         """Poll until live and no model is still loading; raise Unavailable with the log tail otherwise."""
-        import tritonclient.grpc as grpcclient
-
-        client = grpcclient.InferenceServerClient(self.urls.grpc)
+        client = triton_grpc_client(self.urls.grpc, self.config.tls)
         try:
             while True:
                 if self._process.poll() is not None:
@@ -312,7 +316,7 @@ def run_forever(config: TritonServerConfig) -> int:
 
 def config_from_env(env: Mapping[str, str] | None = None, **overrides) -> TritonServerConfig:
     """TANGO_TRITON_{PORT,HTTP_PORT,METRICS_PORT,HOST,MODEL_REPOSITORY,MODELS,LOG_FILE}, TANGO_CHECKPOINT_ROOT,
-    TANGO_DEFAULT_AUMOCLIP_CHECKPOINT; the gRPC port is TANGO_TRITON_PORT (as for every other service)."""
+    TANGO_DEFAULT_AUMOCLIP_CHECKPOINT, TANGO_TLS_{CERT,KEY,CA}_FILE; the gRPC port is TANGO_TRITON_PORT (as for every other service)."""
     env = os.environ if env is None else env
     values: dict = {}
     for key, field, cast in (
@@ -328,6 +332,7 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides) -> Triton
                 values[field] = cast(env[key])
             except ValueError as exc:
                 raise InvalidArgument(f"{key}={env[key]!r} is not valid", reason="BAD_CONFIG") from exc
+    values["tls"] = TlsFiles.from_env(env)
     if env.get("TANGO_TRITON_MODELS"):
         values["models"] = tuple(m for m in env["TANGO_TRITON_MODELS"].split(",") if m)
     values.update(overrides)
