@@ -12,6 +12,7 @@ import pytest
 
 from tango.orchestrator.job_db import MIGRATIONS, open_database
 from tango.orchestrator.jobs import JobState, JobStore, LeaseLost
+from tango.orchestrator.tenancy import SPEAKER, Tenancy
 from tango.runtime import errors
 
 
@@ -41,6 +42,24 @@ def test_request_id_makes_creation_idempotent(store):
     with pytest.raises(errors.AlreadyExists) as caught:
         store.create("speaker", "req-1", b"other payload", max_unfinished=4)
     assert caught.value.reason == "REQUEST_ID_REUSED"
+
+
+def test_tenants_see_only_their_own_jobs_and_own_their_request_ids(store):
+    ours, _ = store.create("speaker", "req-1", b"ours", max_unfinished=4, tenant="newsroom")
+    theirs, created = store.create("speaker", "req-1", b"theirs", max_unfinished=4, tenant="sports")
+    assert created and theirs.id != ours.id and theirs.tenant == "sports"
+    assert store.get(ours.id, "newsroom").request == b"ours"
+    with pytest.raises(errors.NotFound) as caught:
+        store.get(ours.id, "sports")
+    assert caught.value.reason == "OPERATION_NOT_FOUND"
+    assert [j.id for j in store.list(10, "", tenant="sports")[0]] == [theirs.id]
+    assert store.list(10, "", tenant="")[0] == []
+    tenancy = Tenancy(store.db)
+    tenancy.grant("newsroom", SPEAKER, "speakers/b", "speakers/a")
+    tenancy.grant("newsroom", SPEAKER, "speakers/a")  # granted again: no error, no duplicate
+    assert tenancy.owns("newsroom", SPEAKER, "speakers/a") and not tenancy.owns("sports", SPEAKER, "speakers/a")
+    assert tenancy.names("newsroom", SPEAKER, 1, "") == (["speakers/a"], "speakers/b")
+    assert tenancy.names("sports", SPEAKER, 10, "") == ([], "")
 
 
 def test_bound_on_jobs_in_flight(store):

@@ -23,11 +23,14 @@ from live_checks import (check_live_bad_input, check_live_capacity_idle_and_clos
                          check_live_stream)
 from support import allowed_roots
 from tango.media.encode import probe_output
-from tango.mesh.health import grpc_serving
+from tango.mesh.health import grpc_serving, triton_ready
 from tango.mesh.mesh import LocalMesh
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from tango.runtime.auth import TOKEN_FILE
+from tango.runtime.auth import TOKEN_FILE, bearer_channel
+from tango.runtime.tls import make_mesh_pki, open_channel
+from tango.runtime.tokens import api_key_line, new_api_key
+from tango.type.v1 import types_pb2
 
 BASE_PORT = 52050
 SPEAKER_OPTIONS = pb.SpeakerOptions(max_seconds=10.0, train_minutes=0.25)
@@ -40,7 +43,7 @@ def mesh(tmp_path_factory, media_dir, inputs_root, monkeypatch_module):
     monkeypatch_module.setenv("TANGO_ORCHESTRATOR_LIVE_IDLE_S", "3")
     monkeypatch_module.setenv("TANGO_ACINTERP_WEIGHTS", str(tiny_acinterp(tmp_path_factory.mktemp("acinterp"))))
     home = tmp_path_factory.mktemp("mesh")
-    local = LocalMesh(home, base_port=BASE_PORT, allowed_roots=allowed_roots(inputs_root))
+    local = LocalMesh(home, base_port=BASE_PORT, allowed_roots=allowed_roots(inputs_root), tls=True)  # mutual TLS
     local.up(log=lambda _line: None)
     yield local
     local.down()
@@ -187,19 +190,78 @@ def test_bad_requests(mesh, speaker, inputs_root, media_dir):
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_the_mesh_admits_only_its_token(mesh, speaker):
-    """Secure by default: a raw call without the development token, or with another, is UNAUTHENTICATED;
-    health stays open (probes); the token file is private to its owner."""
-    raw = grpc.insecure_channel(mesh.endpoint("orchestrator"))
+def test_the_mesh_admits_only_its_token_over_its_tls(mesh, speaker):
+    """Secure by default: a call over the mesh's TLS without the development token, or with another, is
+    UNAUTHENTICATED; health stays open (probes); the token file is private to its owner. Every member, Triton
+    included, refuses plaintext and clients of another CA."""
+    raw = open_channel(mesh.endpoint("orchestrator"), mesh.tls_files())
     request = operations_pb2.GetOperationRequest(name=speaker["operation"].name)
     for metadata, reason in ((None, "TOKEN_MISSING"), ([("authorization", "Bearer tango_forged")], "TOKEN_INVALID")):
         with pytest.raises(grpc.RpcError) as caught:
             operations_pb2_grpc.OperationsStub(raw).GetOperation(request, metadata=metadata, timeout=10)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert error_reason(rpc_status.from_call(caught.value)) == reason
-    assert grpc_serving(mesh.endpoint("orchestrator"))
+    assert grpc_serving(mesh.endpoint("orchestrator"), tls=mesh.tls_files())
     assert stubs(mesh)[1].GetOperation(request, timeout=10).done
     assert (mesh.home / TOKEN_FILE).stat().st_mode & 0o077 == 0
+    strangers = make_mesh_pki(mesh.home.parent / "strangers")
+    for member in mesh.members():
+        probe = triton_ready if member.is_triton else grpc_serving
+        assert probe(member.address, tls=mesh.tls_files()), member.name
+        assert not probe(member.address, tls=None) and not probe(member.address, tls=strangers), member.name
+
+
+def test_tenants_are_kept_apart_on_every_rpc(mesh, speaker, media_dir):
+    """A second tenant's key, added to the mesh's keys file (re-read without a restart), names the first
+    tenant's speaker, operation and media on every RPC: each is NOT_FOUND, as if it never existed; its lists
+    are empty; what it makes itself is its own."""
+    intruder_key = new_api_key()
+    keys = mesh.home / "auth" / "api_keys"
+    keys.write_text(keys.read_text() + api_key_line("intruder", intruder_key) + "\n")
+    channel = bearer_channel(open_channel(mesh.endpoint("orchestrator"), mesh.tls_files()), intruder_key)
+    orchestrator, operations = pb_grpc.OrchestratorServiceStub(channel), operations_pb2_grpc.OperationsStub(channel)
+    theirs, result = speaker["operation"].name, speaker["result"]
+    audio = str(media_dir / "audio" / "s2g_001.wav")
+    refused = {
+        "GetSpeaker": lambda: orchestrator.GetSpeaker(pb.GetSpeakerRequest(name=result.speaker), timeout=10),
+        "CreateReenactment": lambda: orchestrator.CreateReenactment(
+            pb.CreateReenactmentRequest(speaker=result.speaker, audio_uri=audio), timeout=10),
+        "CreateReenactment(their video)": lambda: orchestrator.CreateReenactment(
+            pb.CreateReenactmentRequest(reference_uris=[result.video_uri], audio_uri=audio), timeout=10),
+        "CreateSpeaker(their video)": lambda: orchestrator.CreateSpeaker(
+            pb.CreateSpeakerRequest(reference_uris=[result.video_uri]), timeout=10),
+        "DownloadMedia": lambda: list(orchestrator.DownloadMedia(pb.DownloadMediaRequest(uri=result.video_uri),
+                                                                 timeout=10)),
+        "WatchOperation": lambda: list(orchestrator.WatchOperation(pb.WatchOperationRequest(name=theirs), timeout=10)),
+        "StreamReenactment": lambda: list(orchestrator.StreamReenactment(iter([pb.StreamReenactmentRequest(
+            header=pb.StreamReenactmentHeader(speaker=result.speaker, audio_format=types_pb2.AudioFormat(
+                sample_rate_hz=16000, channels=1)))]), timeout=10)),
+        "GetOperation": lambda: operations.GetOperation(operations_pb2.GetOperationRequest(name=theirs), timeout=10),
+        "WaitOperation": lambda: operations.WaitOperation(operations_pb2.WaitOperationRequest(name=theirs), timeout=10),
+        "CancelOperation": lambda: operations.CancelOperation(operations_pb2.CancelOperationRequest(name=theirs),
+                                                              timeout=10),
+        "DeleteOperation": lambda: operations.DeleteOperation(operations_pb2.DeleteOperationRequest(name=theirs),
+                                                              timeout=10),
+    }
+    for rpc, call in refused.items():
+        with pytest.raises(grpc.RpcError) as caught:
+            call()
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND, (rpc, caught.value.details())
+    assert not orchestrator.ListSpeakers(pb.ListSpeakersRequest(), timeout=10).speakers
+    assert not operations.ListOperations(operations_pb2.ListOperationsRequest(), timeout=10).operations
+    # the owner still sees all of it
+    assert stubs(mesh)[1].GetOperation(operations_pb2.GetOperationRequest(name=theirs), timeout=10).done
+    # the intruder's own upload is its own, and the same request id as the owner's makes a job of its own
+    upload = orchestrator.UploadMedia(iter([pb.UploadMediaRequest(filename="speech.wav"),
+                                            pb.UploadMediaRequest(chunk=Path(audio).read_bytes())]), timeout=60)
+    assert b"".join(r.chunk for r in orchestrator.DownloadMedia(pb.DownloadMediaRequest(uri=upload.uri), timeout=60))
+    with pytest.raises(grpc.RpcError) as caught:
+        list(stubs(mesh)[0].DownloadMedia(pb.DownloadMediaRequest(uri=upload.uri), timeout=10))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    mine = orchestrator.CreateReenactment(pb.CreateReenactmentRequest(  # the owner's request id, another request
+        request_id="e2e-first", reference_uris=["/nonexistent/clip.mp4"], audio_uri=audio), timeout=10)
+    assert mine.name != theirs
+    operations.CancelOperation(operations_pb2.CancelOperationRequest(name=mine.name), timeout=10)
 
 
 def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_path, monkeypatch, capsys):
@@ -212,6 +274,8 @@ def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_p
     outside.write_bytes((media_dir / "audio" / "sadtalker_RD_Radio31_000.wav").read_bytes())
     monkeypatch.setenv("TANGO_ORCHESTRATOR_ENDPOINT", mesh.endpoint("orchestrator"))
     monkeypatch.setenv("TANGO_TOKEN_FILE", str(mesh.home / TOKEN_FILE))  # the caller holds the mesh's token
+    for key, value in mesh.tls_files().environment().items():  # and a certificate of its CA
+        monkeypatch.setenv(key, value)
     output = tmp_path / "out" / "cli.mp4"
     status = tango_main(["reenact", "--speaker", speaker["result"].speaker, "--audio", str(outside),
                          "-o", str(output), "--mode", "random", "--interpolator", "interp_acinterp", "--json"])

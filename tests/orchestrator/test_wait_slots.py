@@ -72,3 +72,36 @@ def test_waiters_beyond_the_slots_are_refused_and_the_orchestrator_keeps_answeri
     for thread in waiting:  # the cancel ends the job (at its next retry) and frees the waiters
         thread.join(timeout=30)
         assert not thread.is_alive()
+
+
+def test_64_concurrent_waiters_leave_health_and_get_operation_answering(orchestrator, female_video):
+    """The probe's case: 64 callers wait at once. Those beyond the slots are refused at once; the health check
+    and GetOperation answer within their deadline meanwhile (the latencies are printed, not asserted)."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{orchestrator.port}")
+    operations = operations_pb2_grpc.OperationsStub(channel)
+    name = pb_grpc.OrchestratorServiceStub(channel).CreateSpeaker(
+        pb.CreateSpeakerRequest(reference_uris=[str(female_video)]), timeout=10).name
+    outcomes: list[str] = []
+
+    def wait_once() -> None:
+        try:
+            operations.WaitOperation(operations_pb2.WaitOperationRequest(name=name), timeout=60)
+            outcomes.append("done")
+        except grpc.RpcError as error:
+            outcomes.append(error.code().name)
+
+    waiters = [threading.Thread(target=wait_once) for _ in range(64)]
+    for thread in waiters:
+        thread.start()
+    started = time.perf_counter()
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+    health_s = time.perf_counter() - started
+    started = time.perf_counter()
+    assert not operations.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=1).done
+    print(f"\nwith 64 waiters: health {health_s * 1000:.0f} ms, GetOperation {(time.perf_counter() - started) * 1000:.0f} ms")
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    operations.CancelOperation(operations_pb2.CancelOperationRequest(name=name), timeout=5)
+    for thread in waiters:
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    assert outcomes.count("RESOURCE_EXHAUSTED") >= 62 and set(outcomes) <= {"RESOURCE_EXHAUSTED", "done"}

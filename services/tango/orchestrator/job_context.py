@@ -17,11 +17,12 @@ from tango.runtime.errors import Cancelled
 
 class JobContext:
     def __init__(self, store: JobStore, job_id: str, owner: str, stage_weights: dict[str, float],
-                 cancel: threading.Event, metrics: OrchestratorMetrics):
+                 cancel: threading.Event, metrics: OrchestratorMetrics, tenant: str = ""):
         self.store = store
         self.owner = owner
         self.metrics = metrics
         self.job_id = job_id
+        self.tenant = tenant  # whose job this is: what it makes is that tenant's
         self.cancel = cancel
         total = sum(stage_weights.values()) or 1.0
         self._weights = {k: v / total for k, v in stage_weights.items()}

@@ -52,6 +52,20 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "ALTER TABLE jobs ADD COLUMN lease_until {real} NOT NULL DEFAULT 0",
         "CREATE INDEX IF NOT EXISTS jobs_claim ON jobs(state, lease_until)",
     )),
+    (3, (  # tenants: a job is its caller's tenant's; request ids are unique per tenant; who owns which speaker/media
+        "ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT ''",
+        "DROP INDEX IF EXISTS jobs_request_id",
+        "CREATE UNIQUE INDEX IF NOT EXISTS jobs_tenant_request_id ON jobs(tenant, kind, request_id) "
+        "WHERE request_id IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs(tenant, created)",
+        """CREATE TABLE IF NOT EXISTS owned (
+            tenant TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            created {real} NOT NULL,
+            PRIMARY KEY (tenant, kind, name)
+        )""",
+    )),
 )
 
 

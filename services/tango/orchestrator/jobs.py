@@ -6,6 +6,10 @@ it works and writes the job's progress only while it still holds it (fenced writ
 expired -- its replica died -- is claimed by another replica and resumed from its first stage, whose
 content-addressed work is found in the artifact store, not redone. Cancellation is a flag in the record,
 seen by the working replica at its next renewal.
+
+Each job belongs to the tenant of the caller that made it (`tenant`; "" where the orchestrator runs without
+authentication). Reads given a tenant see only that tenant's jobs: another's is NOT_FOUND, as if it did not
+exist; a request id is unique per tenant.
 """
 from __future__ import annotations
 
@@ -56,6 +60,7 @@ class Job:
     resumes: int
     created: float
     updated: float
+    tenant: str = ""
     owner: str | None = None  # the replica holding the job's lease
 
     @property
@@ -88,11 +93,12 @@ class JobStore:
 
     # ---- creating and reading -----------------------------------------------------------------
     def create(self, kind: str, request_id: str, request: bytes, max_unfinished: int,
-               target: str = "") -> tuple[Job, bool]:
-        """Inserts a PENDING job; with a known `request_id` returns the existing job instead."""
+               target: str = "", tenant: str = "") -> tuple[Job, bool]:
+        """Inserts a PENDING job; with a `request_id` this tenant already used, returns that job instead."""
         with self.db.transaction(exclusive=True) as tx:
             if request_id:
-                rows = tx.query("SELECT * FROM jobs WHERE kind=? AND request_id=?", (kind, request_id))
+                rows = tx.query("SELECT * FROM jobs WHERE tenant=? AND kind=? AND request_id=?",
+                                (tenant, kind, request_id))
                 if rows:
                     if bytes(rows[0]["request"]) != request:
                         raise AlreadyExists(f"request_id {request_id!r} was used for a different request",
@@ -102,20 +108,24 @@ class JobStore:
             if unfinished >= max_unfinished:
                 raise TooManyJobs(f"{unfinished} jobs in flight (limit {max_unfinished}); retry later")
             now, job_id = time.time(), uuid.uuid4().hex
-            tx.execute("INSERT INTO jobs (id, kind, request_id, request, state, target, created, updated) "
-                       "VALUES (?,?,?,?,?,?,?,?)",
-                       (job_id, kind, request_id or None, request, JobState.PENDING.value, target, now, now))
+            tx.execute("INSERT INTO jobs (id, kind, request_id, request, state, target, created, updated, tenant) "
+                       "VALUES (?,?,?,?,?,?,?,?,?)",
+                       (job_id, kind, request_id or None, request, JobState.PENDING.value, target, now, now, tenant))
             job = _job(tx.query("SELECT * FROM jobs WHERE id=?", (job_id,))[0])
         self._notify()
         return job, True
 
-    def get(self, job_id: str) -> Job:
-        rows = self.db.query("SELECT * FROM jobs WHERE id=?", (job_id,))
+    def get(self, job_id: str, tenant: str | None = None) -> Job:
+        """The job; given a tenant, only if it is that tenant's (else NOT_FOUND, like a job that never was)."""
+        if tenant is None:
+            rows = self.db.query("SELECT * FROM jobs WHERE id=?", (job_id,))
+        else:
+            rows = self.db.query("SELECT * FROM jobs WHERE id=? AND tenant=?", (job_id, tenant))
         if not rows:
             raise NotFound(f"operation {job_id!r} does not exist", reason="OPERATION_NOT_FOUND")
         return _job(rows[0])
 
-    def list(self, page_size: int, page_token: str, kind: str = "") -> tuple[list[Job], str]:
+    def list(self, page_size: int, page_token: str, kind: str = "", tenant: str = "") -> tuple[list[Job], str]:
         size = page_size if page_size > 0 else 50
         try:
             offset = int(page_token) if page_token else 0
@@ -123,9 +133,9 @@ class JobStore:
             raise InvalidArgument(f"bad page token {page_token!r}", reason="BAD_PAGE_TOKEN") from exc
         if offset < 0:
             raise InvalidArgument(f"bad page token {page_token!r}", reason="BAD_PAGE_TOKEN")
-        query, args = "SELECT * FROM jobs", []
+        query, args = "SELECT * FROM jobs WHERE tenant=?", [tenant]
         if kind:
-            query, args = query + " WHERE kind=?", [kind]
+            query, args = query + " AND kind=?", [*args, kind]
         rows = self.db.query(query + " ORDER BY created DESC, id LIMIT ? OFFSET ?", (*args, size + 1, offset))
         return [_job(r) for r in rows[:size]], str(offset + size) if len(rows) > size else ""
 

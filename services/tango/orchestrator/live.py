@@ -47,14 +47,14 @@ class LiveConductor:
         self.slots = Slots(config.live_streams, f"this orchestrator already carries {config.live_streams} live streams",
                            "LIVE_CAPACITY")
 
-    def stream(self, requests: Iterator[pb.StreamReenactmentRequest],
-               is_active: Callable[[], bool]) -> Iterator[pb.StreamReenactmentResponse]:
+    def stream(self, requests: Iterator[pb.StreamReenactmentRequest], is_active: Callable[[], bool],
+               tenant: str) -> Iterator[pb.StreamReenactmentResponse]:
         first = next(requests, None)
         if first is None or first.WhichOneof("event") != "header":
             raise InvalidArgument("a live stream starts with its header", reason="LIVE_WITHOUT_HEADER")
         header = first.header
         check_live_header(header)
-        speaker = self.speakers.get(header.speaker)
+        speaker = self.speakers.get(header.speaker, tenant)
         with self.slots.taken():
             self.metrics.live_streams.inc()
             try:

@@ -12,6 +12,7 @@ from tango.orchestrator.retry import with_retries
 from tango.orchestrator.speaker_pipeline import STAGE_WEIGHTS as SPEAKER_STAGES
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
 from tango.orchestrator.speakers import SpeakerCatalogue
+from tango.orchestrator.uploads import UploadArea
 from tango.orchestrator.stage_clients import PathOutput, StageClients
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.render.v1 import render_service_pb2 as render_pb
@@ -27,12 +28,13 @@ class ReenactmentPipeline:
     stage_weights = STAGE_WEIGHTS
 
     def __init__(self, config: OrchestratorConfig, clients: StageClients, speakers: SpeakerCatalogue,
-                 speaker_pipeline: SpeakerPipeline, inputs: InputResolver):
+                 speaker_pipeline: SpeakerPipeline, inputs: InputResolver, media: UploadArea):
         self.config = config
         self.clients = clients
         self.speakers = speakers
         self.speaker_pipeline = speaker_pipeline
         self.inputs = inputs
+        self.media = media  # the rendered video and sidecar become the job's tenant's
 
     def parse(self, payload: bytes) -> pb.CreateReenactmentRequest:
         return pb.CreateReenactmentRequest.FromString(payload)
@@ -40,7 +42,7 @@ class ReenactmentPipeline:
     def target_of(self, request: pb.CreateReenactmentRequest) -> str:
         return request.speaker or "speakers/(from the references)"
 
-    def validate(self, request: pb.CreateReenactmentRequest) -> None:
+    def validate(self, request: pb.CreateReenactmentRequest, tenant: str) -> None:
         if not request.audio_uri:
             raise InvalidArgument("a reenactment needs the target speech (audio_uri)", reason="MISSING_AUDIO")
         if not request.speaker and not request.reference_uris:
@@ -50,13 +52,13 @@ class ReenactmentPipeline:
         check_speaker_options(request.speaker_options)
         check_reenactment_options(request.options)
         if request.speaker:
-            self.speakers.get(request.speaker)
+            self.speakers.get(request.speaker, tenant)
         self.inputs.resolve(request.audio_uri)
         if request.transcript_uri:
             self.inputs.resolve(request.transcript_uri)
 
     def run(self, request: pb.CreateReenactmentRequest, context: JobContext) -> pb.Reenactment:
-        speaker = (self.speakers.get(request.speaker) if request.speaker else
+        speaker = (self.speakers.get(request.speaker, context.tenant) if request.speaker else
                    self.speaker_pipeline.ensure_speaker(list(request.reference_uris), request.speaker_options, context))
         with context.stage("audio"):
             audio_path = self.inputs.resolve(request.audio_uri)
@@ -75,6 +77,7 @@ class ReenactmentPipeline:
                 lambda: self.clients.render_video(render_request, context.progress, context.should_stop),
                 stage="render", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
                 should_stop=context.should_stop, on_attempt=context.attempt(record))
+        self.media.grant(context.tenant, outcome.video_uri, outcome.sidecar_uri)
         return pb.Reenactment(
             name=f"reenactments/{outcome.artifact.sha256}", speaker=speaker.name, duration_s=outcome.duration_s,
             render=types_pb2.ArtifactRef(uri=outcome.artifact.uri, sha256=outcome.artifact.sha256,

@@ -26,6 +26,8 @@ def check_uris(*uris: str) -> None:
         if len(uri) > MAX_URI_CHARS:
             raise InvalidArgument(f"a URI of {len(uri)} characters (at most {MAX_URI_CHARS}): {uri[:80]}...",
                                   reason="URI_TOO_LONG")
+        if any(ord(c) < 0x20 or c == "\x7f" for c in uri):  # a NUL cannot name a file; others hide in logs
+            raise InvalidArgument(f"a URI with control characters: {uri[:80]!r}", reason="BAD_URI")
 
 
 def check_speaker_options(options: pb.SpeakerOptions) -> None:
@@ -58,7 +60,7 @@ def check_live_header(header: pb.StreamReenactmentHeader) -> None:
             raise InvalidArgument(f"live option {name} = {value} is outside [0, {high}]", reason="BAD_LIVE_OPTION",
                                   metadata={"option": name})
     _known("options.lip_sync", options.lip_sync, types_pb2.LipSync)
-    check_uris(header.speaker, header.outputs.rtmp_url, header.outputs.hls_dir)
+    check_uris(header.speaker, header.outputs.rtmp_url, header.outputs.hls_dir, header.outputs.srt_url)
 
 
 def _non_negative(name: str, value: float, reason: str) -> None:

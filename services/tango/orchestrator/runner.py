@@ -103,10 +103,10 @@ class JobRunner:
             log.info("released unfinished jobs for another replica", extra={"jobs": released})
 
     # ---- requests -----------------------------------------------------------------------------
-    def submit(self, kind: str, request_id: str, request: Message) -> Job:
+    def submit(self, kind: str, request_id: str, request: Message, tenant: str = "") -> Job:
         pipeline = self.pipelines[kind]
         job, created = self.store.create(kind, request_id, request.SerializeToString(deterministic=True),
-                                         self.max_unfinished, target=pipeline.target_of(request))
+                                         self.max_unfinished, target=pipeline.target_of(request), tenant=tenant)
         if created:
             self._wake.set()
         return job
@@ -183,7 +183,7 @@ class JobRunner:
     # ---- one job ------------------------------------------------------------------------------
     def _run(self, job: Job, cancel: threading.Event) -> None:
         pipeline = self.pipelines[job.kind]
-        context = JobContext(self.store, job.id, self.owner, pipeline.stage_weights, cancel, self.metrics)
+        context = JobContext(self.store, job.id, self.owner, pipeline.stage_weights, cancel, self.metrics, job.tenant)
         try:
             if job.cancel_requested:
                 raise Cancelled("cancelled before it started", reason="JOB_CANCELLED")

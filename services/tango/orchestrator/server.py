@@ -18,6 +18,7 @@ from tango.orchestrator.servicer import OperationsServicer, OrchestratorServicer
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
 from tango.orchestrator.speakers import SpeakerCatalogue
 from tango.orchestrator.stage_clients import StageAddresses, StageClients
+from tango.orchestrator.tenancy import Tenancy
 from tango.orchestrator.uploads import UploadArea
 from tango.orchestrator.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc
 from tango.runtime.server import GrpcService, ServiceBinding
@@ -54,16 +55,16 @@ def build(config: OrchestratorConfig) -> OrchestratorService:
     addresses = StageAddresses(config.perception_addr, config.graph_addr, config.retrieval_addr, config.render_addr,
                                config.trainer_addr)
     clients = StageClients(addresses, config.stage_deadline_s, TlsFiles.from_config(config))
-    speakers = SpeakerCatalogue(store)
+    tenancy = Tenancy(jobs.db)
+    speakers, media = SpeakerCatalogue(store, tenancy), UploadArea(store, MAX_UPLOAD_BYTES, tenancy)
     speaker_pipeline = SpeakerPipeline(config, clients, speakers)
-    reenactment_pipeline = ReenactmentPipeline(config, clients, speakers, speaker_pipeline, inputs)
+    reenactment_pipeline = ReenactmentPipeline(config, clients, speakers, speaker_pipeline, inputs, media)
     metrics = OrchestratorMetrics()
     runner = JobRunner(jobs, {"speaker": speaker_pipeline, "reenactment": reenactment_pipeline},
                        workers=config.job_workers, max_unfinished=config.max_jobs_in_flight, metrics=metrics,
                        leasing=Leasing(config.lease_s))
     live = LiveConductor(config, clients, speakers, metrics)
-    core = OrchestratorCore(jobs, runner, speakers, UploadArea(store, MAX_UPLOAD_BYTES), speaker_pipeline,
-                            reenactment_pipeline, live)
+    core = OrchestratorCore(jobs, runner, speakers, media, speaker_pipeline, reenactment_pipeline, live)
     # two threads stay free for every other RPC, besides those of the live streams
     waits = wait_slots(max(1, config.max_workers - 2 - max(config.live_streams, 0)))
     orchestrator, operations = OrchestratorServicer(core, waits), OperationsServicer(core, waits)

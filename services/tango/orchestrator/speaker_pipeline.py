@@ -54,7 +54,7 @@ class SpeakerPipeline:
         key = key_sha256({"perceptions": [p.sha256 for p in perceptions], "checkpoint": options.checkpoint,
                           "train": not options.skip_embedding_training, "minutes": self._minutes(options),
                           "graph_schema": GRAPH_SCHEMA_VERSION})  # a new graph schema makes new speakers
-        known = self.catalogue.find(key)
+        known = self.catalogue.adopt(key, context.tenant)
         if known is not None:
             return known
         with context.stage("graph") as record:
@@ -79,7 +79,7 @@ class SpeakerPipeline:
             graph_nodes=int(graph.stats.get("kept_nodes", 0)),
             create_time=created,
         )
-        return self.catalogue.save(key, speaker)
+        return self.catalogue.save(key, speaker, context.tenant)
 
     def _minutes(self, options: pb.SpeakerOptions) -> float:
         return options.train_minutes or self.config.train_minutes

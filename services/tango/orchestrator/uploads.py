@@ -1,4 +1,5 @@
-"""Media uploaded by callers without shared storage, and downloads of produced files."""
+"""Media uploaded by callers without shared storage, and downloads of produced files, each the tenant's that
+uploaded or rendered it: another tenant can neither download it nor name it as a job's input (NOT_FOUND)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from tango.artifacts.store import ArtifactStore
+from tango.orchestrator.tenancy import MEDIA, Tenancy
 from tango.runtime.errors import InvalidArgument, MediaTooLarge, NotFound, UriNotAllowed
 
 KIND = "upload"
@@ -18,12 +20,25 @@ DOWNLOADABLE = ("render", KIND)
 
 
 class UploadArea:
-    def __init__(self, store: ArtifactStore, max_bytes: int):
+    def __init__(self, store: ArtifactStore, max_bytes: int, tenancy: Tenancy):
         self.store = store
         self.max_bytes = max_bytes
+        self.tenancy = tenancy
 
-    def save(self, filename: str, chunks: Iterable[bytes]) -> tuple[str, str, int]:
-        """Stores an uploaded file content-addressed; returns (path URI, sha256, size)."""
+    def grant(self, tenant: str, *uris: str) -> None:
+        """These produced files (a render's video and sidecar) are now also `tenant`'s."""
+        self.tenancy.grant(tenant, MEDIA, *(str(self._path(uri)) for uri in uris if uri))
+
+    def check_inputs(self, tenant: str, uris: Iterable[str]) -> None:
+        """A job's input inside the artifact store must be the tenant's own media; else it does not exist."""
+        root = Path(self.store.root_path).resolve()
+        for uri in uris:
+            path = self._path(uri)
+            if uri and root in path.parents and not self.tenancy.owns(tenant, MEDIA, str(path)):
+                raise NotFound(f"input {_shown(uri)!r} does not exist", reason="INPUT_NOT_FOUND")
+
+    def save(self, filename: str, chunks: Iterable[bytes], tenant: str) -> tuple[str, str, int]:
+        """Stores an uploaded file content-addressed, as `tenant`'s; returns (path URI, sha256, size)."""
         name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name)[:100]
         if not name or name.startswith("."):
             raise InvalidArgument(f"bad upload file name {filename!r}", reason="BAD_FILENAME")
@@ -45,18 +60,26 @@ class UploadArea:
         finally:
             spooled.unlink(missing_ok=True)
         stored = next(p for p in self.store.local_dir(info.uri, KIND).iterdir() if not p.name.startswith("_"))
+        self.tenancy.grant(tenant, MEDIA, str(stored.resolve()))
         return str(stored), sha, size
 
-    def read(self, uri: str) -> Iterator[bytes]:
-        """Streams a rendered video, its sidecar or an upload: <store>/<kind>/<sha256>/<file>."""
+    def read(self, uri: str, tenant: str) -> Iterator[bytes]:
+        """Streams a rendered video, its sidecar or an upload of `tenant`: <store>/<kind>/<sha256>/<file>."""
         root = Path(self.store.root_path).resolve()
-        path = Path(uri.removeprefix("file://")).resolve()
+        path = self._path(uri)
         parts = path.relative_to(root).parts if root in path.parents else ()
         if len(parts) != 3 or parts[0] not in DOWNLOADABLE or parts[2].startswith(("_", ".")):
-            shown = uri if len(uri) <= 200 else uri[:200] + "..."
-            raise UriNotAllowed(f"{shown!r} is not a rendered video, sidecar or upload of the artifact store")
-        if not path.is_file():
-            raise NotFound(f"{uri!r} does not exist", reason="FILE_NOT_FOUND")
+            raise UriNotAllowed(f"{_shown(uri)!r} is not a rendered video, sidecar or upload of the artifact store")
+        if not self.tenancy.owns(tenant, MEDIA, str(path)) or not path.is_file():
+            raise NotFound(f"{_shown(uri)!r} does not exist", reason="FILE_NOT_FOUND")
         with open(path, "rb") as handle:
             while block := handle.read(CHUNK):
                 yield block
+
+    @staticmethod
+    def _path(uri: str) -> Path:
+        return Path(uri.removeprefix("file://")).resolve()
+
+
+def _shown(uri: str) -> str:
+    return uri if len(uri) <= 200 else uri[:200] + "..."

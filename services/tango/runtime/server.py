@@ -21,6 +21,7 @@ from tango.runtime.tls import TlsFiles, server_credentials
 from tango.runtime.tokens import Authenticator
 
 log = logging.getLogger(__name__)
+CONCURRENT_RPCS_PER_WORKER = 64
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,10 @@ class GrpcService:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.so_reuseport", 0),
             ],
-            maximum_concurrent_rpcs=config.max_workers * 8,
+            # beyond this many RPCs in flight gRPC refuses every new one, the health check included: 64 callers
+            # waiting on operations (refused at once by the wait slots, but in flight meanwhile) once hit the
+            # former bound of 8 per worker and the probes failed with them
+            maximum_concurrent_rpcs=config.max_workers * CONCURRENT_RPCS_PER_WORKER,
         )
 
     def start(self) -> int:
