@@ -1,8 +1,13 @@
-"""A throw-away RTMP ingest for tests: Debian's nginx with libnginx-mod-rtmp, its own config in a temp directory
-under /tmp, on a free TCP port of 127.0.0.1, recording every published stream to `<record>/<name>.flv`.
+"""Throw-away ingests for tests, children of the test process (so `stop()` always ends them), and leak probes.
 
-nginx runs in the foreground (`daemon off`) as a child of the test process, so `stop()` always ends it; as root,
-its worker runs as `www-data` (nginx's default `nobody` may lack a group), which owns the recording folder."""
+- `RtmpServer`: Debian's nginx with libnginx-mod-rtmp, its own config in a temp directory under /tmp, on a free
+  TCP port of 127.0.0.1, recording every published stream to `<record>/<name>.flv`. nginx runs in the foreground
+  (`daemon off`); as root, its worker runs as `www-data` (nginx's default `nobody` may lack a group), which owns
+  the recording folder.
+- `SrtServer`: Debian's `srt-live-transmit` (srt-tools, the SRT project's own tool, not FFmpeg) as an SRT
+  listener on a free UDP port of 127.0.0.1, writing the bytes it receives (MPEG-TS) to a file; it exits when
+  its caller disconnects (`-a no`).
+- `child_pids()` / `thread_names()` / `hidden_files()`: what a live stream must not leave behind."""
 from __future__ import annotations
 
 import json
@@ -18,6 +23,7 @@ from pathlib import Path
 import pytest
 
 NGINX = Path("/usr/sbin/nginx")
+SRT_LIVE_TRANSMIT = "srt-live-transmit"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 RESERVED_PORTS = (range(50050, 50091), range(51050, 54301))  # used by a running mesh
 WORKER_USER = "www-data"
@@ -57,10 +63,21 @@ def require_nginx_rtmp() -> None:
         pytest.skip(message)
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 free right now, outside the ports a running mesh uses."""
+def require_tool(name: str, package: str) -> str:
+    """The tool's path; skips the test (fails it under CI) when it is absent."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is absent; apt-get install {package}"
+        if os.environ.get("CI"):
+            raise AssertionError(message + " (.ci/run installs it)")
+        pytest.skip(message)
+    return path
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A TCP (or UDP) port of 127.0.0.1 free right now, outside the ports a running mesh uses."""
     for _ in range(50):
-        with socket.socket() as probe:
+        with socket.socket(socket.AF_INET, kind) as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         if not any(port in reserved for reserved in RESERVED_PORTS):
@@ -143,6 +160,96 @@ class RtmpServer:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"nginx did not listen on 127.0.0.1:{self.port} within {timeout_s} s")
+
+
+class SrtServer:
+    """An SRT listener recording one caller's stream: `url` to push to, `wait_recorded()` once the caller left."""
+
+    def __init__(self):
+        self.binary = require_tool(SRT_LIVE_TRANSMIT, "srt-tools")
+        self.directory = Path(tempfile.mkdtemp(prefix="tango-srt-"))
+        self.recording = self.directory / "received.ts"
+        self.port = free_port(socket.SOCK_DGRAM)
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"srt://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> "SrtServer":
+        argv = [self.binary, "-a", "no", "-q", f"srt://127.0.0.1:{self.port}?mode=listener", "file://con"]
+        with self.recording.open("wb") as sink:
+            self._process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10.0
+        while not _udp_bound(self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                stderr = self._process.stderr.read().decode(errors="replace") if self._process.poll() is not None else ""
+                self.stop()
+                raise RuntimeError(f"srt-live-transmit did not listen on UDP {self.port}: {stderr}")
+            time.sleep(0.05)
+        return self
+
+    def wait_recorded(self, timeout_s: float = 15.0) -> Path:
+        """The recording once the listener has exited (its caller disconnected)."""
+        try:
+            self._process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"srt-live-transmit still receiving after {timeout_s} s") from None
+        return self.recording
+
+    def stop(self) -> None:
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait(timeout=10)
+            self._process.stderr.close()
+            self._process = None
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _udp_bound(port: int) -> bool:
+    """Whether a UDP socket is bound to `port` (the listener is up), from /proc/net/udp."""
+    wanted = f":{port:04X}"
+    for table in (Path("/proc/net/udp"), Path("/proc/net/udp6")):
+        if table.exists() and any(line.split()[1].endswith(wanted) for line in table.read_text().splitlines()[1:]):
+            return True
+    return False
+
+
+def child_pids(parent: int | None = None) -> set[int]:
+    """Live (or zombie, not reaped) child processes of `parent` (this process), from /proc (no psutil)."""
+    parent = os.getpid() if parent is None else parent
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+        if int(fields[1]) == parent:
+            children.add(int(entry.name))
+    return children
+
+
+def thread_names() -> set[str]:
+    import threading
+
+    return {t.name for t in threading.enumerate()}
+
+
+def hidden_files(*folders: Path) -> list[Path]:
+    """Files and folders whose name starts with a dot (HlsWriter's and the store's temporary names)."""
+    return sorted(p for folder in folders if folder.exists() for p in folder.rglob(".*"))
 
 
 def ffprobe(target: str) -> dict:

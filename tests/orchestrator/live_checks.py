@@ -1,6 +1,6 @@
 """Live mode on the real local mesh (called by test_mesh_jobs.py, which owns the mesh and the speaker): a stream
-end to end with its HLS output, the picture against an offline render of the same path, bad input, capacity,
-a silent caller and a caller that hangs up."""
+end to end with its LL-HLS, RTMP and SRT outputs, the picture against an offline render of the same path, bad
+input, capacity, a silent caller and a caller that hangs up (its SRT relay process ended with it)."""
 from __future__ import annotations
 
 import io
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from live_servers import ffprobe
+from live_servers import SrtServer, child_pids, ffprobe, hidden_files
 from tango.cli.live_client import LiveRun, play
 from tango.graph.artifact_io import GraphArtifact
 from tango.media.audio import load_audio
@@ -37,7 +37,7 @@ SPEECH = "audio/s2g_001.wav"
 
 
 def _stub(mesh: LocalMesh) -> pb_grpc.OrchestratorServiceStub:
-    return pb_grpc.OrchestratorServiceStub(grpc.insecure_channel(mesh.endpoint("orchestrator")))
+    return pb_grpc.OrchestratorServiceStub(mesh.channel("orchestrator"))
 
 
 def _pcm(media_dir: Path, rate: int, seconds: float) -> np.ndarray:
@@ -63,8 +63,17 @@ def check_live_stream(mesh: LocalMesh, speaker: str, media_dir: Path, inputs_roo
     pcm = _pcm(media_dir, 48000, 8.0)
     header = _header(speaker, rate=48000)
     header.outputs.hls_dir = str(inputs_root / "live-hls")
+    header.outputs.hls_low_latency = True
     header.outputs.rtmp_url = rtmp_server.url("mesh")
-    run = play(_stub(mesh), header, pcm, chunk_s=0.2, realtime=False, timeout_s=600)
+    srt_server = SrtServer().start()
+    try:
+        header.outputs.srt_url = srt_server.url
+        run = play(_stub(mesh), header, pcm, chunk_s=0.2, realtime=False, timeout_s=600)
+        srt_received = ffprobe(str(srt_server.wait_recorded()))  # what the SRT listener received (MPEG-TS)
+    finally:
+        srt_server.stop()
+    assert {s["codec_name"] for s in srt_received["streams"]} == {"h264", "aac"}
+    assert float(srt_received["format"]["duration"]) == pytest.approx(8.0, abs=0.2)
     assert run.started.height in (720, 480, 360) and run.started.width % 2 == 0  # a rung of the ladder
     assert [s.index for s in run.segments] == list(range(len(run.segments)))
     starts = np.array([s.start_s for s in run.segments])
@@ -80,9 +89,14 @@ def check_live_stream(mesh: LocalMesh, speaker: str, media_dir: Path, inputs_roo
     assert (probe["video_codec"], probe["audio_codec"]) == ("h264", "aac")
     assert abs(probe["video_duration_s"] - 8.0) <= 1.5 / probe["fps"]
     playlist = (inputs_root / "live-hls" / "index.m3u8").read_text()
-    assert "#EXT-X-ENDLIST" in playlist and playlist.count("#EXTINF") >= len(run.segments) - 1
+    extinf = [float(line[len("#EXTINF:"):].rstrip(",")) for line in playlist.splitlines() if line.startswith("#EXTINF:")]
+    assert "#EXT-X-ENDLIST" in playlist and sum(extinf) == pytest.approx(8.0, abs=0.1)
+    assert len(extinf) < len(run.segments)  # LL-HLS: the live segments were parts, grouped into longer segments
+    assert list((inputs_root / "live-hls").glob("segment_00000.*.m4s"))  # the parts written as they came
+    assert hidden_files(inputs_root / "live-hls") == []
     with av.open(str(inputs_root / "live-hls" / "index.m3u8")) as hls:
         assert hls.streams.video[0].codec_context.name == "h264"
+    assert float(ffprobe(str(inputs_root / "live-hls" / "index.m3u8"))["format"]["duration"]) == pytest.approx(8.0, abs=0.2)
     received = ffprobe(str(rtmp_server.wait_recorded("mesh")))  # what the RTMP ingest recorded
     assert {s["codec_name"] for s in received["streams"]} == {"h264", "aac"}
     assert float(received["format"]["duration"]) == pytest.approx(8.0, abs=0.2)
@@ -96,10 +110,10 @@ def check_live_matches_offline_render(mesh: LocalMesh, name: str, media_dir: Pat
     frames outside every transition window of both are the same reference frames (PSNR of the two encodes)."""
     speaker = _stub(mesh).GetSpeaker(pb.GetSpeakerRequest(name=name), timeout=10)
     audio = media_dir / SPEECH
-    retrieval = retrieval_grpc.RetrievalServiceStub(grpc.insecure_channel(mesh.endpoint("retrieval")))
+    retrieval = retrieval_grpc.RetrievalServiceStub(mesh.channel("retrieval"))
     path = retrieval.SearchPath(retrieval_pb.SearchPathRequest(graph_uri=speaker.graph.uri, audio_uri=str(audio),
                                                                checkpoint=speaker.checkpoint), timeout=300)
-    render = render_grpc.RenderServiceStub(grpc.insecure_channel(mesh.endpoint("render")))
+    render = render_grpc.RenderServiceStub(mesh.channel("render"))
     footage = render_pb.SpeakerFootage(name=speaker.name, reference_uris=speaker.reference_uris,
                                        perceptions=speaker.perceptions, graph=speaker.graph)
     offline = [r for r in render.RenderVideo(render_pb.RenderVideoRequest(
@@ -210,9 +224,18 @@ def check_live_capacity_idle_and_close(mesh: LocalMesh, speaker: str, media_dir:
         thread.join(60)
     release.set()
     assert outcomes == {k: (grpc.StatusCode.DEADLINE_EXCEEDED, "LIVE_INPUT_IDLE") for k in range(2)}
-    # a caller that hangs up mid-stream: its slot is free again at once
-    with pytest.raises(HangUp):
-        play(stub, _header(speaker), _pcm(media_dir, 16000, 6.0), chunk_s=0.1, realtime=True, on_segment=_hang_up)
+    # a caller that hangs up mid-stream: its slot is free again at once, and its SRT relay (an ffmpeg child of the
+    # render service) is ended with it
+    srt_server = SrtServer().start()
+    try:
+        header = _header(speaker)
+        header.outputs.srt_url = srt_server.url
+        with pytest.raises(HangUp):
+            play(stub, header, _pcm(media_dir, 16000, 6.0), chunk_s=0.1, realtime=True, on_segment=_hang_up)
+        srt_server.wait_recorded(timeout_s=30)  # the relay ended the SRT connection
+    finally:
+        srt_server.stop()
+    _assert_no_relay_left(mesh, timeout_s=15)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -222,6 +245,27 @@ def check_live_capacity_idle_and_close(mesh: LocalMesh, speaker: str, media_dir:
             assert error.reason == "LIVE_CAPACITY" and time.monotonic() < deadline
             time.sleep(0.5)
     assert abs(run.media_s - 2.0) <= 1.5 / run.started.fps
+
+
+def _assert_no_relay_left(mesh: LocalMesh, timeout_s: float) -> None:
+    """No process left under the render service besides what it had before live streams (no ffmpeg relay)."""
+    renders = [m.pid for m in mesh.members() if m.of == "render"]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        below = {pid for render in renders for pid in child_pids(render)}
+        below |= {pid for parent in below for pid in child_pids(parent)}
+        left = [pid for pid in below if _comm(pid) == "ffmpeg"]
+        if not left:
+            return
+        assert time.monotonic() < deadline, f"ffmpeg relay(s) {left} left under the render service"
+        time.sleep(0.5)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""  # ended meanwhile
 
 
 class HangUp(Exception):

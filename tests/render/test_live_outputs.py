@@ -136,3 +136,104 @@ def test_ingest_lost_mid_stream_raises_instead_of_hanging(stream):
     assert lost.value.reason == "RTMP_PUSH_FAILED"
     assert time.monotonic() - started < 5.0
     pusher.close()  # already closed by the failure: a no-op
+
+
+def parse_media_playlist(text: str) -> dict:
+    """A small RFC 8216bis media playlist reader: header tags, then segments, each with its EXT-X-PART tags."""
+    header, segments, parts = {}, [], []
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-PART:"):
+            parts.append(_attributes(line.split(":", 1)[1]))
+        elif line.startswith("#EXTINF:"):
+            extinf = float(line[len("#EXTINF:"):].rstrip(","))
+        elif line and not line.startswith("#"):
+            segments.append({"uri": line, "duration": extinf, "parts": parts})
+            parts = []
+        elif line.startswith("#EXT") and ":" in line:
+            tag, value = line[1:].split(":", 1)
+            header[tag] = _attributes(value) if "=" in value and not value.startswith("URI") else value
+        elif line.startswith("#EXT"):
+            header[line[1:]] = True
+    return {"header": header, "segments": segments, "open_parts": parts}
+
+
+def _attributes(text: str) -> dict[str, str]:
+    out = {}
+    for item in text.split(","):
+        key, value = item.split("=", 1)
+        out[key] = value.strip('"')
+    return out
+
+
+def check_ll_hls_rules(playlist: dict, directory) -> None:
+    """What RFC 8216bis asks of a playlist with partial segments, and that every URI it names exists."""
+    header = playlist["header"]
+    part_target = float(header["EXT-X-PART-INF"]["PART-TARGET"])
+    assert float(header["EXT-X-SERVER-CONTROL"]["PART-HOLD-BACK"]) >= 3 * part_target - 1e-9  # MUST >= 2x, SHOULD 3x
+    assert "CAN-BLOCK-RELOAD" not in header["EXT-X-SERVER-CONTROL"]  # files only: no blocking reload to offer
+    target = int(header["EXT-X-TARGETDURATION"])
+    all_parts = [p for s in playlist["segments"] for p in s["parts"]] + playlist["open_parts"]
+    assert all_parts, "no partial segment listed"
+    for part in all_parts:
+        assert float(part["DURATION"]) <= part_target + 1e-9 and part["INDEPENDENT"] == "YES"
+        assert (directory / part["URI"]).is_file()
+    for segment in playlist["segments"]:
+        assert round(segment["duration"]) <= target and (directory / segment["uri"]).is_file()
+        if segment["parts"]:
+            assert sum(float(p["DURATION"]) for p in segment["parts"]) == pytest.approx(segment["duration"], abs=2e-3)
+            joined = b"".join((directory / p["URI"]).read_bytes() for p in segment["parts"])
+            assert joined == (directory / segment["uri"]).read_bytes()  # a segment is its parts, concatenated
+    listed = [s for s in playlist["segments"] if s["parts"]]  # parts only for the last three target durations
+    assert playlist["segments"][len(playlist["segments"]) - len(listed):] == listed  # the newest ones
+    assert sum(s["duration"] for s in listed[1:]) <= 3 * target + 1e-9
+
+
+def test_ll_hls_parts_are_published_per_live_segment_and_read_back(tmp_path):
+    init, segments = synthetic_stream(12.0)  # 12 live segments of 1 s: 12 parts, 6 HLS segments of 2 parts
+    writer = HlsWriter(tmp_path, target_duration_s=1.0, parts_per_segment=2)
+    for k, segment in enumerate(segments[:-1]):
+        writer.write(segment, init)
+        playlist = parse_media_playlist(writer.playlist.read_text())
+        check_ll_hls_rules(playlist, tmp_path)
+        newest = (playlist["open_parts"] or playlist["segments"][-1]["parts"])[-1]
+        assert newest["URI"] == f"segment_{k // 2:05d}.{k % 2}.m4s"  # listed as soon as it is written
+        info = ffprobe_bytes(tmp_path, init + (tmp_path / newest["URI"]).read_bytes())  # a part plays on its own
+        assert {s["codec_name"]: int(s["nb_read_packets"]) for s in info["streams"]}["h264"] == 30
+        assert {s["codec_name"] for s in info["streams"]} == {"aac", "h264"}
+    assert playlist["header"]["EXT-X-TARGETDURATION"] == "2"
+    assert [s["uri"] for s in playlist["segments"] if not s["parts"]] == ["segment_00000.m4s"]  # > 3 TDs back
+    writer.write(segments[-1], init)
+    writer.close()
+    lines = playlist_lines(writer.playlist)
+    assert lines[-1] == "#EXT-X-ENDLIST" and not any(line.startswith("#EXT-X-PART") for line in lines)
+    info = ffprobe(str(writer.playlist))  # FFmpeg's HLS demuxer reads the 2 s segments
+    assert {s["codec_name"]: int(s["nb_read_packets"]) for s in info["streams"]}["h264"] == 360
+    assert float(info["format"]["duration"]) == pytest.approx(12.0, abs=0.2)
+    with av.open(str(writer.playlist)) as container:
+        assert sum(1 for p in container.demux(video=0) if p.size) == 360
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def ffprobe_bytes(directory, data: bytes) -> dict:
+    probe = directory / "probe.mp4"
+    probe.write_bytes(data)
+    try:
+        return ffprobe(str(probe))
+    finally:
+        probe.unlink()
+
+
+def test_ll_hls_sliding_window_deletes_unlisted_parts(tmp_path):
+    init, segments = synthetic_stream(12.0)
+    writer = HlsWriter(tmp_path, target_duration_s=1.0, window=2, parts_per_segment=2)
+    for segment in segments:
+        writer.write(segment, init)
+    playlist = parse_media_playlist(writer.playlist.read_text())
+    check_ll_hls_rules(playlist, tmp_path)
+    assert [s["uri"] for s in playlist["segments"]] == ["segment_00004.m4s", "segment_00005.m4s"]
+    assert playlist["header"]["EXT-X-MEDIA-SEQUENCE"] == "4"
+    parts = sorted(p.name for p in tmp_path.glob("segment_*.*.m4s"))
+    # listed (4, 5) and, for as long again (+ the open segment), unlisted ones (1-3); 0 deleted
+    assert parts == [f"segment_0000{s}.{p}.m4s" for s in range(1, 6) for p in range(2)]
+    writer.close()
+    assert not list(tmp_path.glob(".*"))

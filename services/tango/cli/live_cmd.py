@@ -29,7 +29,11 @@ def register(subparsers) -> None:
                       help="send audio at real-time pace (default; --no-realtime sends it as fast as it is taken)")
     live.add_argument("-o", "--output", default="", help="write the stream as one fragmented MP4")
     live.add_argument("--rtmp", default="", help="rtmp:// ingest URL the render stage pushes the stream to")
+    live.add_argument("--srt", default="", help="srt://host:port[?options] listener the render stage pushes the "
+                      "stream to (MPEG-TS)")
     live.add_argument("--hls", default="", help="directory the render stage writes an HLS playlist to")
+    live.add_argument("--ll-hls", action="store_true", help="with --hls: low-latency HLS (each segment also "
+                      "published as a partial segment the moment it exists)")
     live.add_argument("--lookahead", type=float, default=0.0, help="seconds of look-ahead (default: the mesh's)")
     live.add_argument("--height", type=int, default=0,
                       help="output height (default: the render stage's resolution ladder chooses)")
@@ -53,7 +57,8 @@ def run_live(args) -> int:
         speaker=speaker, audio_format=types_pb2.AudioFormat(sample_rate_hz=SPEECH_SAMPLE_RATE, channels=1),
         options=pb.LiveOptions(lookahead_s=args.lookahead, height=args.height, segment_s=args.segment,
                                lip_sync=types_pb2.LIP_SYNC_UNSPECIFIED if args.lipsync else types_pb2.LIP_SYNC_OFF),
-        outputs=types_pb2.LiveOutputs(rtmp_url=args.rtmp, hls_dir=str(Path(args.hls).resolve()) if args.hls else ""))
+        outputs=types_pb2.LiveOutputs(rtmp_url=args.rtmp, srt_url=args.srt, hls_low_latency=args.ll_hls,
+                                      hls_dir=str(Path(args.hls).resolve()) if args.hls else ""))
     if args.action == "bench":
         runs = concurrent_runs(header, pcm, args.streams, args.chunk_ms / 1000)
         figures = summary(runs)

@@ -275,11 +275,17 @@ class LiveRenderSession:
         return out
 
     def close(self) -> None:
-        if self.load is not None:
-            self.load.close()
-        self.encoder.close()
-        for sink in self.sinks:
-            sink.close()
+        """Frees the encoder and ends every output (child processes, threads, playlists), each one even when an
+        earlier one fails; the first failure is raised afterwards."""
+        failures = []
+        ends = [self.load.close] if self.load is not None else []
+        for end in (*ends, self.encoder.close, *(sink.close for sink in self.sinks)):
+            try:
+                end()
+            except Exception as failure:  # noqa: BLE001 - raised below, once every output has ended
+                failures.append(failure)
+        if failures:
+            raise failures[0]
 
     def _segment(self, schedule: FrameSchedule, stop: int, final: int, last: bool = False) -> RenderedSegment:
         """Output frames [emitted, stop) drawn, lip-synced, encoded and handed to the outputs; `final`: the

@@ -17,9 +17,13 @@ from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.frame_bank import FrameBank
 from tango.render.live import FrameDrawer, LiveOptions, LiveRenderSession, LiveTimeline, SegmentSink
 from tango.render.live_outputs import HlsWriter, RtmpPusher
+from tango.render.live_srt import SrtPusher
 from tango.render.transitions import TransitionModel
 from tango.runtime.errors import InvalidArgument
 from tango.runtime.progress import StopFn
+
+
+LL_HLS_SEGMENT_S = 2.0  # low-latency HLS: live segments (its parts) grouped into HLS segments of about this length
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class LiveRequest:
 class LiveOutputSpec:
     rtmp_url: str = ""
     hls_dir: str = ""
+    srt_url: str = ""
+    hls_low_latency: bool = False
 
 
 def open_session(core, footage, pcm: PcmFormat, request: LiveRequest, outputs: LiveOutputSpec,
@@ -66,24 +72,39 @@ def open_session(core, footage, pcm: PcmFormat, request: LiveRequest, outputs: L
                                       config.interpolator_fallback, config.live_transition_method)
         mouths = None if request.lip_sync == "off" else LiveMouths.open(perceptions, bank.frames, fps,
                                                                          pad=options.longest_window + 1)
-        sinks = _sinks(outputs, options, fps, core.inputs)
+        _open_sinks(sinks, outputs, options, fps, core.inputs)
         return LiveRenderSession(timeline, FrameDrawer(bank, transitions), pcm, fps, options, sinks, load, mouths)
     except BaseException:
         load.close()
-        for sink in sinks:
-            sink.close()
+        close_quietly(sinks)
         raise
 
 
-def _sinks(outputs: LiveOutputSpec, options: LiveOptions, fps: float, inputs: InputResolver) -> list[SegmentSink]:
-    """The broadcast outputs asked for: an HLS directory inside the allowed roots (created), an RTMP ingest."""
-    sinks: list[SegmentSink] = []
+def close_quietly(sinks: list[SegmentSink]) -> None:
+    """Closes every output after a failure (an output that fails to close too must not hide the first error)."""
+    for sink in sinks:
+        try:
+            sink.close()
+        except Exception:  # noqa: BLE001 - the error being raised is the one that matters
+            pass
+
+
+def _open_sinks(sinks: list[SegmentSink], outputs: LiveOutputSpec, options: LiveOptions, fps: float,
+                inputs: InputResolver) -> None:
+    """Appends the broadcast outputs asked for to `sinks` as each opens (the caller closes them if a later one
+    fails): an HLS directory inside the allowed roots (created), an RTMP ingest, an SRT listener."""
+    if outputs.hls_low_latency and not outputs.hls_dir:
+        raise InvalidArgument("hls_low_latency asks for partial segments of an HLS output, and hls_dir is empty",
+                              reason="BAD_LIVE_OUTPUT")
     if outputs.hls_dir:
         if len(outputs.hls_dir) > 4096:
             raise InvalidArgument("the HLS directory's path is longer than 4096 characters", reason="URI_TOO_LONG")
         directory = inputs.inside_roots(outputs.hls_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        sinks.append(HlsWriter(directory, target_duration_s=options.segment_frames / fps))
+        segment_s = options.segment_frames / fps
+        parts = max(1, round(LL_HLS_SEGMENT_S / segment_s)) if outputs.hls_low_latency else 0
+        sinks.append(HlsWriter(directory, target_duration_s=segment_s, parts_per_segment=parts))
     if outputs.rtmp_url:
         sinks.append(RtmpPusher(outputs.rtmp_url))
-    return sinks
+    if outputs.srt_url:
+        sinks.append(SrtPusher(outputs.srt_url))

@@ -6,6 +6,14 @@
   it has been out of the playlist for another `window` segments (players still downloading it keep it).
   EXTINF is the segment's video duration; an audio-only last segment (`SegmentEncoder.close()`) gets the
   length of its audio, never 0 (end the stream with `encode_segment(..., final=True)` to have none).
+  Low-latency mode (`parts_per_segment` > 0, LL-HLS of RFC 8216bis): each live segment (one CMAF fragment that
+  starts with an IDR) is published at once as a partial segment (`segment_00003.2.m4s`, `#EXT-X-PART` with
+  INDEPENDENT=YES, `#EXT-X-PART-INF:PART-TARGET` = the live segment's length) and every `parts_per_segment` of
+  them, concatenated, make one HLS segment (a CMAF segment of several fragments): LL clients play the parts as
+  soon as they exist, others the longer segments. Part tags are listed for the segments of the last three
+  target durations (and the open one); their files are deleted once unlisted for as long. Files only: no
+  blocking playlist reload and no preload hints (both need an origin that holds requests open), so
+  `#EXT-X-SERVER-CONTROL` carries PART-HOLD-BACK (3 part targets) and leaves CAN-BLOCK-RELOAD at its NO.
 - `RtmpPusher`: FLV over rtmp:// (an ingest such as nginx-rtmp, YouTube, Twitch). Each segment is demuxed
   from `init + segment` in memory and its packets are remuxed into FFmpeg's `fifo` muxer wrapping `flv`: the
   network I/O runs on FFmpeg's own thread, so `write` only queues packets (the render loop never waits on
@@ -23,6 +31,7 @@ import socket
 import ssl
 import uuid
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,6 +50,10 @@ def segment_name(index: int) -> str:
     return f"segment_{index:05d}.m4s"
 
 
+def part_name(segment: int, part: int) -> str:
+    return f"segment_{segment:05d}.{part}.m4s"
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Writes a hidden temporary file beside `path`, then renames it onto `path`."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
@@ -51,19 +64,34 @@ def write_atomic(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-class HlsWriter:
-    """`write(segment, init)` per segment, `close()` once: an HLS v7 fMP4 playlist in `directory`."""
+@dataclass
+class _HlsSegment:
+    name: str
+    duration: float
+    parts: list[tuple[str, float]] = field(default_factory=list)  # (file name, duration); [] without parts
 
-    def __init__(self, directory: Path | str, target_duration_s: float, window: int = 0):
-        if not target_duration_s > 0 or window < 0:
-            raise InvalidArgument(f"HLS needs target_duration_s > 0 and window >= 0, got {target_duration_s}, {window}")
+
+class HlsWriter:
+    """`write(segment, init)` per segment, `close()` once: an HLS v7 fMP4 playlist in `directory`
+    (LL-HLS partial segments with `parts_per_segment` > 0)."""
+
+    def __init__(self, directory: Path | str, target_duration_s: float, window: int = 0, parts_per_segment: int = 0):
+        if not target_duration_s > 0 or window < 0 or parts_per_segment < 0:
+            raise InvalidArgument(f"HLS needs target_duration_s > 0, window >= 0 and parts_per_segment >= 0, got "
+                                  f"{target_duration_s}, {window}, {parts_per_segment}")
         self.directory = Path(directory)
-        self.target_duration = math.ceil(target_duration_s)  # EXT-X-TARGETDURATION is an integer
+        self.parts_per_segment = int(parts_per_segment)
+        self.part_target = float(target_duration_s)  # a live segment's length: PART-TARGET in LL mode
+        span = target_duration_s * max(1, self.parts_per_segment)
+        self.target_duration = math.ceil(span - 1e-9)  # EXT-X-TARGETDURATION is an integer
         self.window = int(window)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._init: bytes | None = None
-        self._entries: deque[tuple[str, float]] = deque()  # (file name, EXTINF) in the playlist
+        self._entries: deque[_HlsSegment] = deque()  # in the playlist
         self._expired: deque[str] = deque()  # out of the playlist, not yet deleted
+        self._open: list[tuple[str, float, bytes]] = []  # parts of the segment being built
+        self._unlisted_parts: deque[list[str]] = deque()  # part files out of the playlist, not yet deleted
+        self._next_segment = 0
         self._first_sequence = 0  # EXT-X-MEDIA-SEQUENCE
         self._closed = False
 
@@ -80,38 +108,95 @@ class HlsWriter:
         elif init is not self._init and init != self._init:
             raise FailedPrecondition("the init segment changed in the middle of an HLS stream")
         duration = segment.duration_s if segment.frames else segment.audio_end_s - segment.audio_start_s
-        if round(duration) > self.target_duration:
-            raise InvalidArgument(f"segment {segment.index} lasts {duration:.3f} s, above the HLS target duration "
-                                  f"{self.target_duration} s", metadata={"segment": segment.index})
-        name = segment_name(segment.index)
-        write_atomic(self.directory / name, segment.data)
-        self._entries.append((name, duration))
-        while self.window and len(self._entries) > self.window:
-            self._expired.append(self._entries.popleft()[0])
-            self._first_sequence += 1
+        if self.parts_per_segment:
+            self._write_part(segment, duration)
+        else:
+            if round(duration) > self.target_duration:
+                raise InvalidArgument(f"segment {segment.index} lasts {duration:.3f} s, above the HLS target "
+                                      f"duration {self.target_duration} s", metadata={"segment": segment.index})
+            self._add(_HlsSegment(segment_name(self._next_segment), duration), segment.data)
         self._write_playlist(ended=False)
-        while len(self._expired) > self.window:
-            (self.directory / self._expired.popleft()).unlink(missing_ok=True)
+        self._delete_expired()
 
     def close(self) -> None:
-        """Ends the playlist (EXT-X-ENDLIST); the segment files stay."""
+        """Ends the playlist (EXT-X-ENDLIST, part tags dropped); the segment files stay."""
         if self._closed:
             return
         self._closed = True
+        if self._open:
+            self._complete_segment()
         if self._init is not None:
             self._write_playlist(ended=True)
 
+    def _write_part(self, segment: MediaSegment, duration: float) -> None:
+        if duration > self.part_target + 1e-3:
+            raise InvalidArgument(f"segment {segment.index} lasts {duration:.3f} s, above the LL-HLS part target "
+                                  f"{self.part_target:.3f} s", metadata={"segment": segment.index})
+        name = part_name(self._next_segment, len(self._open))
+        write_atomic(self.directory / name, segment.data)
+        self._open.append((name, duration, segment.data))
+        if len(self._open) == self.parts_per_segment or segment.final:
+            self._complete_segment()
+
+    def _complete_segment(self) -> None:
+        parts, self._open = self._open, []
+        entry = _HlsSegment(segment_name(self._next_segment), sum(d for _, d, _ in parts),
+                            [(name, d) for name, d, _ in parts])
+        self._add(entry, b"".join(data for _, _, data in parts))
+
+    def _add(self, entry: _HlsSegment, data: bytes) -> None:
+        write_atomic(self.directory / entry.name, data)
+        self._entries.append(entry)
+        self._next_segment += 1
+        while self.window and len(self._entries) > self.window:
+            gone = self._entries.popleft()
+            self._expired.append(gone.name)
+            if gone.parts:
+                self._unlisted_parts.append([name for name, _ in gone.parts])
+                gone.parts = []
+            self._first_sequence += 1
+        self._unlist_old_parts()
+
+    def _unlist_old_parts(self) -> None:
+        """Part tags only for the segments of the last three target durations (RFC 8216bis 6.2.2)."""
+        recent = 0.0
+        for entry in reversed(self._entries):
+            if recent > 3 * self.target_duration and entry.parts:
+                self._unlisted_parts.append([name for name, _ in entry.parts])
+                entry.parts = []
+            recent += entry.duration
+
+    def _delete_expired(self) -> None:
+        while len(self._expired) > self.window:
+            (self.directory / self._expired.popleft()).unlink(missing_ok=True)
+        listed = sum(1 for entry in self._entries if entry.parts) + 1
+        while len(self._unlisted_parts) > listed:
+            for name in self._unlisted_parts.popleft():
+                (self.directory / name).unlink(missing_ok=True)
+
     def _write_playlist(self, ended: bool) -> None:
-        lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{self.target_duration}",
-                 f"#EXT-X-MEDIA-SEQUENCE:{self._first_sequence}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{self.target_duration}"]
+        parts = self.parts_per_segment and not ended
+        if parts:
+            lines += [f"#EXT-X-SERVER-CONTROL:PART-HOLD-BACK={3 * self.part_target:.3f}",
+                      f"#EXT-X-PART-INF:PART-TARGET={self.part_target:.3f}"]
+        lines += [f"#EXT-X-MEDIA-SEQUENCE:{self._first_sequence}", "#EXT-X-INDEPENDENT-SEGMENTS"]
         if not self.window:
             lines.append("#EXT-X-PLAYLIST-TYPE:EVENT")
         lines.append(f'#EXT-X-MAP:URI="{INIT_NAME}"')
-        for name, duration in self._entries:
-            lines += [f"#EXTINF:{duration:.3f},", name]
+        for entry in self._entries:
+            if parts:
+                lines += [_part_tag(name, duration) for name, duration in entry.parts]
+            lines += [f"#EXTINF:{entry.duration:.3f},", entry.name]
+        if parts:
+            lines += [_part_tag(name, duration) for name, duration, _ in self._open]
         if ended:
             lines.append("#EXT-X-ENDLIST")
         write_atomic(self.playlist, ("\n".join(lines) + "\n").encode())
+
+
+def _part_tag(name: str, duration: float) -> str:
+    return f'#EXT-X-PART:DURATION={duration:.3f},URI="{name}",INDEPENDENT=YES'  # every part starts with an IDR
 
 
 class RtmpPusher:

@@ -49,7 +49,8 @@ class RenderServicer(pb_grpc.RenderServiceServicer):
                             transition_frames=header.options.transition_frames,
                             interpolator=header.options.interpolator,
                             lip_sync=LIP_SYNC_MODES.get(header.options.lip_sync, f"enum value {header.options.lip_sync}")),
-                LiveOutputSpec(rtmp_url=header.outputs.rtmp_url, hls_dir=header.outputs.hls_dir),
+                LiveOutputSpec(rtmp_url=header.outputs.rtmp_url, hls_dir=header.outputs.hls_dir,
+                               srt_url=header.outputs.srt_url, hls_low_latency=header.outputs.hls_low_latency),
                 should_stop_for(context))
             try:
                 width, height = session.encoded_size
