@@ -120,6 +120,14 @@ def test_layered_frames_keep_the_plate_where_no_person_is(client):
     with pytest.raises(InvalidArgument) as caught:
         client.interpolate(before, after, 3, method="layered")
     assert caught.value.reason == "MASKS_REQUIRED"
+    no_face = np.full((2, 95, 3), np.nan, np.float32)  # face landmarks travel too; no face: drawn as without them
+    same = client.interpolate(before, after, 4, method="layered",
+                              layers=(masks_before, masks_after, plate, no_face, no_face))
+    assert np.array_equal(same, frames)
+    with pytest.raises(InvalidArgument) as caught:
+        client.interpolate(before, after, 3, method="layered",
+                           layers=(masks_before, masks_after, plate, no_face[:, :68], no_face[:, :68]))
+    assert caught.value.reason == "BAD_TRANSITION_INPUT"
 
 
 def test_metrics_endpoint_serves_triton_and_model_metrics(server, client):

@@ -43,16 +43,17 @@ class TritonPythonModel:
 
     @staticmethod
     def _layers(request, before: np.ndarray, after: np.ndarray, method: str) -> dict:
-        """`layered`: perception's low-resolution masks refined on the frames (guided filter), and the plate."""
+        """`layered`: perception's low-resolution masks refined on the frames (guided filter), the plate and the
+        face landmarks (checked by TransitionInterpolator)."""
         if method != "layered":
             return {}
-        masks_before, masks_after, plate = layer_inputs(pb_utils, request)
+        masks_before, masks_after, plate, landmarks_before, landmarks_after = layer_inputs(pb_utils, request)
         if masks_before is None or masks_after is None:
             return {}  # TransitionInterpolator answers MASKS_REQUIRED
         if len(masks_before) != len(before) or len(masks_after) != len(after):
             raise InvalidArgument("one mask per context frame", reason="BAD_TRANSITION_INPUT")
         return {"masks_before": refine_masks(before, masks_before > 0), "masks_after": refine_masks(after, masks_after > 0),
-                "plate": plate}
+                "plate": plate, "landmarks_before": landmarks_before, "landmarks_after": landmarks_after}
 
     def finalize(self):
         self.interpolator = None

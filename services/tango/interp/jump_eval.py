@@ -8,7 +8,7 @@ the mesh, as `tango graph build` does, and hands their artifacts here):
    gaps and the background plate need; person masks are perception's, refined at source resolution
    (`tango.interp.masks`); the plate is the masked temporal median of `plate_frames` frames spread over
    the video, the held-out gap windows left out unless that leaves fewer than half of them
-   (`tango.interp.plate`);
+   (`tango.interp.plate`); `layered` also gets perception's face landmarks of the context frames;
 3. every model draws every window; the no-reference measures of `tango.interp.jump_measures` score it,
    PSNR / SSIM score it against the footage's own continuous stretch where one matches the window's ends;
 4. held-out gaps (the protocol of `tango.interp.evaluate`: n real frames cut out, regenerated from the k
@@ -77,18 +77,22 @@ class TransitionInputs:
     masks_before: np.ndarray  # (k, H, W) float32
     masks_after: np.ndarray  # (k, H, W) float32
     plate: np.ndarray | None  # (H, W, 3) uint8
+    landmarks_before: np.ndarray | None = None  # (k, 95, 3) float32 perception's face points, NaN rows: no face
+    landmarks_after: np.ndarray | None = None
 
 
 Model = Callable[[TransitionInputs], np.ndarray]  # -> (n, H, W, 3) uint8
 
 
 def models_by_name(names: tuple[str, ...]) -> dict[str, Model]:
-    """The interpolators under test, all through `TransitionInterpolator` (layered gets masks and plate)."""
+    """The interpolators under test, all through `TransitionInterpolator` (layered gets masks, plate and face
+    landmarks)."""
     engine = TransitionInterpolator()
 
     def model(name: str) -> Model:
         def draw(x: TransitionInputs) -> np.ndarray:
-            extra = {"masks_before": x.masks_before, "masks_after": x.masks_after, "plate": x.plate} \
+            extra = {"masks_before": x.masks_before, "masks_after": x.masks_after, "plate": x.plate,
+                     "landmarks_before": x.landmarks_before, "landmarks_after": x.landmarks_after} \
                 if name == "layered" else {}
             return engine.interpolate(x.before, x.after, x.num_frames, name, **extra)
         return draw
@@ -111,7 +115,10 @@ class _Footage:
     def inputs(self, before: np.ndarray, after: np.ndarray, n: int, plate: Plate | None) -> TransitionInputs:
         b, a = self.stack(before), self.stack(after)
         masks_b, masks_a = refine_masks(b, self.low_masks[before]), refine_masks(a, self.low_masks[after])
-        return TransitionInputs(b, a, n, masks_b, masks_a, None if plate is None else plate.image)
+        points = self.perception.arrays.get("face_landmarks")  # (F, 95, 3)
+        landmarks = (None, None) if points is None else \
+            (points[before].astype(np.float32), points[after].astype(np.float32))
+        return TransitionInputs(b, a, n, masks_b, masks_a, None if plate is None else plate.image, *landmarks)
 
 
 def decode_footage(video: Path, perception: PerceptionArtifact, wanted: set[int]) -> _Footage:

@@ -7,7 +7,8 @@ motion module holds). Whatever happens is counted and lands in the render sideca
 video made with the fallback says so. Other errors (Triton down, timeouts) propagate to the job's retries.
 
 `interp_flow` draws with `method`: "layered" (the default: the person by flow inside perception's masks
-over the speaker's background plate, from `layers`) or "flow" / "crossfade"; other models ignore it.
+over the speaker's background plate, the face morphed by perception's face landmarks, all from `layers`) or
+"flow" / "crossfade"; other models ignore it.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from tango.render.renderer import Window
 from tango.runtime.errors import InvalidArgument, ModelNotReady, TangoError
 from tango.triton.client import INTERP_MODEL, TritonClient
 
-LayersFn = Callable[[Window], tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+# (masks_before, masks_after, plate | None, landmarks_before | None, landmarks_after | None)
+LayersFn = Callable[[Window], tuple[np.ndarray | None, ...]]
 
 
 class TransitionModel:

@@ -80,13 +80,14 @@ class TritonClient:
         return self._embed(MOTION_MODEL, "MOTION", np.asarray(motion, np.float32), 3, checkpoint)
 
     def interpolate(self, before: np.ndarray, after: np.ndarray, num_frames: int, method: str = "flow",
-                    model: str = INTERP_MODEL, layers: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+                    model: str = INTERP_MODEL, layers: tuple[np.ndarray | None, ...] | None = None,
                     ) -> np.ndarray:
         """before (k, H, W, 3) uint8, after (k, H, W, 3) uint8 -> (num_frames, H, W, 3) uint8.
 
         `model` names the Triton interpolation model, so a diffusion interpolator can replace the flow one.
-        `layers` (method "layered"): person masks of the context frames (k, Hm, Wm) uint8 x 2 and the
-        background plate (H, W, 3) uint8 or None."""
+        `layers` (method "layered"): person masks of the context frames (k, Hm, Wm) uint8 x 2, the
+        background plate (H, W, 3) uint8 or None and, optionally, the face landmarks of the context frames
+        (k, 95, 3) float32 x 2 (None: the face is drawn by flow)."""
         inputs = [
             self._input("BEFORE", np.ascontiguousarray(before, np.uint8), "UINT8"),
             self._input("AFTER", np.ascontiguousarray(after, np.uint8), "UINT8"),
@@ -94,9 +95,11 @@ class TritonClient:
             self._input("METHOD", np.array([method.encode()], np.object_), "BYTES"),
         ]
         if layers is not None:
-            names = ("MASKS_BEFORE", "MASKS_AFTER", "PLATE")
-            inputs += [self._input(name, np.ascontiguousarray(array, np.uint8), "UINT8")
-                       for name, array in zip(names, layers) if array is not None]
+            types = {"MASKS_BEFORE": np.uint8, "MASKS_AFTER": np.uint8, "PLATE": np.uint8,
+                     "LANDMARKS_BEFORE": np.float32, "LANDMARKS_AFTER": np.float32}
+            inputs += [self._input(name, np.ascontiguousarray(array, types[name]),
+                                   "UINT8" if types[name] is np.uint8 else "FP32")
+                       for name, array in zip(types, layers) if array is not None]
         result = self._infer(model, inputs, ["FRAMES"])
         return result.as_numpy("FRAMES")
 

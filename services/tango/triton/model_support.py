@@ -70,14 +70,18 @@ def transition_inputs(pb_utils, request) -> tuple[np.ndarray, np.ndarray, int, s
     return before, after, num_frames, "flow" if method is None else string_input(method.as_numpy())
 
 
-def layer_inputs(pb_utils, request) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """Optional MASKS_BEFORE / MASKS_AFTER (k, Hm, Wm) uint8 person masks at perception's resolution (0/1)
-    and PLATE (H, W, 3) uint8 background plate of an interpolation request (the `layered` method's inputs)."""
+LAYER_INPUTS = ("MASKS_BEFORE", "MASKS_AFTER", "PLATE", "LANDMARKS_BEFORE", "LANDMARKS_AFTER")
+
+
+def layer_inputs(pb_utils, request) -> tuple[np.ndarray | None, ...]:
+    """Optional inputs of the `layered` method, in `LAYER_INPUTS` order: MASKS_BEFORE / MASKS_AFTER (k, Hm, Wm)
+    uint8 person masks at perception's resolution (0/1), PLATE (H, W, 3) uint8 background plate, and
+    LANDMARKS_BEFORE / LANDMARKS_AFTER (k, 95, 3) float32 face landmarks (normalised, NaN rows: no face)."""
     def optional(name: str) -> np.ndarray | None:
         tensor = pb_utils.get_input_tensor_by_name(request, name)
         return None if tensor is None else tensor.as_numpy()
 
-    return optional("MASKS_BEFORE"), optional("MASKS_AFTER"), optional("PLATE")
+    return tuple(optional(name) for name in LAYER_INPUTS)
 
 
 class FrameMetrics:
