@@ -46,3 +46,15 @@ def rtmp_server():
     server = RtmpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def srt_server():
+    """A throw-away SRT listener (Debian's srt-live-transmit) recording what it receives (the live mode's SRT
+    ingest); skipped where it or ffmpeg (the SRT output's relay) is not installed."""
+    from live_servers import SrtServer, require_tool
+
+    require_tool("ffmpeg", "ffmpeg")
+    server = SrtServer().start()
+    yield server
+    server.stop()

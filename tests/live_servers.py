@@ -135,15 +135,8 @@ class RtmpServer:
         return log.read_text(errors="replace") if log.exists() else ""
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
-            self._process.stderr.close()
-            self._process = None
+        _stop(self._process)
+        self._process = None
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def _wait_listening(self, timeout_s: float) -> None:
@@ -202,17 +195,23 @@ class SrtServer:
         return self.recording
 
     def stop(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait(timeout=10)
-            self._process.stderr.close()
-            self._process = None
+        _stop(self._process)
+        self._process = None
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    """Terminates a server process (killed after 10 s) and closes its stderr pipe."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    process.stderr.close()
 
 
 def _udp_bound(port: int) -> bool:

@@ -67,14 +67,6 @@ def _nothing_left(before, *folders) -> None:
     assert hidden_files(*folders) == []
 
 
-@pytest.fixture
-def srt_server():
-    require_tool("ffmpeg", "ffmpeg")
-    server = SrtServer().start()
-    yield server
-    server.stop()
-
-
 def test_render_error_mid_stream_leaves_nothing(tmp_path, srt_server, before):
     calls = []
 

@@ -20,14 +20,6 @@ def stream():
     return synthetic_stream(6.0)
 
 
-@pytest.fixture
-def srt_server():
-    require_tool("ffmpeg", "ffmpeg")
-    server = SrtServer().start()
-    yield server
-    server.stop()
-
-
 def _left_behind(children: set[int], threads: set[str], fds: int) -> tuple[set[int], set[str], int]:
     return child_pids() - children, thread_names() - threads, len(os.listdir("/proc/self/fd")) - fds
 

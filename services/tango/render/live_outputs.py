@@ -14,6 +14,8 @@
   target durations (and the open one); their files are deleted once unlisted for as long. Files only: no
   blocking playlist reload and no preload hints (both need an origin that holds requests open), so
   `#EXT-X-SERVER-CONTROL` carries PART-HOLD-BACK (3 part targets) and leaves CAN-BLOCK-RELOAD at its NO.
+- `SegmentRemuxer`: the segments' packets muxed, never re-encoded, into another container (RTMP's FLV here,
+  the SRT output's MPEG-TS in `live_srt`).
 - `RtmpPusher`: FLV over rtmp:// (an ingest such as nginx-rtmp, YouTube, Twitch). Each segment is demuxed
   from `init + segment` in memory and its packets are remuxed into FFmpeg's `fifo` muxer wrapping `flv`: the
   network I/O runs on FFmpeg's own thread, so `write` only queues packets (the render loop never waits on
@@ -33,6 +35,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 import av
@@ -199,6 +202,49 @@ def _part_tag(name: str, duration: float) -> str:
     return f'#EXT-X-PART:DURATION={duration:.3f},URI="{name}",INDEPENDENT=YES'  # every part starts with an IDR
 
 
+class SegmentRemuxer:
+    """The packets of CMAF segments (`init + segment`, demuxed in memory; never re-encoded) muxed into one output
+    container, which `open_output()` opens on the first segment; the init segment may not change afterwards.
+    Muxer failures (av.FFmpegError, OSError) reach the caller, which names them for its output."""
+
+    def __init__(self, open_output: Callable[[], av.container.OutputContainer], what: str):
+        self._open_output, self.what = open_output, what
+        self.output: av.container.OutputContainer | None = None
+        self._streams: list = []
+        self._init: bytes | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._init is not None
+
+    def remux(self, segment: MediaSegment, init: bytes) -> None:
+        if self._init is not None and init is not self._init and init != self._init:
+            raise FailedPrecondition(f"the init segment changed in the middle of {self.what}")
+        with av.open(io.BytesIO(init + segment.data), format="mp4") as source:
+            if self.output is None:
+                self.output = self._open_output()
+                self._streams = [self.output.add_stream_from_template(stream) for stream in source.streams]
+                self._init = init
+            for packet in source.demux():
+                if packet.dts is None:  # the demuxer's end-of-stream flush packets
+                    continue
+                packet.stream = self._streams[packet.stream.index]
+                self.output.mux(packet)
+
+    def close(self) -> None:
+        """Ends the output (the muxer's last packets); muxer failures reach the caller."""
+        output, self.output = self.output, None
+        if output is not None:
+            output.close()
+
+    def abort(self) -> None:
+        """After a failure: frees the muxer and reports nothing (the failure being reported is the one that matters)."""
+        try:
+            self.close()
+        except (av.FFmpegError, OSError):
+            pass
+
+
 class RtmpPusher:
     """`write(segment, init)` per segment, `close()` once: the stream remuxed to FLV and published to `url`."""
 
@@ -209,30 +255,21 @@ class RtmpPusher:
             raise InvalidArgument(f"not an rtmp[s]://host[:port]/app/stream URL: {url[:200]}", reason="BAD_RTMP_URL")
         self.url = url
         self._host, self._port = parts.hostname, parts.port or RTMP_DEFAULT_PORTS[parts.scheme]
-        self._rw_timeout_us = int(rw_timeout_s * 1e6)
-        self._queue_packets = int(queue_packets)  # ~25 s of 30 fps video + 48 kHz AAC: write blocks beyond
-        self._output: av.container.OutputContainer | None = None
-        self._streams: list = []
-        self._init: bytes | None = None
+        options = {"fifo_format": "flv", "format_opts": f"rw_timeout={int(rw_timeout_s * 1e6)}",
+                   # ~25 s of 30 fps video + 48 kHz AAC: write blocks beyond
+                   "queue_size": str(int(queue_packets)), "drop_pkts_on_overflow": "0", "attempt_recovery": "0"}
+        self._remux = SegmentRemuxer(lambda: av.open(url, mode="w", format="fifo", options=options), "an RTMP stream")
         self._closed = False
         check_rtmp_ingest(self._host, self._port, connect_timeout_s, tls=parts.scheme == "rtmps")
 
     def write(self, segment: MediaSegment, init: bytes) -> None:
         if self._closed:
             raise FailedPrecondition("RtmpPusher.write called after close()")
-        if self._init is not None and init is not self._init and init != self._init:
-            raise FailedPrecondition("the init segment changed in the middle of an RTMP stream")
         try:
-            with av.open(io.BytesIO(init + segment.data), format="mp4") as source:
-                if self._output is None:
-                    self._open(source, init)
-                for packet in source.demux():
-                    if packet.dts is None:  # the demuxer's end-of-stream flush packets
-                        continue
-                    packet.stream = self._streams[packet.stream.index]
-                    self._output.mux(packet)
+            self._remux.remux(segment, init)
         except (av.FFmpegError, OSError) as exc:
-            self._abort()
+            self._closed = True  # the muxer's thread has stopped or stops within rw_timeout
+            self._remux.abort()
             raise Unavailable(f"pushing segment {segment.index} to {self.url} failed: {exc}",
                               reason="RTMP_PUSH_FAILED", metadata={"segment": segment.index}) from exc
 
@@ -241,36 +278,16 @@ class RtmpPusher:
         if self._closed:
             return
         self._closed = True
-        output, self._output = self._output, None
-        if output is not None:
-            try:
-                output.close()
-            except (av.FFmpegError, OSError) as exc:
-                raise Unavailable(f"ending the RTMP stream {self.url} failed: {exc}",
-                                  reason="RTMP_PUSH_FAILED") from exc
+        try:
+            self._remux.close()
+        except (av.FFmpegError, OSError) as exc:
+            raise Unavailable(f"ending the RTMP stream {self.url} failed: {exc}", reason="RTMP_PUSH_FAILED") from exc
 
     def __enter__(self) -> "RtmpPusher":
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-    def _open(self, source: av.container.InputContainer, init: bytes) -> None:
-        options = {"fifo_format": "flv", "format_opts": f"rw_timeout={self._rw_timeout_us}",
-                   "queue_size": str(self._queue_packets), "drop_pkts_on_overflow": "0", "attempt_recovery": "0"}
-        self._output = av.open(self.url, mode="w", format="fifo", options=options)
-        self._streams = [self._output.add_stream_from_template(stream) for stream in source.streams]
-        self._init = init
-
-    def _abort(self) -> None:
-        """After a failure: free the muxer (its thread has stopped or stops within rw_timeout), report nothing."""
-        self._closed = True
-        output, self._output = self._output, None
-        if output is not None:
-            try:
-                output.close()
-            except (av.FFmpegError, OSError):
-                pass  # the failure being reported is the one that matters
 
 
 def check_rtmp_ingest(host: str, port: int, timeout_s: float, tls: bool = False) -> None:

@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import av
 
 from tango.media.live_encode import MediaSegment
+from tango.render.live_outputs import SegmentRemuxer
 from tango.runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
 
 # options a caller may put in the URL's query (passed on to libsrt); `mode` may only be `caller`
@@ -93,9 +94,8 @@ class SrtPusher:
         target = f"srt://{_host_port(self._host, self._port)}?{urlencode(options)}"
         self._queue: queue.Queue = queue.Queue(maxsize=int(queue_segments))
         self._ts = io.BytesIO()  # what the MPEG-TS muxer wrote and was not queued yet
-        self._output: av.container.OutputContainer | None = None
-        self._streams: list = []
-        self._init: bytes | None = None
+        self._remux = SegmentRemuxer(lambda: av.open(self._ts, mode="w", format="mpegts", options={"flush_packets": "1"}),
+                                     "an SRT stream")
         self._closed = False
         self._failure: BaseException | None = None
         self._errors = ""  # the child's stderr, once it has ended
@@ -119,18 +119,9 @@ class SrtPusher:
     def write(self, segment: MediaSegment, init: bytes) -> None:
         if self._closed:
             raise FailedPrecondition("SrtPusher.write called after close()")
-        if self._init is not None and init is not self._init and init != self._init:
-            raise FailedPrecondition("the init segment changed in the middle of an SRT stream")
         self._raise_if_failed(segment.index)
         try:
-            with av.open(io.BytesIO(init + segment.data), format="mp4") as source:
-                if self._output is None:
-                    self._open(source, init)
-                for packet in source.demux():
-                    if packet.dts is None:  # the demuxer's end-of-stream flush packets
-                        continue
-                    packet.stream = self._streams[packet.stream.index]
-                    self._output.mux(packet)
+            self._remux.remux(segment, init)
         except (av.FFmpegError, OSError) as exc:
             self._abort()
             raise Unavailable(f"remuxing segment {segment.index} for {self.url} failed: {exc}",
@@ -144,13 +135,12 @@ class SrtPusher:
         if self._closed:
             return
         self._closed = True
-        if self._init is None:
+        if not self._remux.started:
             self._end_child()
             return
         try:
-            if self._failure is None and self._output is not None:
-                output, self._output = self._output, None
-                output.close()  # the muxer's last packets
+            if self._failure is None:
+                self._remux.close()  # the muxer's last packets
                 self._enqueue(self._take_ts(), None)
             self._queue.put(_STOP, timeout=self.rw_timeout_s)  # a slot frees up unless the thread is stuck or gone
         except Unavailable:
@@ -176,11 +166,6 @@ class SrtPusher:
         self.close()
 
     # ---- steps ---------------------------------------------------------------------------------------------
-    def _open(self, source: av.container.InputContainer, init: bytes) -> None:
-        self._output = av.open(self._ts, mode="w", format="mpegts", options={"flush_packets": "1"})
-        self._streams = [self._output.add_stream_from_template(stream) for stream in source.streams]
-        self._init = init
-
     def _take_ts(self) -> bytes:
         data = self._ts.getvalue()
         self._ts.seek(0)
@@ -225,12 +210,7 @@ class SrtPusher:
         """After a failure: kill and reap the child, end the thread, free the muxer; reports nothing."""
         self._closed = True
         self._end_child()
-        output, self._output = self._output, None
-        if output is not None:
-            try:
-                output.close()
-            except (av.FFmpegError, OSError):
-                pass  # the failure being reported is the one that matters
+        self._remux.abort()
 
     def _end_child(self) -> None:
         if self._process.poll() is None:
