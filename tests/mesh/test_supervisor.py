@@ -2,6 +2,8 @@
 caller's own `up` at the same moment never starts it twice, and `down` stops the supervisor first."""
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 
@@ -43,3 +45,28 @@ def test_a_killed_member_is_restarted_and_counted(tmp_path):
     with socket.socket() as probe:
         probe.settimeout(0.5)
         assert probe.connect_ex(("127.0.0.1", BASE_PORT + 2)) != 0  # graph's port is free
+
+
+def test_triton_killed_alone_leaves_no_orphan_and_comes_back(tmp_path):
+    """SIGKILL of Triton's launcher process only (not its group): tritonserver dies with it (its parent-death
+    signal), so its ports are free and the supervisor's restart can bind them."""
+    mesh = LocalMesh(tmp_path, base_port=BASE_PORT + 20, only={"triton"})
+    mesh.up(log=lambda _line: None)
+    try:
+        launcher = mesh.members()[0]
+        servers = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == launcher.pid]
+        assert servers, "tritonserver runs as the launcher's child"
+        os.kill(launcher.pid, signal.SIGKILL)
+        _wait(lambda: all(_start_ticks(pid) == 0 for pid in servers), 30, "tritonserver to die with its launcher")
+        status = _wait(lambda: (s := mesh.status()) and s[0]["ready"] and s[0]["restarts"] >= 1 and s, 240,
+                       "the supervisor's restart of Triton")
+        assert status[0]["pid"] != launcher.pid
+    finally:
+        mesh.down()
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return -1

@@ -83,17 +83,19 @@ class LocalMesh:
                 self._write(self.members(), supervisor=self._spawn_supervisor())
         return members
 
-    def restart_dead(self, timeout_s: float = 180.0, log=print) -> bool:
-        """The supervisor's restart of dead members: only while the mesh is up (False once it was taken down)."""
+    def restart(self, name: str, timeout_s: float = 180.0, log=print) -> bool:
+        """The supervisor's restart of one dead member: only while the mesh is up (False once it was taken down).
+        One member at a time, so that one that cannot start keeps no other from starting."""
         with self._locked():
             if not self.state_file.exists():
                 return False
-            self._start_members(timeout_s, log)
+            self._start_members(timeout_s, log, only_member=name)
             return True
 
-    def _start_members(self, timeout_s: float, log) -> list[MemberState]:
+    def _start_members(self, timeout_s: float, log, only_member: str | None = None) -> list[MemberState]:
+        """Starts the members that are not running (with `only_member`, that one only; others stay as they are)."""
         known = self.members()
-        alive = {m.name: m for m in known if self._alive(m)}
+        alive = {m.name: m for m in known if self.alive(m) or (only_member and m.name != only_member)}
         if alive and self._tls is not None and self._tls != self._recorded_tls():
             raise FailedPrecondition("the running mesh was started with the other TLS setting; `tango mesh down` first",
                                      reason="MESH_TLS_MISMATCH")
@@ -171,10 +173,10 @@ class LocalMesh:
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signals one member (its process group); the supervisor (or `up`) restarts it."""
         for member in self.members():
-            if member.name == name and self._alive(member):
+            if member.name == name and self.alive(member):
                 os.killpg(member.pid, sig)
                 deadline = time.monotonic() + 15.0
-                while self._alive(member) and time.monotonic() < deadline:
+                while self.alive(member) and time.monotonic() < deadline:
                     time.sleep(0.05)
                 return
         raise FailedPrecondition(f"{name} is not running", reason="MESH_NOT_RUNNING")
@@ -191,7 +193,7 @@ class LocalMesh:
     def _wait_ready(self, member: MemberState, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not self._alive(member):
+            if not self.alive(member):
                 raise Unavailable(f"{member.name} exited during start-up; see {member.log}:\n{_tail(member.log)}",
                                   reason="MESH_MEMBER_DIED")
             if self._ready(member):
@@ -215,14 +217,14 @@ class LocalMesh:
         supervised = _running(self._state().get("supervisor"))
         return [
             {"name": m.name, "component": m.of, "pid": m.pid, "address": m.address, "metrics": f"http://127.0.0.1:{m.metrics_port}/metrics",
-             "alive": self._alive(m), "ready": self._alive(m) and self._ready(m), "supervised": supervised,
+             "alive": self.alive(m), "ready": self.alive(m) and self._ready(m), "supervised": supervised,
              "restarts": restarts.get(m.name, {}).get("restarts", 0)}
             for m in self.members()
         ]
 
     def endpoint(self, name: str) -> str:
         """The gRPC target of a component: its address, or `ipv4:a,b` reaching each running replica."""
-        addresses = [m.address for m in self.members() if m.of == name and self._alive(m)]
+        addresses = [m.address for m in self.members() if m.of == name and self.alive(m)]
         if len(addresses) == 1:
             return addresses[0]
         if addresses:
@@ -241,14 +243,14 @@ class LocalMesh:
         return stopped
 
     def _stop_members(self, grace_s: float = 15.0) -> list[str]:
-        members = [m for m in self.members() if self._alive(m)]
+        members = [m for m in self.members() if self.alive(m)]
         for member in reversed(members):  # the orchestrator first, Triton last
             os.killpg(member.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        while any(self._alive(m) for m in members) and time.monotonic() < deadline:
+        while any(self.alive(m) for m in members) and time.monotonic() < deadline:
             time.sleep(0.1)
         for member in members:
-            if self._alive(member):
+            if self.alive(member):
                 os.killpg(member.pid, signal.SIGKILL)
         return [m.name for m in members]
 
@@ -258,7 +260,7 @@ class LocalMesh:
         return triton_ready(member.address, tls=tls) if member.is_triton else grpc_serving(member.address, tls=tls)
 
     @staticmethod
-    def _alive(member: MemberState) -> bool:
+    def alive(member: MemberState) -> bool:
         return _start_ticks(member.pid) == member.start_ticks
 
     def _write(self, members: list[MemberState], supervisor: dict | None = None) -> None:

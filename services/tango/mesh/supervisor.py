@@ -2,8 +2,9 @@
 
 `python -m tango.mesh.supervisor HOME SPEC` is started by `LocalMesh.up` (SPEC: the JSON of how the mesh was
 built) and runs until SIGTERM (`LocalMesh.down`) or until the mesh's state file is gone. Every `poll_s` it
-looks for dead members; a dead member is restarted by `LocalMesh.restart_dead` (under the mesh's lock, so never
-at the same time as a caller's `up` or `down`) once its back-off has passed: 1 s after its first death, then
+looks for dead members; each is restarted on its own by `LocalMesh.restart` (under the mesh's lock, so never
+at the same time as a caller's `up` or `down`; one that cannot start keeps no other from starting) once its
+back-off has passed: 1 s after its first death, then
 doubling up to `max_backoff_s` while it keeps dying within `stable_s` of its restart. Restarts and the last
 failure are written to `<home>/restarts.json` (read by `tango mesh status`).
 """
@@ -30,7 +31,7 @@ class Supervisor:
             self.tick(time.time())
 
     def tick(self, now: float) -> None:
-        dead = [m.name for m in self.mesh.members() if not self.mesh._alive(m)]
+        dead = [m.name for m in self.mesh.members() if not self.mesh.alive(m)]
         due = [name for name in dead if self.restarts.get(name, {}).get("next_s", 0.0) <= now]
         if not due:
             return
@@ -39,16 +40,15 @@ class Supervisor:
             recent = now - record.get("last_s", 0.0) < self.stable_s
             record["failures"] = record["failures"] + 1 if recent else 1
             record["next_s"] = now + min(self.max_backoff_s, 2.0 ** (record["failures"] - 1))
-        try:
-            if not self.mesh.restart_dead(log=lambda line: print(f"restarted {line}", flush=True)):
-                return  # the mesh was taken down meanwhile
-            for name in due:
+        for name in due:
+            try:
+                if not self.mesh.restart(name, log=lambda line: print(f"restarted {line}", flush=True)):
+                    return  # the mesh was taken down meanwhile
                 self.restarts[name].update(restarts=self.restarts[name]["restarts"] + 1, last_s=time.time(), error="")
-        except TangoError as error:
-            print(f"restart of {', '.join(due)} failed: {error.message}", flush=True)
-            for name in due:
+            except TangoError as error:
+                print(f"restart of {name} failed: {error.message}", flush=True)
                 self.restarts[name].update(last_s=time.time(), error=f"{error.reason}: {error.message}"[:500])
-        self._save()
+            self._save()
 
     def _save(self) -> None:
         path = self.mesh.home / RESTARTS_FILE

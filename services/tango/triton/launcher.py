@@ -167,8 +167,11 @@ class TritonServer:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_handle = open(self.log_file, "ab")
         began = time.monotonic()
+        # tritonserver gets its own process group (stopped with its python backend stubs, `_signal_group`) and
+        # dies with this process however it ends (its parent-death signal): a SIGKILL of the launcher once left
+        # an orphan tritonserver holding the ports, and no restart could bind them again
         self._process = subprocess.Popen(argv, env=env, stdout=self._log_handle, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
         try:
             self._wait_until_loaded(began + self.config.startup_timeout_s)
         except BaseException:
@@ -248,6 +251,13 @@ class TritonServer:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _model_states(client) -> dict[str, tuple[str, str]] | None:
