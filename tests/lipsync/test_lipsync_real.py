@@ -9,6 +9,7 @@ from support import shared_media
 from tango.lipsync.bank import build_speaker_mouths
 from tango.lipsync.evaluate import evaluate_lipsync
 from tango.lipsync.live_mouths import LiveMouths
+from tango.lipsync.mouth_shape import mouth_shapes
 from tango.lipsync.render_hook import mouth_finisher
 from tango.lipsync.visemes import viseme_track
 from tango.media.audio import load_audio, load_track
@@ -44,6 +45,13 @@ def test_face_mesh_and_bank(anchor):
     speakers = build_speaker_mouths([perception])
     assert speakers.model is not None and speakers.bank.usable.sum() >= 240
     assert speakers.bank.coefficients.shape == (perception.frames, 8)
+    # the bank's lips (the search's LMD geometry) are the frames' own pose-free lips, up to the 8-component basis
+    own = mouth_shapes(perception.arrays["face_landmarks"], perception.arrays["face_present"],
+                       int(perception.meta["width"]), int(perception.meta["height"]), speakers.template).lips[..., :2]
+    usable = speakers.bank.usable
+    error = np.linalg.norm(speakers.bank.lips[usable] - own[usable], axis=-1).mean()
+    spread = np.linalg.norm(own[usable] - own[usable].mean(axis=0), axis=-1).mean()
+    assert speakers.bank.lips.shape == (perception.frames, 40, 2) and error < 0.25 * spread
 
 
 def test_held_out_evaluation(anchor, tmp_path):

@@ -15,7 +15,8 @@ def _speakers(frames: int) -> SpeakerMouths:
     pose = np.stack([np.arange(frames, dtype=np.float32)] * 3, axis=1)
     landmarks[3] = np.nan  # frame 3 has no face
     bank = MouthBank(coefficients=np.zeros((frames, 2), np.float32), visemes=None, head_pose=pose,
-                     usable=np.ones(frames, bool), next_frame=np.r_[np.arange(1, frames), -1])
+                     usable=np.ones(frames, bool), next_frame=np.r_[np.arange(1, frames), -1],
+                     lips=np.zeros((frames, 40, 2), np.float32))
     basis = ShapeBasis(mean=np.zeros(2), components=np.eye(2), scale=np.ones(2))
     return SpeakerMouths(template=np.zeros((11, 3)), basis=basis, bank=bank, landmarks=landmarks,
                          video=np.zeros(frames, np.int32), local=np.arange(frames), offsets=np.zeros(1, np.int64),

@@ -83,7 +83,7 @@ def build_speaker_mouths(perceptions: list[PerceptionArtifact], visemes: VisemeF
     next_frame[offsets[1:] - 1] = -1
     next_frame[-1] = -1
     bank = MouthBank(coefficients=coefficients, visemes=bank_visemes, head_pose=head_pose, usable=allowed,
-                     next_frame=next_frame)
+                     next_frame=next_frame, lips=basis.points(coefficients))
     return SpeakerMouths(template=template, basis=basis, bank=bank, landmarks=landmarks, video=video, local=local,
                          offsets=offsets, model=model, face_ratio=float(present.mean()))
 

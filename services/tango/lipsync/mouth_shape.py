@@ -119,3 +119,8 @@ class ShapeBasis:
     def coefficients(self, vectors: np.ndarray) -> np.ndarray:
         """(F, K) whitened coefficients; NaN rows stay NaN."""
         return ((vectors - self.mean) @ self.components.T) / self.scale
+
+    def points(self, coefficients: np.ndarray) -> np.ndarray:
+        """(F, 40, 2) lip points (x, y in the template frame, the units of LMD) of (F, K) whitened coefficients."""
+        vectors = self.mean + (coefficients * self.scale) @ self.components  # (F, 120)
+        return vectors.reshape(len(vectors), len(LIP_ROWS), 3)[..., :2].astype(np.float32)

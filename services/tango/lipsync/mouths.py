@@ -88,10 +88,10 @@ def targets_for(speakers: SpeakerMouths, speech: np.ndarray, head_pose: np.ndarr
     use_phones = source in ("phones", "both") and visemes is not None and speakers.bank.visemes is not None
     if not use_model and not use_phones:
         use_model = speakers.model is not None
-    coefficients = speakers.model.predict(speech, n, fps).astype(np.float32) if use_model else None
+    lips = speakers.basis.points(speakers.model.predict(speech, n, fps)) if use_model else None
     target_visemes = visemes(speech, n, fps) if use_phones else None
     used = "both" if use_model and use_phones else ("model" if use_model else "phones")
-    return MouthTargets(coefficients=coefficients, visemes=target_visemes, head_pose=head_pose), used
+    return MouthTargets(lips=lips, visemes=target_visemes, head_pose=head_pose), used
 
 
 def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_state: np.ndarray,
@@ -103,7 +103,7 @@ def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_s
     started = time.perf_counter()
     face, head_pose = frame_faces(speakers, frame_state)
     targets, used = targets_for(speakers, speech, head_pose, fps, source, visemes)
-    if targets.coefficients is None and targets.visemes is None:
+    if targets.lips is None and targets.visemes is None:
         raise ValueError("no mouth target: the references have no audio and no phone recogniser is installed")
     if viseme_similarity is None and targets.visemes is not None:
         viseme_similarity = default_viseme_similarity()
