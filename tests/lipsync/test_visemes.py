@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from pocketsphinx import get_model_path
 
-from tango.lipsync.phones import ARPABET, PhoneSegment
+from tango.speech.phones import ARPABET, PhoneSegment
 from tango.lipsync.visemes import (
     PHONE_TO_VISEME, SIL_VISEME, VISEMES, frame_visemes, viseme_of, viseme_similarity,
 )

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "tango.cli.retrieve_cmd",
     "tango.cli.interp_cmd",
     "tango.cli.lipsync_cmd",
+    "tango.cli.transcribe_cmd",
     "tango.cli.reenact_cmd",
     "tango.cli.live_cmd",
     "tango.cli.cluster_cmd",

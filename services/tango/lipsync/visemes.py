@@ -64,7 +64,7 @@ CLOSE_PAIRS: tuple[tuple[str, str], ...] = (
 CLOSE_SIMILARITY = 0.5
 
 
-class TimedPhone(Protocol):  # tango.lipsync.phones.PhoneSegment, or anything with these fields
+class TimedPhone(Protocol):  # tango.speech.phones.PhoneSegment, or anything with these fields
     phone: str
     start_s: float
     end_s: float
@@ -115,6 +115,6 @@ def viseme_similarity() -> np.ndarray:
 
 def viseme_track(speech: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
     """(n_frames,) viseme per video frame of mono 16 kHz speech, from recognised phones (a `VisemeFn`)."""
-    from tango.lipsync.phones import recognize_phones  # pocketsphinx loads lazily
+    from tango.speech.phones import recognize_phones  # pocketsphinx loads lazily
 
     return frame_visemes(recognize_phones(speech), n_frames, fps)

@@ -1,4 +1,4 @@
-"""Timed phones from speech (tango.lipsync.phones) on real media: BEAT2 English with its TextGrid, German video."""
+"""Timed phones from speech (tango.speech.phones) on real media: BEAT2 English with its TextGrid, German video."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from support import shared_media
 
 from tango.aumoclip.transcript import load_transcript, parse_textgrid
-from tango.lipsync.phones import (
+from tango.speech.phones import (
     ARPABET, SIL, PhoneSegment, align_transcript, normalise_phone, recognize_phones, speech_ratio, transcript_words,
 )
 from tango.media.audio import extract_audio, load_audio

@@ -3,8 +3,9 @@
 Lip sync picks, for each output frame, a reference mouth that says the same sound; it needs phones with
 times for the target speech and for the reference video's own audio. Two ways to get them:
 
-- `recognize_phones(speech)`: no transcript. pocketsphinx's VAD `Segmenter` finds speech regions (padded by
-  `SEGMENT_PAD_S`, merged where they touch); each region is decoded by a phone-loop ("allphone") decoder with
+- `recognize_phones(speech)`: no transcript. `tango.speech.vad.speech_regions` finds speech regions (padded
+  by `SEGMENT_PAD_S`, merged where they touch; pocketsphinx's own `Segmenter` drops a region running to the
+  end of a whole number of 30 ms frames, so 15 s of continuous speech gave none); each region is decoded by a phone-loop ("allphone") decoder with
   the bundled phone trigram `en-us-phone.lm.bin`. Against the forced-aligned BEAT2 TextGrid, 43 % of speech
   frames get the right phone and 58 % the right viseme (allphone decoding is noisy); forced alignment gets
   79 % / 81 %.
@@ -23,24 +24,23 @@ bytes decode as silence).
 """
 from __future__ import annotations
 
-import io
 import logging
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
-from pocketsphinx import Alignment, Decoder, Segmenter, get_model_path
+from pocketsphinx import Alignment, Decoder, get_model_path
 
 from tango.aumoclip.transcript import Word
 from tango.media.audio import SILENCE_DBFS, SPEECH_SAMPLE_RATE, window_rms_dbfs
 from tango.runtime.errors import InvalidArgument
+from tango.speech.vad import SEGMENT_PAD_S, speech_regions
 
 log = logging.getLogger(__name__)
 
 SIL = "SIL"
 MIN_SPEECH_S = 0.3  # shorter input gives []
-SEGMENT_PAD_S = 0.1  # VAD regions are widened by this on both sides before phone decoding
 MAX_DROPPED_FRACTION = 0.2  # more out-of-dictionary words than this: fall back to recognition
 PHONE_DECODER = MappingProxyType({"lw": 2.0, "beam": 1e-20, "pbeam": 1e-20})  # best of lw 1/2/4/6 on BEAT2
 ARPABET = frozenset(
@@ -86,12 +86,12 @@ def speech_ratio(segments: list[PhoneSegment] | tuple[PhoneSegment, ...]) -> flo
     return float(spoken / span) if span > 0 else 0.0
 
 
-def _to_pcm16(speech: np.ndarray) -> bytes:
+def pcm16(speech: np.ndarray) -> bytes:
     """(S,) float in [-1, 1] -> little-endian int16 bytes, clipped."""
     return (np.clip(speech, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
-def _checked(speech: np.ndarray) -> np.ndarray | None:
+def checked_speech(speech: np.ndarray) -> np.ndarray | None:
     """(S,) float32, or None where the input is too short or silent to hold speech."""
     samples = np.asarray(speech, dtype=np.float32).reshape(-1)  # (S,)
     if not np.all(np.isfinite(samples)):
@@ -103,20 +103,7 @@ def _checked(speech: np.ndarray) -> np.ndarray | None:
     return samples
 
 
-def _speech_spans(pcm: bytes, duration_s: float) -> list[tuple[float, float]]:
-    """VAD speech regions in seconds, widened by SEGMENT_PAD_S, clipped to the input, merged where they touch."""
-    spans: list[tuple[float, float]] = []
-    for seg in Segmenter(sample_rate=SPEECH_SAMPLE_RATE).segment(io.BytesIO(pcm)):
-        start = max(0.0, seg.start_time - SEGMENT_PAD_S)
-        end = min(duration_s, seg.end_time + SEGMENT_PAD_S)
-        if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
-        elif end > start:
-            spans.append((start, end))
-    return spans
-
-
-def _utterance(decoder: Decoder, pcm: bytes) -> None:
+def decode_utterance(decoder: Decoder, pcm: bytes) -> None:
     """Decode PCM16 bytes as one whole utterance."""
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
@@ -125,7 +112,7 @@ def _utterance(decoder: Decoder, pcm: bytes) -> None:
 
 def _decoded(decoder: Decoder, pcm: bytes, offset_s: float) -> list[PhoneSegment]:
     """Phones of one utterance; the decoder's 10 ms frames become seconds after `offset_s`."""
-    _utterance(decoder, pcm)
+    decode_utterance(decoder, pcm)
     frame_s = 1.0 / float(decoder.config["frate"])
     return [PhoneSegment(normalise_phone(seg.word), offset_s + seg.start_frame * frame_s,
                          offset_s + (seg.end_frame + 1) * frame_s) for seg in decoder.seg()]
@@ -155,12 +142,12 @@ def _phone_decoder() -> Decoder:
 
 def recognize_phones(speech: np.ndarray) -> list[PhoneSegment]:
     """Phones with times of (S,) float32 mono 16 kHz speech, without a transcript. [] when there is no speech."""
-    samples = _checked(speech)
+    samples = checked_speech(speech)
     if samples is None:
         return []
     duration_s = samples.size / SPEECH_SAMPLE_RATE
-    pcm = _to_pcm16(samples)
-    spans = _speech_spans(pcm, duration_s)
+    pcm = pcm16(samples)
+    spans = speech_regions(pcm, SEGMENT_PAD_S)
     if not spans:
         return []
     decoder = _phone_decoder()
@@ -192,11 +179,11 @@ def _forced_alignment(decoder: Decoder, pcm: bytes, words: list[str]) -> Alignme
     """Two-pass alignment (words, then phones in them); None where the audio does not fit the words."""
     try:
         decoder.set_align_text(" ".join(words))
-        _utterance(decoder, pcm)  # pass 1: word boundaries
+        decode_utterance(decoder, pcm)  # pass 1: word boundaries
         if decoder.hyp() is None:  # the search found no path through the words
             return None
         decoder.set_alignment()
-        _utterance(decoder, pcm)  # pass 2: phones and HMM states inside the words
+        decode_utterance(decoder, pcm)  # pass 2: phones and HMM states inside the words
         return decoder.get_alignment()
     except RuntimeError as exc:  # "Failed to set up sub-word alignment", "Failed to stop utterance processing"
         log.debug("forced alignment failed: %s", exc)
@@ -221,7 +208,7 @@ def _fallback(samples: np.ndarray, reason: str, dropped: list[str]) -> PhoneAlig
 
 def align_transcript(speech: np.ndarray, transcript: str) -> PhoneAlignment:
     """Forced alignment of `transcript` to (S,) float32 mono 16 kHz speech, with a recognition fallback."""
-    samples = _checked(speech)
+    samples = checked_speech(speech)
     if samples is None:
         return PhoneAlignment((), "empty")
     words = transcript_words(transcript)
@@ -232,7 +219,7 @@ def align_transcript(speech: np.ndarray, transcript: str) -> PhoneAlignment:
     if len(dropped) > MAX_DROPPED_FRACTION * (len(known) + len(dropped)):
         return _fallback(samples, f"{len(dropped)} of {len(known) + len(dropped)} words are not in the "
                                   f"dictionary", dropped)
-    alignment = _forced_alignment(decoder, _to_pcm16(samples), known)
+    alignment = _forced_alignment(decoder, pcm16(samples), known)
     if alignment is None:
         return _fallback(samples, "the speech does not fit the transcript", dropped)
     if dropped:
