@@ -91,6 +91,71 @@ def test_face_opacity_is_the_feathered_face():
     assert 0.05 < layer.alpha[80 - y0, 100 - 32 - x0] < 0.95  # the oval's edge is feathered
 
 
+def squeezed_right_half(points: np.ndarray, factor: float = 0.15) -> np.ndarray:
+    """The face points with the right half of the face pressed towards the centre line (a head turned away)."""
+    squeezed = points.copy()
+    centre = points[OVAL_ROWS, 0].mean()
+    right = squeezed[:, 0] > centre
+    squeezed[right, 0] = centre + factor * (squeezed[right, 0] - centre)
+    return squeezed
+
+
+def test_a_side_an_end_sees_only_as_a_sliver_comes_from_the_other_end():
+    """End 1 shows the right half of the face foreshortened to a sliver: drawn at tau it would be magnified (the
+    stretched cheek edge, the second nose). There the face is end 0's alone; on the left half both ends mix."""
+    points0 = face_points(100.0)
+    points1 = squeezed_right_half(points0)
+    mesh = plan(points0, points1, WIDTH, HEIGHT, FaceMorphConfig(max_folded_frac=1.0)).mesh
+    first, last = texture(0), 255 - texture(0)  # different pictures: any share of end 1 shows
+    layer = FaceMorpher(FaceMorphConfig(refine=False))(first, last, mesh, 0.5)
+    x0, y0 = layer.box[:2]
+    right = (slice(70 - y0, 90 - y0), slice(112 - x0, 118 - x0))  # inside the right half of the face at tau
+    left = (slice(70 - y0, 90 - y0), slice(80 - x0, 88 - x0))
+    assert layer.seen1[right].max() < 0.05 and layer.seen0[right].min() > 0.95
+    assert np.abs(layer.face[right].astype(int) - layer.warped0[right]).max() <= 2
+    mixed = np.abs(layer.face[left].astype(int) - layer.warped0[left]).mean()
+    assert mixed > 20  # the left half: both ends seen, the dissolve
+    assert layer.seen1[left].min() > 0.95
+
+
+def test_where_an_end_shows_its_background_inside_the_face_the_other_ends_face_is_drawn():
+    points = face_points(100.0)
+    mesh = plan(points, points, WIDTH, HEIGHT).mesh
+    first, last = texture(0), texture(0).copy()
+    background = np.zeros_like(first)
+    background[...] = (20, 120, 230)  # the speaker's backdrop
+    last[60:100, 100:130] = background[60:100, 100:130]  # landmarks put end 1's face over its backdrop there
+    morpher = FaceMorpher(FaceMorphConfig(refine=False))
+    layer = morpher(first, last, mesh, 0.7, (background, background))
+    x0, y0 = layer.box[:2]
+    patch = (slice(70 - y0, 90 - y0), slice(108 - x0, 122 - x0))
+    assert np.abs(layer.face[patch].astype(int) - first[70:90, 108:122]).max() <= 2  # no backdrop in the face
+    blind = morpher(first, last, mesh, 0.7)  # without the backgrounds: the dissolve lets the backdrop in
+    assert np.abs(blind.face[patch].astype(int) - first[70:90, 108:122]).mean() > 20
+
+
+def test_the_silhouette_at_tau_moves_from_one_ends_edge_to_the_others():
+    """The ends' silhouettes (already aligned by the mesh) differ by a band at the edge: at tau the edge lies
+    tau of the way across it, one edge, not the union or the overlap of both."""
+    ys, xs = np.mgrid[0:60, 0:120]
+    person0 = (xs - 50) ** 2 + (ys - 30) ** 2 < 20 ** 2  # edges at 30 and 70 on the middle row
+    person1 = (xs - 62) ** 2 + (ys - 30) ** 2 < 20 ** 2  # edges at 42 and 82
+    for tau in (0.0, 0.25, 0.5, 0.75, 1.0):
+        row = np.flatnonzero(face_morph._silhouette_at(person0, person1, tau, 1)[30] > 0.5)
+        assert abs(row[0] - (30 + 12 * tau)) <= 1.0 and abs(row[-1] - (70 + 12 * tau)) <= 1.0
+
+
+def test_where_the_face_folds_over_itself_the_nearer_surface_is_drawn():
+    points = np.array([[10.0, 10.0], [30.0, 10.0], [20.0, 30.0], [12.0, 12.0], [34.0, 14.0], [22.0, 34.0]])
+    triangles = np.array([[0, 1, 2], [3, 4, 5]])
+    for near, far in ((0, 1), (1, 0)):
+        depth = np.zeros(6)
+        depth[triangles[far]] = 5.0  # further from the camera
+        mesh = face_morph.FaceMesh(points, points, triangles, 20.0, depth, depth)
+        index = face_morph._triangle_index(points, triangles, (0, 0, 40, 40), mesh.far_to_near(0.5))
+        assert index[15, 20] == near  # the overlap shows the nearer triangle, whatever the drawing order
+
+
 def layered_window(shift: int = 24):
     before, after = np.stack([texture(0)] * 2), np.stack([texture(shift)] * 2)
     masks = np.ones((2, HEIGHT, WIDTH), np.float32)
@@ -184,4 +249,7 @@ def test_hardest_head_turn_of_the_22s_speaker_is_aligned_better_by_landmarks_tha
     assert d_morph < d_flow  # the faces aligned by their points differ less than the flow-warped ones: morphed
     refined = engine._face(before[-1], after[0], chosen.mesh, 0.5)  # with the residual flow inside the face
     from tango.interp.layered import _mean_difference
-    assert _mean_difference(refined.warped0, refined.warped1, refined.alpha) < 0.8 * d_flow
+    # where both ends see the face (elsewhere one end alone is drawn and the residual flow is not trusted)
+    both = refined.alpha * np.minimum(refined.seen0, refined.seen1)
+    assert both.sum() > 0.25 * refined.alpha.sum()
+    assert _mean_difference(refined.warped0, refined.warped1, both) < 0.8 * d_flow

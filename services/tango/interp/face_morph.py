@@ -12,7 +12,22 @@ per frame, `tango.perception.face.FACE_POINTS`: normalised x / W, y / H, z / W, 
    `max_folded_frac` of the mesh's area flips orientation at either end (points that overtook each other in
    the image: a side of the face turned away). Otherwise `plan` says why and the caller draws without it.
 4. Frame at tau: each end warped onto p(tau) piecewise-affinely (each pixel by the affine map of the mesh
-   triangle it lies in, cv2.remap), the two aligned faces cross-dissolved with weights (1 - tau, tau).
+   triangle it lies in, cv2.remap; where the mesh folds over itself at tau, the triangles nearer the camera by
+   the points' z are drawn last, so the nose of a turned head covers its far cheek). The aligned ends are mixed
+   with weights (1 - tau) s0^c, tau s1^c (`blend_seen`, c = 4: the end that sees a pixel clearly better wins
+   it). s_k, how well end k sees the pixel, is the product of
+   - stretch: the triangle's area in end k over its area at tau, ramped between `stretch_levels` (a side of the
+     face turned away from end k is foreshortened or folded there; magnified it draws a stretched cheek edge
+     or a second nose outline), floored at `magnified_seen`;
+   - agreement with the silhouette at tau (only with the speaker's background in each end's frame, the plate
+     moved there): end k shows the person where its colour differs from its background (`background_levels`);
+     the person's shape at tau is the zero set of (1 - tau) d0 + tau d1, d_k the signed distance to end k's
+     silhouette, so the far edge of a turned face moves from one end's edge to the other's instead of showing
+     both; end k agrees inside that shape where it shows the person and outside where it shows background
+     (its own edge band of `silhouette_frac` of the face size, half backdrop, agrees with neither), floored at
+     `background_seen`: no background of one end is drawn inside the other's face.
+   s_k -> 1 as tau -> k. The residual flow moving the ends onto each other is scaled by min(s0, s1): where one
+   end does not see the face, its flow is noise.
 5. Opacity: the convex hull of the face points at p(tau) (the oval, and the nose of a turned head), shrunk
    towards the oval's centroid by `mask_scale`, filled and feathered with a Gaussian of sigma `feather_frac` of
    the face size (sqrt of the oval's area).
@@ -39,6 +54,15 @@ class FaceMorphConfig:
     max_folded_frac: float = 0.15  # mesh area whose orientation flips at an end: not comparable beyond this
     min_face_px: float = 24.0  # faces smaller than this (sqrt of the oval area) are left to the flow
     refine: bool = True  # the aligned ends meet by their residual optical flow (DIS) inside the face box
+    # an end's triangle magnified to tau by area ratio (end / tau) below the first is not drawn from it, above the
+    # second fully (folded: negative ratio, never)
+    stretch_levels: tuple[float, float] = (0.6, 0.95)
+    background_levels: tuple[float, float] = (10.0, 30.0)  # colour distance (max over channels) to the background
+    # what an end is worth where it is magnified from a sliver (its person) and where it shows background (its
+    # background, unmagnified): a face in one end beats a background in the other, however thin its source
+    magnified_seen: float = 0.02
+    background_seen: float = 0.001
+    silhouette_frac: float = 0.02  # feather of the silhouette at tau and width of an end's edge band (face size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +73,19 @@ class FaceMesh:
     points1: np.ndarray  # (Q, 2) float64 pixels at tau = 1
     triangles: np.ndarray  # (T, 3) int64 rows of the points
     size: float  # face size in pixels: sqrt of the mean oval area
+    depth0: np.ndarray | None = None  # (Q,) float64 distance from the camera (pixels, larger: further) at tau = 0
+    depth1: np.ndarray | None = None  # (Q,) at tau = 1
 
     def points_at(self, tau: float) -> np.ndarray:
         return (1.0 - tau) * self.points0 + tau * self.points1  # (Q, 2)
+
+    def far_to_near(self, tau: float) -> np.ndarray:
+        """(T,) triangle rows in drawing order at tau: the furthest first, so that where the face folds over
+        itself (the nose of a turned head over its far cheek) the nearer surface is drawn on top."""
+        if self.depth0 is None or self.depth1 is None:
+            return np.arange(len(self.triangles))
+        depth = ((1.0 - tau) * self.depth0 + tau * self.depth1)[self.triangles].mean(axis=1)  # (T,)
+        return np.argsort(-depth, kind="stable")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +107,8 @@ class FaceLayer:
     alpha: np.ndarray  # (h, w) float32 opacity
     warped0: np.ndarray  # (h, w, 3) uint8 end 0 aligned to tau
     warped1: np.ndarray  # (h, w, 3) uint8 end 1 aligned to tau
+    seen0: np.ndarray  # (h, w) float32 in [0, 1]: how well end 0 sees the pixel (step 4)
+    seen1: np.ndarray  # (h, w) float32 in [0, 1]: how well end 1 sees it
 
 
 def face_present(landmarks: np.ndarray | None) -> bool:
@@ -123,6 +159,7 @@ def plan(landmarks0: np.ndarray | None, landmarks1: np.ndarray | None, width: in
     if turn > config.max_turn_deg:
         return FacePlan(None, "TURN", turn)
     q0, q1 = _with_ring(p0, config.ring_scale), _with_ring(p1, config.ring_scale)  # (Q, 2)
+    z0, z1 = (np.concatenate([z, z[OVAL_ROWS]]) for z in (landmarks0[:, 2] * width, landmarks1[:, 2] * width))
     triangles = Delaunay(0.5 * (q0 + q1)).simplices.astype(np.int64)  # (T, 3)
     reference = _signed_areas(0.5 * (q0 + q1), triangles)
     total = float(np.abs(reference).sum())
@@ -130,7 +167,8 @@ def plan(landmarks0: np.ndarray | None, landmarks1: np.ndarray | None, width: in
                  for q in (q0, q1))
     if folded > config.max_folded_frac:
         return FacePlan(None, "FOLDED", turn, folded)
-    return FacePlan(FaceMesh(q0, q1, triangles, size), "", turn, folded)
+    return FacePlan(FaceMesh(q0, q1, triangles, size, z0.astype(np.float64), z1.astype(np.float64)), "", turn,
+                    folded)
 
 
 def _triangle_affines(source: np.ndarray, target: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -140,13 +178,15 @@ def _triangle_affines(source: np.ndarray, target: np.ndarray, triangles: np.ndar
     return np.linalg.pinv(a) @ target[triangles]  # (T, 3, 2); pinv: degenerate triangles stay finite
 
 
-def _triangle_index(points: np.ndarray, triangles: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """(h, w) int32 mesh triangle covering each pixel of the box (-1: none), drawn with 1/16 px vertices."""
+def _triangle_index(points: np.ndarray, triangles: np.ndarray, box: tuple[int, int, int, int],
+                    order: np.ndarray | None = None) -> np.ndarray:
+    """(h, w) int32 mesh triangle covering each pixel of the box (-1: none), drawn with 1/16 px vertices in
+    `order` (rows of triangles; later ones cover earlier ones)."""
     x0, y0, x1, y1 = box
     index = np.full((y1 - y0, x1 - x0), -1, np.int32)
     corners = np.round((points - np.array([x0, y0])) * 16.0).astype(np.int32)  # (Q, 2) fixed point, shift 4
-    for number, triangle in enumerate(triangles):
-        cv2.fillConvexPoly(index, corners[triangle], int(number), lineType=cv2.LINE_8, shift=4)
+    for number in (range(len(triangles)) if order is None else order):
+        cv2.fillConvexPoly(index, corners[triangles[number]], int(number), lineType=cv2.LINE_8, shift=4)
     return index
 
 
@@ -163,20 +203,91 @@ class FaceMorpher:
         self.config = config
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOpticalFlow_PRESET_MEDIUM) if config.refine else None
 
-    def __call__(self, first: np.ndarray, last: np.ndarray, mesh: FaceMesh, tau: float) -> FaceLayer | None:
+    def __call__(self, first: np.ndarray, last: np.ndarray, mesh: FaceMesh, tau: float,
+                 backgrounds: tuple[np.ndarray, np.ndarray] | None = None) -> FaceLayer | None:
+        """`backgrounds`: the speaker's background in the frames of `first` and `last` (H, W, 3) uint8, or None."""
         maps = _mesh_maps(mesh, tau, first.shape[1], first.shape[0])
         if maps is None:
             return None
-        box, inside, (map0, map1) = maps
+        box, index, (map0, map1) = maps
+        stretch = _stretch_seen(mesh, tau, index, self.config)  # (2, h, w) geometric visibility of each end
         w0, w1 = _remap(first, map0), _remap(last, map1)  # (h, w, 3) each end aligned to the points at tau
+        seen0, seen1 = self._seen(stretch, (w0, w1), (map0, map1), backgrounds, mesh.size, tau)
         if self._dis is not None:  # one resampling of each end: the residual shift moves the maps, not the pixels
             g0, g1 = cv2.cvtColor(w0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(w1, cv2.COLOR_RGB2GRAY)
             f01, f10 = self._dis.calc(g0, g1, None), self._dis.calc(g1, g0, None)  # (h, w, 2)
-            map0, map1 = _shift(map0, tau * f10), _shift(map1, (1.0 - tau) * f01)
+            trust = np.minimum(seen0, seen1)[..., None]  # where an end does not see the face its flow is noise
+            map0, map1 = _shift(map0, tau * trust * f10), _shift(map1, (1.0 - tau) * trust * f01)
             w0, w1 = _remap(first, map0), _remap(last, map1)
-        face = cv2.addWeighted(w0, 1.0 - tau, w1, tau, 0.0)  # (h, w, 3)
-        alpha = face_alpha(mesh.points_at(tau), box, mesh.size, self.config) * inside
-        return FaceLayer(box, face, alpha, w0, w1)
+            seen0, seen1 = self._seen(stretch, (w0, w1), (map0, map1), backgrounds, mesh.size, tau)
+        face = blend_seen(w0, w1, seen0, seen1, np.float32(tau))
+        alpha = face_alpha(mesh.points_at(tau), box, mesh.size, self.config) * (index >= 0)
+        return FaceLayer(box, face, alpha, w0, w1, seen0, seen1)
+
+    def _seen(self, stretch: np.ndarray, warped: tuple[np.ndarray, np.ndarray], maps: tuple[np.ndarray, np.ndarray],
+              backgrounds: tuple[np.ndarray, np.ndarray] | None, size: float,
+              tau: float) -> tuple[np.ndarray, np.ndarray]:
+        """(h, w) float32 per end: how well it sees the pixel (step 4): unmagnified, and agreeing with the person's
+        silhouette at tau (person inside it, background outside it; its own silhouette edge, half backdrop,
+        agrees with neither)."""
+        config = self.config
+        worth = [config.magnified_seen + (1.0 - config.magnified_seen) * s for s in stretch]
+        if backgrounds is None:
+            return worth[0], worth[1]
+        people = [_person(warped[k], _remap(backgrounds[k], maps[k]), config.background_levels) for k in (0, 1)]
+        radius = max(1, int(round(config.silhouette_frac * size)))
+        shape = _silhouette_at(people[0] > 0.5, people[1] > 0.5, tau, radius)  # (h, w) in [0, 1]
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        seen = []
+        for k in (0, 1):
+            inside, outside = cv2.erode(people[k], kernel), 1.0 - cv2.dilate(people[k], kernel)
+            agree = shape * inside + (1.0 - shape) * outside
+            seen.append(worth[k] * (config.background_seen + agree))
+        return seen[0], seen[1]
+
+
+def _person(warped: np.ndarray, background: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: the end shows the person, not its background (colour distance between levels)."""
+    low, high = levels
+    distance = cv2.absdiff(warped, background).max(axis=2).astype(np.float32)  # (h, w)
+    return np.clip((cv2.GaussianBlur(distance, (0, 0), 1.5) - low) / (high - low), 0.0, 1.0)
+
+
+def _silhouette_at(person0: np.ndarray, person1: np.ndarray, tau: float, feather: int) -> np.ndarray:
+    """(h, w) float32: the person's shape at tau, the zero set of (1 - tau) d0 + tau d1 (d: signed distance to an
+    end's silhouette, positive inside), feathered over `feather` px: it moves from one end's edge to the other's."""
+    def signed(inside: np.ndarray) -> np.ndarray:
+        mask = inside.astype(np.uint8)
+        return cv2.distanceTransform(mask, cv2.DIST_L2, 3) - cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3)
+    distance = (1.0 - tau) * signed(person0) + tau * signed(person1)
+    return np.clip(0.5 + distance / (2.0 * feather), 0.0, 1.0).astype(np.float32)
+
+
+def blend_seen(warped0: np.ndarray, warped1: np.ndarray, seen0: np.ndarray, seen1: np.ndarray,
+               tau: np.ndarray | float, contrast: float = 4.0) -> np.ndarray:
+    """(h, w, 3) uint8 the aligned ends mixed with weights (1 - tau) s0^c, tau s1^c (c = `contrast`: the end that
+    sees a pixel clearly better wins it, even late or early in the window); tau a scalar or (h, w) per-pixel
+    time. Where neither end sees a pixel, the plain (1 - tau, tau) dissolve."""
+    weight0 = (1.0 - tau) * (np.power(seen0, contrast) + 1e-6) + 1e-9
+    weight1 = tau * (np.power(seen1, contrast) + 1e-6) + 1e-9
+    total = weight0 + weight1
+    return cv2.blendLinear(warped0, warped1, (weight0 / total).astype(np.float32), (weight1 / total).astype(np.float32))
+
+
+def _stretch_seen(mesh: FaceMesh, tau: float, index: np.ndarray, config: FaceMorphConfig) -> np.ndarray:
+    """(2, h, w) float32: per end, its mesh triangle's area over the area at tau ramped between stretch_levels
+    (0 where the triangle is folded or magnified from a sliver), rastered by `index` and smoothed."""
+    size = np.maximum(np.abs(_signed_areas(mesh.points_at(tau), mesh.triangles)), 1e-6)  # (T,)
+    facing = np.sign(_signed_areas(mesh.points_at(0.5), mesh.triangles))  # the orientation of the mesh's shape
+    low, high = config.stretch_levels
+    out = []
+    for end in (mesh.points0, mesh.points1):
+        ratio = _signed_areas(end, mesh.triangles) * facing / size  # (T,) < 0: folded in this end
+        per_triangle = np.clip((ratio - low) / (high - low), 0.0, 1.0).astype(np.float32)
+        raster = np.where(index >= 0, per_triangle[np.maximum(index, 0)], 1.0).astype(np.float32)  # (h, w)
+        sigma = max(1.0, 0.5 * config.feather_frac * mesh.size)
+        out.append(cv2.GaussianBlur(raster, (0, 0), sigma))
+    return np.stack(out)
 
 
 def _remap(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
@@ -192,27 +303,29 @@ def _shift(coords: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
 
 def _mesh_maps(mesh: FaceMesh, tau: float, width: int, height: int):
-    """(box, inside (h, w) bool, (map0, map1) (h, w, 2) float32): where each pixel of the box around the points at
-    tau lies in each end, by the affine map of its mesh triangle; None when the box is off the frame."""
+    """(box, index (h, w) int32, (map0, map1) (h, w, 2) float32): where each pixel of the box around the points at
+    tau lies in each end, by the affine map of its mesh triangle (index: the triangle, -1 outside the mesh); None
+    when the box is off the frame."""
     at_tau = mesh.points_at(tau)  # (Q, 2)
     box = _box(at_tau, width, height)
     x0, y0, x1, y1 = box
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    index = _triangle_index(at_tau, mesh.triangles, box)  # (h, w)
+    index = _triangle_index(at_tau, mesh.triangles, box, mesh.far_to_near(tau))  # (h, w)
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)  # (h, w) each
     maps = []
     for end in (mesh.points0, mesh.points1):
         affine = _triangle_affines(at_tau, end, mesh.triangles).astype(np.float32)[np.maximum(index, 0)]  # (h, w, 3, 2)
         maps.append(np.stack([xs * affine[..., 0, 0] + ys * affine[..., 1, 0] + affine[..., 2, 0],
                               xs * affine[..., 0, 1] + ys * affine[..., 1, 1] + affine[..., 2, 1]], axis=-1))
-    return box, index >= 0, maps
+    return box, index, maps
 
 
 def morph_at(first: np.ndarray, last: np.ndarray, mesh: FaceMesh, tau: float,
-             config: FaceMorphConfig = FaceMorphConfig()) -> FaceLayer | None:
+             config: FaceMorphConfig = FaceMorphConfig(),
+             backgrounds: tuple[np.ndarray, np.ndarray] | None = None) -> FaceLayer | None:
     """The FaceLayer of the frame at tau between `first` and `last` (H, W, 3); None when off the frame."""
-    return FaceMorpher(config)(first, last, mesh, tau)
+    return FaceMorpher(config)(first, last, mesh, tau, backgrounds)
 
 
 def face_alpha(points: np.ndarray, box: tuple[int, int, int, int], size: float,

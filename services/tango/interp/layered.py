@@ -29,9 +29,11 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    aligned by their landmarks alone differ inside the face (at tau = 1/2) by no more than `face_agree_ratio`
    times the flow-warped ends (the flow failed: a head turn, where it tears the face and doubles the eyes),
    the face is drawn by the landmark morph: each end warped piecewise-affinely onto the points at tau, moved
-   onto the other by their residual flow, mixed with the switch time t' of step 3, composited over the frame
-   in the feathered face hull. Otherwise (no face at an end, no landmarks sent, or the flow follows the face
-   better, as on real in-between frames) the face stays the flow's.
+   onto the other by their residual flow, mixed with the switch time t' of step 3 weighted by how well each end
+   sees each pixel (foreshortening, and with the plate moved into both ends' frames, which end shows the person
+   there: `face_morph` step 4), composited over the frame in the feathered face hull. Otherwise (no face at an
+   end, no landmarks sent, or the flow follows the face better, as on real in-between frames) the face stays
+   the flow's.
 """
 from __future__ import annotations
 
@@ -115,8 +117,9 @@ class LayeredInterpolator:
         field = dataclasses.replace(field, outer_step=1.0 / (num_frames + 1))
         taus = np.arange(1, num_frames + 1, dtype=np.float32) / (num_frames + 1)
         mesh = self._face_mesh(first, last, field, landmarks_before, landmarks_after)
+        backgrounds = None if mesh is None else _backgrounds_at_ends(plate, layers)
         return np.stack([self._with_face(self._frame_at(first, last, plate, layers, field, float(t)), first, last,
-                                         mesh, float(t)) for t in taus])
+                                         mesh, float(t), backgrounds) for t in taus])
 
     # ---- face ----
 
@@ -150,17 +153,19 @@ class LayeredInterpolator:
         return plan.mesh
 
     def _with_face(self, frame: np.ndarray, first: np.ndarray, last: np.ndarray, mesh: FaceMesh | None,
-                   tau: float) -> np.ndarray:
-        """The frame with the landmark-aligned face composited over it (feathered face oval)."""
+                   tau: float, backgrounds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """The frame with the landmark-aligned face composited over it (feathered face oval); `backgrounds`: the
+        plate in the frames of both ends (each end's face is taken only where it shows the person)."""
         if mesh is None:
             return frame
-        layer = self._face(first, last, mesh, tau)
+        layer = self._face(first, last, mesh, tau, backgrounds)
         if layer is None:
             return frame
         x0, y0, x1, y1 = layer.box
         if self.config.face_switch:  # a quick switch where the aligned faces still differ (mouth, teeth, shading)
             t_eff = self._switch_tau(layer.warped0, layer.warped1, tau)  # (h, w)
-            layer = dataclasses.replace(layer, face=_mix(layer.warped0, layer.warped1, 1.0 - t_eff, t_eff))
+            layer = dataclasses.replace(layer, face=face_morph.blend_seen(layer.warped0, layer.warped1, layer.seen0,
+                                                                          layer.seen1, t_eff))
         frame[y0:y1, x0:x1] = _mix(layer.face, frame[y0:y1, x0:x1], layer.alpha + 1e-6, 1.0 - layer.alpha + 1e-6)
         return frame
 
@@ -269,6 +274,18 @@ class LayeredInterpolator:
         inside = vacated[y0:y1, x0:x1]
         person[y0:y1, x0:x1] = _mix(background, person[y0:y1, x0:x1], inside, 1.0 - inside)
         return person
+
+
+def _backgrounds_at_ends(plate: np.ndarray | None, layers: _Layers) -> tuple[np.ndarray, np.ndarray] | None:
+    """The plate moved into the frames of I0 and I1 ((H, W, 3) uint8 each), or None without a plate."""
+    if plate is None:
+        return None
+    if layers.static:
+        return plate, plate
+    height, width = plate.shape[:2]
+    return tuple(cv2.warpPerspective(plate, homography, (width, height), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE)
+                 for homography in (layers.plate_to_first, layers.first_to_last @ layers.plate_to_first))
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight_a: np.ndarray, weight_b: np.ndarray) -> np.ndarray:
