@@ -22,6 +22,7 @@ from tango.runtime.tokens import Authenticator
 
 log = logging.getLogger(__name__)
 CONCURRENT_RPCS_PER_WORKER = 64
+MAX_METADATA_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class GrpcService:
                 ("grpc.max_send_message_length", limit),
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.so_reuseport", 0),
+                # request headers (a JWT is a few KB): up to 16 KB they reach the interceptors, which refuse an
+                # oversized token with a reason; beyond, gRPC refuses the call itself (RESOURCE_EXHAUSTED). With one
+                # bound, not gRPC's soft 8 KB / hard 16 KB pair, between which it refuses calls at random
+                ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+                ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
             ],
             # beyond this many RPCs in flight gRPC refuses every new one, the health check included: 64 callers
             # waiting on operations (refused at once by the wait slots, but in flight meanwhile) once hit the
