@@ -30,11 +30,14 @@ def test_downloads_serve_renders_and_uploads_only(tmp_path, area):
     checkpoint = store.create("checkpoint", "b" * 64, lambda tmp: (tmp / "model.safetensors").write_bytes(b"w"))
     refused = [tmp_path / "orchestrator.sqlite", store.local_dir(checkpoint.uri, "checkpoint") / "model.safetensors",
                store.local_dir(render.uri, "render") / "_COMPLETE", video.parent / ".." / ".." / "orchestrator.sqlite",
-               "/etc/passwd", "x" * 5000]
+               "/etc/passwd"]
     for uri in refused:
-        with pytest.raises(errors.UriNotAllowed) as caught:
+        with pytest.raises(errors.UriNotAllowed):
             list(area.read(str(uri), "newsroom"))
-        assert len(caught.value.message) < 400  # a long name is not echoed whole
+    for uri, reason in (("x" * 5000, "URI_TOO_LONG"), ("/tmp/a\x00b", "BAD_URI")):
+        with pytest.raises(errors.InvalidArgument) as caught:
+            list(area.read(uri, "newsroom"))
+        assert caught.value.reason == reason and len(caught.value.message) < 400  # not echoed whole
     with pytest.raises(errors.NotFound):
         list(area.read(str(video.parent / "missing.mp4"), "newsroom"))
 

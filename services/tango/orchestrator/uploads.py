@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from tango.artifacts.store import ArtifactStore
+from tango.orchestrator.request_checks import check_uris
 from tango.orchestrator.tenancy import MEDIA, Tenancy
 from tango.runtime.errors import InvalidArgument, MediaTooLarge, NotFound, UriNotAllowed
 
@@ -40,8 +41,8 @@ class UploadArea:
     def save(self, filename: str, chunks: Iterable[bytes], tenant: str) -> tuple[str, str, int]:
         """Stores an uploaded file content-addressed, as `tenant`'s; returns (path URI, sha256, size)."""
         name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name)[:100]
-        if not name or name.startswith("."):
-            raise InvalidArgument(f"bad upload file name {filename!r}", reason="BAD_FILENAME")
+        if not name or name.startswith((".", "_")):  # hidden, or the store's own markers (_COMPLETE)
+            raise InvalidArgument(f"bad upload file name {filename[:200]!r}", reason="BAD_FILENAME")
         digest, size = hashlib.sha256(), 0
         with tempfile.NamedTemporaryFile(delete=False, suffix=".part") as spool:
             for chunk in chunks:
@@ -78,6 +79,7 @@ class UploadArea:
 
     @staticmethod
     def _path(uri: str) -> Path:
+        check_uris(uri)  # a NUL cannot name a file (os.path raises), nor can 5 000 characters
         return Path(uri.removeprefix("file://")).resolve()
 
 

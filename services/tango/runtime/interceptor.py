@@ -26,12 +26,24 @@ from tango.runtime.metrics import ServiceMetrics
 log = logging.getLogger(__name__)
 
 
+# A status travels in the trailers, which a client refuses beyond 8 KB (gRPC's default): a 5 000-character name
+# echoed in the message and the ErrorInfo once arrived as RESOURCE_EXHAUSTED without a reason. Clipped here, once.
+MAX_MESSAGE_CHARS = 1000
+MAX_METADATA_CHARS = 200
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def status_for(error: TangoError) -> grpc.Status:
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
+    metadata = {key[:64]: _clipped(value, MAX_METADATA_CHARS) for key, value in list(error.metadata.items())[:16]}
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata)
     detail = any_pb2.Any()
     detail.Pack(info)
     code = grpc.StatusCode[error.code]
-    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=error.message, details=[detail]))
+    message = _clipped(error.message, MAX_MESSAGE_CHARS)
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=message, details=[detail]))
 
 
 def _internal_status(method: str, exc: BaseException) -> grpc.Status:
