@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tango.lipsync.composite import composite_mouth
+from tango.lipsync.composite import CompositeConfig, composite_mouth, turned_alike
 from tango.perception.face import point_rows
 
 # a plausible frontal face: canonical 2-D positions (pixels, face ~100 px wide) of the stored mesh points
@@ -106,3 +106,12 @@ def test_thin_plate_passes_through_its_sites_and_keeps_an_affine_field():
     queries = rng.uniform(0, 100, (50, 2))
     expected = queries @ np.array([[0.1, -0.05], [0.02, 0.2]]) + [3.0, -1.0]
     assert np.abs(_thin_plate(sites, affine, queries) - expected).max() < 1e-6
+
+
+def test_a_mouth_is_pasted_only_on_a_head_turned_alike():
+    """The one rule the compositor and the lip-sync eval share (the eval once skipped it and missed 53 frames
+    the demo left with the reference's mouth)."""
+    limit = CompositeConfig().max_pose_deg
+    assert turned_alike(np.array([limit, 0.0, -limit]), np.zeros(3))
+    assert not turned_alike(np.array([0.0, limit + 0.5, 0.0]), np.zeros(3))
+    assert not turned_alike(np.array([np.nan, 0.0, 0.0]), np.zeros(3))  # an unknown pose never is

@@ -54,6 +54,12 @@ class CompositeConfig:
     placement: str = "piecewise"  # "piecewise" | "head3d" | "rigid2d": see `placement_matrix`, `_sampling_map`
 
 
+def turned_alike(mouth_pose: np.ndarray, frame_pose: np.ndarray, config: CompositeConfig = CompositeConfig()) -> bool:
+    """Whether a mouth of a head posed `mouth_pose` (yaw, pitch, roll degrees) may be pasted on a head posed
+    `frame_pose`: every angle within `max_pose_deg` (an unknown pose never is)."""
+    return bool((np.abs(mouth_pose - frame_pose) <= config.max_pose_deg).all())
+
+
 def _similarity(source_px: np.ndarray, target_px: np.ndarray) -> np.ndarray | None:
     """(2, 3) least-squares similarity (Umeyama) mapping source (P, 2) onto target (P, 2), or None."""
     if not (np.isfinite(source_px).all() and np.isfinite(target_px).all()):

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from tango.lipsync.bank import SpeakerMouths, VisemeFn, build_speaker_mouths
-from tango.lipsync.composite import CompositeConfig, composite_mouth
+from tango.lipsync.composite import composite_mouth, turned_alike
 from tango.lipsync.crossfade import blend_mouths
 from tango.lipsync.mouth_shape import mouth_shapes, rigid_template, to_pixels
 from tango.lipsync.mouths import CROSSFADE_FRAMES, MouthPlan, plan_mouths
@@ -114,15 +114,16 @@ def _fold_frames(total: int, folds: int, fold: int) -> tuple[np.ndarray, np.ndar
 
 def _output_frame(plan: MouthPlan, n: int, frame: np.ndarray, speakers: SpeakerMouths, frame_of: dict,
                   size: np.ndarray) -> np.ndarray:
-    """Output frame n as `MouthCompositor` draws it: the planned mouth, crossfaded after a jump."""
-    if plan.mouth[n] < 0:
+    """Output frame n as `MouthCompositor` draws it: the planned mouth (none where its head is turned too far from
+    the frame's: the compositor leaves such frames as they are), crossfaded after a jump."""
+    if plan.mouth[n] < 0 or not turned_alike(speakers.bank.head_pose[plan.mouth[n]], plan.head_pose[n]):
         return frame
     face = speakers.landmarks[plan.frame_state[n]] * size
     out = composite_mouth(frame, face, frame_of[int(plan.mouth[n])], speakers.landmarks[plan.mouth[n]] * size)
     if out is None:
         return frame
     fade = int(plan.fade_state[n])
-    if fade >= 0 and (np.abs(speakers.bank.head_pose[fade] - plan.head_pose[n]) <= CompositeConfig().max_pose_deg).all():
+    if fade >= 0 and turned_alike(speakers.bank.head_pose[fade], plan.head_pose[n]):
         continued = composite_mouth(frame, face, frame_of[fade], speakers.landmarks[fade] * size)
         out = out if continued is None else blend_mouths(frame, out, continued, float(plan.fade_weight[n]))
     return out

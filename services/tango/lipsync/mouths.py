@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from tango.lipsync.bank import SpeakerMouths, VisemeFn
-from tango.lipsync.composite import CompositeConfig, composite_mouth
+from tango.lipsync.composite import CompositeConfig, composite_mouth, turned_alike
 from tango.lipsync.crossfade import blend_mouths, fade_schedule
 from tango.lipsync.visemes import viseme_similarity as default_viseme_similarity
 from tango.lipsync.mouth_search import MouthSearchConfig, MouthTargets, search_mouths, unary_costs
@@ -165,8 +165,7 @@ class MouthCompositor:
         return out
 
     def _turned_alike(self, position: int, state: int) -> bool:
-        turn = np.abs(self.speakers.bank.head_pose[state] - self.plan.head_pose[position])
-        return bool((turn <= self.config.max_pose_deg).all())
+        return turned_alike(self.speakers.bank.head_pose[state], self.plan.head_pose[position], self.config)
 
     def _draw(self, position: int, frame: np.ndarray, state: int) -> np.ndarray | None:
         """The frame with reference state `state`'s mouth composited onto output frame `position`'s face."""
