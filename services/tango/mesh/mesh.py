@@ -100,6 +100,8 @@ class LocalMesh:
             raise FailedPrecondition("the running mesh was started with the other TLS setting; `tango mesh down` first",
                                      reason="MESH_TLS_MISMATCH")
         self._tls = bool(self._tls if self._tls is not None else alive and self._recorded_tls())
+        if self._tls and not (self.home / "tls" / "ca.crt").exists():
+            make_mesh_pki(self.home / "tls")  # once: restarted members keep the CA their peers trust
         # a member that just died may hold its ports for a moment (children of its process group exiting)
         restarting = any(m.name not in alive for m in known)
         _refuse_busy_ports([c for c in self.components if c.member not in alive], wait_s=15.0 if restarting else 0.0)
@@ -147,11 +149,10 @@ class LocalMesh:
             "TANGO_ORCHESTRATOR_API_KEYS_FILE": str(self._development_key())} | (tls.environment() if tls else {})
 
     def tls_files(self) -> TlsFiles | None:
-        """This mesh's certificate files when it speaks TLS (made on first use)."""
+        """This mesh's certificate files when it speaks TLS (made by `up`)."""
         if not (self._tls if self._tls is not None else self._recorded_tls()):
             return None
-        files = TlsFiles(*(self.home / "tls" / name for name in ("tls.crt", "tls.key", "ca.crt")))
-        return files if all(p.exists() for p in (files.cert, files.key, files.ca)) else make_mesh_pki(self.home / "tls")
+        return TlsFiles(*(self.home / "tls" / name for name in ("tls.crt", "tls.key", "ca.crt")))
 
     def _development_key(self) -> Path:
         """The API keys file admitting the development token (both made on first start, then kept)."""

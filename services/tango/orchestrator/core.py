@@ -41,7 +41,7 @@ class OrchestratorCore:
     def job(self, name: str, tenant: str) -> Job:
         job_id = name[len(OPERATION_PREFIX):] if name.startswith(OPERATION_PREFIX) else ""
         if not job_id:
-            raise NotFound(f"operation {name[:200]!r} does not exist", reason="OPERATION_NOT_FOUND")
+            raise NotFound(f"operation {name!r} does not exist", reason="OPERATION_NOT_FOUND")
         return self.jobs.get(job_id, tenant)
 
     def list_jobs(self, page_size: int, page_token: str, kind: str, tenant: str) -> tuple[list[Job], str]:

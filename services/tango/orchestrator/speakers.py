@@ -38,8 +38,7 @@ class SpeakerCatalogue:
         sha = name[len(PREFIX):] if name.startswith(PREFIX) else ""
         if (not re.fullmatch(r"[0-9a-f]{64}", sha) or not self.tenancy.owns(tenant, SPEAKER, name)
                 or not self.store.exists(KIND, sha)):
-            shown = name if len(name) <= 200 else name[:200] + "..."
-            raise NotFound(f"speaker {shown!r} does not exist", reason="SPEAKER_NOT_FOUND", metadata={"name": shown})
+            raise NotFound(f"speaker {name!r} does not exist", reason="SPEAKER_NOT_FOUND", metadata={"name": name})
         text = (self.store.local_dir(self.store.uri(KIND, sha), KIND) / "speaker.json").read_text()
         return json_format.Parse(text, pb.Speaker())
 

@@ -18,6 +18,7 @@ from typing import Callable
 
 import grpc
 
+from tango.runtime.interceptor import with_behaviour
 from tango.runtime.tokens import Authenticator, acting_as
 
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
@@ -34,13 +35,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
             return handler
         metadata = handler_call_details.invocation_metadata
-        if handler.unary_unary:
-            return handler._replace(unary_unary=self._unary(metadata, handler.unary_unary))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=self._unary(metadata, handler.stream_unary))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=self._streaming(metadata, handler.unary_stream))
-        return handler._replace(stream_stream=self._streaming(metadata, handler.stream_stream))
+        return with_behaviour(handler, lambda behaviour, _requests_stream, replies_stream: (
+            self._streaming if replies_stream else self._unary)(metadata, behaviour))
 
     def _unary(self, metadata, behaviour: Callable) -> Callable:
         def admitted(request, context):

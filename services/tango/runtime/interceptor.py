@@ -53,6 +53,21 @@ def _internal_status(method: str, exc: BaseException) -> grpc.Status:
     return status_for(error)
 
 
+_KINDS = {"unary_unary": (False, False), "stream_unary": (True, False), "unary_stream": (False, True),
+          "stream_stream": (True, True)}  # handler attribute -> (requests streamed, replies streamed)
+
+
+def with_behaviour(handler: grpc.RpcMethodHandler,
+                   wrap: Callable[[Callable, bool, bool], Callable]) -> grpc.RpcMethodHandler:
+    """The handler with its behaviour replaced by `wrap(behaviour, requests_streamed, replies_streamed)`: the one
+    place the server interceptors tell the four kinds of RPC apart."""
+    for kind, (requests_stream, replies_stream) in _KINDS.items():
+        behaviour = getattr(handler, kind)
+        if behaviour is not None:
+            return handler._replace(**{kind: wrap(behaviour, requests_stream, replies_stream)})
+    return handler
+
+
 class ErrorMappingInterceptor(grpc.ServerInterceptor):
     def __init__(self, metrics: ServiceMetrics):
         self.metrics = metrics
@@ -63,13 +78,9 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method.rsplit("/", 1)[-1]
         handler = handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
-        if handler.unary_unary:
-            return handler._replace(unary_unary=self._wrap_unary(method, _decoded(handler.unary_unary)))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=self._wrap_unary(method, _decoded_stream(handler.stream_unary)))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=self._wrap_stream(method, _decoded(handler.unary_stream)))
-        return handler._replace(stream_stream=self._wrap_stream(method, _decoded_stream(handler.stream_stream)))
+        return with_behaviour(handler, lambda behaviour, requests_stream, replies_stream: (
+            self._wrap_stream if replies_stream else self._wrap_unary)(
+                method, (_decoded_stream if requests_stream else _decoded)(behaviour)))
 
     def _wrap_unary(self, method: str, behaviour: Callable) -> Callable:
         def wrapped(request: Any, context: grpc.ServicerContext):
