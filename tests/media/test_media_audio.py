@@ -145,3 +145,20 @@ def test_bad_audio_inputs(tmp_path):
     garbage.write_bytes(np.random.default_rng(1).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
     with pytest.raises(UnsupportedAudio):
         load_audio(garbage)
+
+
+def test_a_long_file_is_decoded_only_up_to_its_limit(tmp_path):
+    """An hour of audio against a 5 s limit: decoding stops just past 5 s, and speech loading refuses it with
+    AUDIO_TOO_LONG (a 10-hour file costs its limit, not 10 hours of samples in memory)."""
+    from tango.media.audio import load_speech
+
+    path = tmp_path / "hour.wav"
+    rate = 8000
+    with soundfile.SoundFile(str(path), "w", rate, 1, subtype="PCM_16") as out:
+        minute = _tone(60.0, rate)
+        for _ in range(60):
+            out.write(minute)
+    assert len(load_audio(path, 16000, max_seconds=5.0)) < 6 * 16000
+    with pytest.raises(InvalidArgument) as caught:
+        load_speech(path, max_seconds=5.0)
+    assert caught.value.reason == "AUDIO_TOO_LONG"

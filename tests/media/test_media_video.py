@@ -161,3 +161,45 @@ def test_limits():
     assert caught.value.metadata["width"] == "768"
     with pytest.raises(MediaTooLarge):
         probe_video(path, MediaLimits(max_duration_s=1.0))
+
+
+def test_a_ten_hour_video_of_two_frames_is_refused_before_decoding(tmp_path):
+    """A decompression bomb by duration: two frames ten hours apart, a few hundred bytes on disk."""
+    path = tmp_path / "ten_hours.mp4"
+    _encode_grey_levels(path, [0, 255], [0, 10 * 3600 * 1000])
+    with pytest.raises(MediaTooLarge) as caught:
+        list(iter_frames(path))
+    assert caught.value.reason == "MEDIA_TOO_LARGE" and "max_duration_s" in caught.value.metadata
+
+
+def test_a_stream_of_more_frames_than_the_limit_stops_being_listed():
+    with pytest.raises(MediaTooLarge) as caught:
+        probe_video(_video("tango_speaker8.mp4"), MediaLimits(max_frames=50))
+    assert caught.value.metadata["max_frames"] == "50"
+
+
+def _encode_ts(path: Path, size: tuple[int, int], frames: int) -> None:
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((size[1], size[0], 3), 40 * k % 255, np.uint8), format="rgb24")
+            frame.pts = k
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+def test_frames_that_grow_midstream_come_out_at_the_probed_size(tmp_path):
+    """A stream that switches from 64x48 to 1280x960 halfway (two MPEG-TS segments joined, as a bomb that
+    declares a small picture or a resolution switch would): every decoded frame has the probed size, the one
+    the limits were checked on (FFmpeg's probe may report either)."""
+    small, large, joined = tmp_path / "small.ts", tmp_path / "large.ts", tmp_path / "joined.ts"
+    _encode_ts(small, (64, 48), 5)
+    _encode_ts(large, (1280, 960), 5)
+    joined.write_bytes(small.read_bytes() + large.read_bytes())
+    info = probe_video(joined)
+    probed = (info.height, info.width, 3)
+    assert probed in {(48, 64, 3), (960, 1280, 3)}
+    assert {frame.rgb.shape for frame in iter_frames(joined)} == {probed}
+    assert {rgb.shape for rgb in read_frames(joined, range(info.frame_count)).values()} == {probed}

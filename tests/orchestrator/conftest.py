@@ -34,7 +34,7 @@ def door(tmp_path_factory):
                                 allowed_roots=allowed_roots(inputs), max_workers=8, grace_s=1,
                                 api_keys_file=str(home / "api_keys"), perception_addr=UNREACHABLE,
                                 graph_addr=UNREACHABLE, retrieval_addr=UNREACHABLE, render_addr=UNREACHABLE,
-                                trainer_addr=UNREACHABLE, live_streams=1)
+                                trainer_addr=UNREACHABLE, live_streams=1, upload_idle_s=2.0, upload_max_s=5.0)
     service = build(config)
     service.start()
     service.warm_up()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
+import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -46,6 +49,16 @@ def _cases(door) -> dict[str, tuple]:
 
     def upload(*messages):
         return lambda ch: orchestrator(ch).UploadMedia(iter(messages), timeout=10)
+
+    def trickle(pause_s: float, chunks: int):
+        """An upload that names its file, then sends a byte every `pause_s` (the door allows 2 s of silence
+        and 5 s in all)."""
+        def messages():
+            yield pb.UploadMediaRequest(filename="slow.mp4")
+            for _ in range(chunks):
+                time.sleep(pause_s)
+                yield pb.UploadMediaRequest(chunk=b"x")
+        return lambda ch: orchestrator(ch).UploadMedia(messages(), timeout=30)
 
     def live(*messages):
         return lambda ch: list(orchestrator(ch).StreamReenactment(iter(messages), timeout=10))
@@ -143,6 +156,8 @@ def _cases(door) -> dict[str, tuple]:
         "live stream lookahead NaN": (live(header(options=pb.LiveOptions(lookahead_s=math.nan))), auth),
         "garbage bytes as CreateReenactment": (raw_bytes("/tango.orchestrator.v1.OrchestratorService/CreateReenactment",
                                                          b"\x0a\x03\xff\xfe\xfd"), auth),
+        "an upload that names its file and goes silent": (trickle(8.0, 1), auth),
+        "an upload trickling a byte a second": (trickle(1.0, 20), auth),
         "garbage bytes as GetOperation": (raw_bytes("/google.longrunning.Operations/GetOperation", b"\xff" * 16), auth),
     }
 
@@ -165,3 +180,19 @@ def test_hostile_inputs_get_clear_statuses_and_the_service_keeps_serving(door):
     for number, (name, code, reason) in enumerate(table, 1):
         print(f"| {number} | {name} | {code} | {reason} |")
     assert len(table) >= 40
+
+
+def test_a_stalled_upload_leaves_no_spooled_part(door):
+    spool = Path(tempfile.gettempdir())
+    before = set(spool.glob("*.part"))
+    stub = pb_grpc.OrchestratorServiceStub(door["channel"])
+
+    def stalls():
+        yield pb.UploadMediaRequest(filename="stalled.mp4")
+        yield pb.UploadMediaRequest(chunk=b"x" * 1000)
+        time.sleep(6)
+
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.UploadMedia(stalls(), timeout=30)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and "nothing sent" in caught.value.details()
+    assert set(spool.glob("*.part")) - before == set()

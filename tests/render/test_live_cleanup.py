@@ -129,3 +129,29 @@ def test_a_failing_close_still_closes_the_other_outputs(tmp_path, before):
     assert failed.value.reason == "SRT_PUSH_FAILED"
     assert hls.playlist.read_text().rstrip().endswith("#EXT-X-ENDLIST")
     _nothing_left(before, tmp_path)
+
+
+def test_a_failing_close_does_not_replace_the_streams_own_failure(tmp_path, before):
+    """The interpolator fails mid-stream and the SRT relay has died too: the session, used as the render
+    servicer uses it (`with session:`), raises the render failure, not the close's, and still ends every output."""
+    require_tool("ffmpeg", "ffmpeg")
+    server = SrtServer().start()
+    srt = SrtPusher(server.url, rw_timeout_s=1.0)
+    hls = HlsWriter(tmp_path, target_duration_s=0.5)
+    relay_dead = []
+
+    def failing(before_frames, after, count, window):
+        if relay_dead:
+            raise RenderFailure("interpolator unavailable", reason="TRITON_UNAVAILABLE")
+        return np.repeat(before_frames[-1:], count, axis=0)
+
+    with pytest.raises(RenderFailure) as failed:
+        with _session([srt, hls], failing) as session:
+            _feed(session, 1.0)
+            os.kill(srt.pid, 9)
+            server.stop()
+            relay_dead.append(True)
+            _feed(session, 6.0)
+    assert failed.value.reason == "TRITON_UNAVAILABLE"
+    assert hls.playlist.read_text().rstrip().endswith("#EXT-X-ENDLIST")
+    _nothing_left(before, tmp_path)

@@ -77,9 +77,13 @@ def _mono_frame(frame: av.AudioFrame) -> av.AudioFrame:
 
 
 def _decode(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
-            resampler: av.AudioResampler, prepare=lambda frame: frame) -> np.ndarray:
-    """(C, S) float32: every decodable frame of `stream`, through `prepare`, then the planar-float `resampler`."""
+            resampler: av.AudioResampler, prepare=lambda frame: frame, max_samples: int | None = None) -> np.ndarray:
+    """(C, S) float32: every decodable frame of `stream`, through `prepare`, then the planar-float `resampler`.
+    With `max_samples`, decoding stops once more than that many are out (a 10-hour file costs what its limit
+    does, not 10 hours of samples in memory)."""
     chunks: list[np.ndarray] = []
+    limit = np.inf if max_samples is None else max_samples
+    held = 0
     try:
         for packet in container.demux(stream):
             try:
@@ -87,7 +91,11 @@ def _decode(container: av.container.InputContainer, stream: av.audio.stream.Audi
             except av.FFmpegError:
                 continue  # a damaged packet: skip it
             for frame in frames:
-                chunks.extend(out.to_ndarray() for out in resampler.resample(prepare(frame)))  # (C, n) each
+                for out in resampler.resample(prepare(frame)):
+                    chunks.append(out.to_ndarray())  # (C, n)
+                    held += chunks[-1].shape[1]
+            if held > limit:
+                return np.concatenate(chunks, axis=1).astype(np.float32)
     except av.FFmpegError:
         pass  # truncated tail: keep what was decoded
     chunks.extend(out.to_ndarray() for out in resampler.resample(None))
@@ -104,7 +112,7 @@ def _open_audio(path: Path) -> av.container.InputContainer:
         raise
 
 
-def _load(path: Path, sample_rate: int, *, require_audio: bool) -> np.ndarray | None:
+def _load(path: Path, sample_rate: int, *, require_audio: bool, max_seconds: float | None = None) -> np.ndarray | None:
     if sample_rate <= 0:
         raise InvalidArgument(f"sample_rate must be positive, got {sample_rate}")
     container = _open_audio(path)
@@ -114,7 +122,8 @@ def _load(path: Path, sample_rate: int, *, require_audio: bool) -> np.ndarray | 
                 raise UnsupportedAudio(f"{path.name} has no audio stream")
             return None
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=sample_rate)
-        samples = _decode(container, container.streams.audio[0], resampler, _mono_frame)[0]  # (S,)
+        max_samples = None if max_seconds is None else int(max_seconds * sample_rate)
+        samples = _decode(container, container.streams.audio[0], resampler, _mono_frame, max_samples)[0]  # (S,)
     finally:
         container.close()
     if samples.size == 0 and require_audio:
@@ -122,9 +131,10 @@ def _load(path: Path, sample_rate: int, *, require_audio: bool) -> np.ndarray | 
     return samples
 
 
-def load_audio(path: Path | str, sample_rate: int = SPEECH_SAMPLE_RATE) -> np.ndarray:
-    """(S,) float32 mono in [-1, 1] at `sample_rate`. Raises UnsupportedAudio / EmptyMedia / ArtifactNotFound."""
-    samples = _load(Path(path), sample_rate, require_audio=True)
+def load_audio(path: Path | str, sample_rate: int = SPEECH_SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
+    """(S,) float32 mono in [-1, 1] at `sample_rate`. Raises UnsupportedAudio / EmptyMedia / ArtifactNotFound.
+    With `max_seconds`, decoding stops just past that length (the caller refuses what is longer)."""
+    samples = _load(Path(path), sample_rate, require_audio=True, max_seconds=max_seconds)
     assert samples is not None
     return samples
 
@@ -188,10 +198,8 @@ def check_speech(
 
 def load_speech(path: str | Path, max_seconds: float) -> np.ndarray:
     """(S,) float32 mono speech at SPEECH_SAMPLE_RATE, refused when silent or longer than `max_seconds`."""
-    speech = load_audio(path, SPEECH_SAMPLE_RATE)
+    speech = load_audio(path, SPEECH_SAMPLE_RATE, max_seconds=max_seconds)
+    if len(speech) > max_seconds * SPEECH_SAMPLE_RATE:
+        raise InvalidArgument(f"the audio lasts more than the limit of {max_seconds:.0f} s", reason="AUDIO_TOO_LONG")
     check_speech(speech, SPEECH_SAMPLE_RATE)
-    seconds = len(speech) / SPEECH_SAMPLE_RATE
-    if seconds > max_seconds:
-        raise InvalidArgument(f"the audio lasts {seconds:.0f} s, above the limit of {max_seconds:.0f} s",
-                              reason="AUDIO_TOO_LONG")
     return speech

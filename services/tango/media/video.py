@@ -30,8 +30,12 @@ _STILL_IMAGE_FORMATS = {"image2", "gif", "apng"}
 
 @dataclasses.dataclass(frozen=True)
 class MediaLimits:
+    """What a file may declare or hold before it is refused (MEDIA_TOO_LARGE), checked on the header first and
+    again on what demuxing finds, so a lying header cannot make decoding a bomb."""
+
     max_pixels: int = 4096 * 4096
     max_duration_s: float = 7200.0
+    max_frames: int = 500_000  # 2 hours at 60 fps; a stream of millions of tiny frames stops being listed here
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +115,10 @@ def _header_duration_s(container: av.container.InputContainer, stream: av.video.
     return 0.0
 
 
-def _scan_stream(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> _StreamIndex:
-    """Demux every packet of the stream (cheap: no decoding) to list presentation timestamps."""
+def _scan_stream(container: av.container.InputContainer, stream: av.video.stream.VideoStream, limits: MediaLimits,
+                 path: Path) -> _StreamIndex:
+    """Demux every packet of the stream (cheap: no decoding) to list presentation timestamps; refused as soon
+    as it lists more than `limits.max_frames`."""
     pts: list[int] = []
     keys: list[int] = []
     try:
@@ -122,6 +128,9 @@ def _scan_stream(container: av.container.InputContainer, stream: av.video.stream
             pts.append(packet.pts)
             if packet.is_keyframe:
                 keys.append(packet.pts)
+            if len(pts) > limits.max_frames:
+                raise MediaTooLarge(f"{path.name} holds more than {limits.max_frames} frames",
+                                    metadata={"max_frames": limits.max_frames})
     except av.FFmpegError:
         pass  # truncated file: keep what could be demuxed
     container.seek(0)
@@ -151,7 +160,7 @@ def _probe_open(path: Path, limits: MediaLimits):
         if width <= 0 or height <= 0:
             raise CorruptMedia(f"{path.name}: video stream has no valid frame size")
         _check_limits(width, height, _header_duration_s(container, stream), limits, path)
-        index = _scan_stream(container, stream)
+        index = _scan_stream(container, stream, limits, path)
         if index.pts.size == 0:
             raise CorruptMedia(f"{path.name}: the video stream holds no readable frames")
         fps = _average_fps(stream, index)
@@ -198,13 +207,14 @@ def _output_map(index: _StreamIndex, info: VideoInfo, fps: float | None) -> tupl
 
 def _decode_sorted(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream, index: _StreamIndex,
-    wanted_sources: np.ndarray, seek: bool,
+    wanted_sources: np.ndarray, seek: bool, size: tuple[int, int],
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Decode the wanted source frames (sorted, unique) in order; yields (source, pts_s, rgb).
 
     With `seek`, jumps to the keyframe before a wanted frame whenever that keyframe lies beyond the
     current decoding position, so sparse sorted runs cost one GOP each. Wanted frames lost to decode
-    errors are skipped.
+    errors are skipped. Every frame comes out at the probed `size` (width, height): a stream whose frames
+    change size midway (a bomb that declares a small picture, or a resolution switch) is scaled back to it.
     """
     times = index.seconds()  # (N,)
     cursor, count = 0, wanted_sources.size
@@ -219,7 +229,7 @@ def _decode_sorted(
             while cursor < count and wanted_sources[cursor] < source:
                 cursor += 1
             if cursor < count and wanted_sources[cursor] == source:
-                yield source, float(times[source]), frame.to_ndarray(format="rgb24")
+                yield source, float(times[source]), _rgb(frame, size)
                 cursor += 1
             if cursor >= count:
                 return
@@ -228,6 +238,13 @@ def _decode_sorted(
                 break
         else:
             return  # end of stream (or of its readable part)
+
+
+def _rgb(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 of a decoded frame at the probed (W, H)."""
+    if (frame.width, frame.height) == size:
+        return frame.to_ndarray(format="rgb24")
+    return frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
 
 
 def _keyframe_before(index: _StreamIndex, source: int) -> int:
@@ -272,7 +289,7 @@ def iter_frames(
         wanted = np.unique(sources[start_frame:])
         if start_frame > 0 and wanted.size:
             container.seek(_keyframe_before(index, int(wanted[0])), stream=stream, backward=True)
-        decoded = _decode_sorted(container, stream, index, wanted, seek=False)
+        decoded = _decode_sorted(container, stream, index, wanted, seek=False, size=(info.width, info.height))
         produced = 0
         for source, pts_s, rgb in decoded:
             first, last = np.searchsorted(sources, [source, source + 1])
@@ -301,7 +318,8 @@ def read_frames(
                 reason="FRAME_OUT_OF_RANGE",
             )
         by_source: dict[int, np.ndarray] = {}
-        for source, _, rgb in _decode_sorted(container, stream, index, np.unique(sources[wanted]), seek=True):
+        for source, _, rgb in _decode_sorted(container, stream, index, np.unique(sources[wanted]), seek=True,
+                                               size=(info.width, info.height)):
             by_source[source] = rgb
         return {int(i): by_source[int(sources[i])] for i in wanted if int(sources[i]) in by_source}
     finally:

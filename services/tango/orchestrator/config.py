@@ -35,5 +35,9 @@ class OrchestratorConfig(ServiceConfig):
     # its own), and how long a caller may stay silent before its stream is ended (LIVE_INPUT_IDLE)
     live_streams: int = 2
     live_idle_s: float = 20.0
+    # an upload that sends nothing for upload_idle_s, or is still sending after upload_max_s, is ended
+    # (DEADLINE_EXCEEDED, UPLOAD_IDLE / UPLOAD_TOO_SLOW): a trickling caller does not keep a server thread
+    upload_idle_s: float = 30.0
+    upload_max_s: float = 3600.0
     live_open_s: float = 5.0  # a render stage at its live capacity is asked again for this long
     jump_penalty: float = 1.0  # per jump, in similarity units: ~1 jump per 9 steps, ~78 % of frames real

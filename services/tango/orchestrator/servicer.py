@@ -13,7 +13,7 @@ from tango.orchestrator.tenancy import tenant_of
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from tango.runtime.errors import InvalidArgument
-from tango.runtime.grpc_util import should_stop_for
+from tango.runtime.grpc_util import paced, should_stop_for
 from tango.runtime.slots import Slots
 from tango.runtime.tokens import current_caller
 
@@ -58,11 +58,13 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 job = changed
 
     def UploadMedia(self, request_iterator, context):
-        first = next(request_iterator, None)
+        uploads = self.core.uploads
+        requests = paced(request_iterator, uploads.idle_s, uploads.max_s, "UPLOAD")
+        first = next(requests, None)
         if first is None or first.WhichOneof("part") != "filename":
             raise InvalidArgument("the first message of an upload names the file", reason="UPLOAD_WITHOUT_NAME")
-        chunks = (message.chunk for message in request_iterator)
-        uri, sha256, size = self.core.uploads.save(first.filename, chunks, _tenant())
+        chunks = (message.chunk for message in requests)
+        uri, sha256, size = uploads.save(first.filename, chunks, _tenant())
         return pb.UploadMediaResponse(uri=uri, sha256=sha256, size_bytes=size)
 
     def DownloadMedia(self, request: pb.DownloadMediaRequest, context):

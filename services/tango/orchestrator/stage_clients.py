@@ -103,16 +103,64 @@ class StageAddresses:
     trainer: str
 
 
+_STUBS = {"perception": perception_grpc.PerceptionServiceStub, "graph": graph_grpc.MotionGraphServiceStub,
+          "retrieval": retrieval_grpc.RetrievalServiceStub, "render": render_grpc.RenderServiceStub,
+          "trainer": trainer_grpc.TrainerServiceStub}
+
+
+class _Stubs:
+    """One channel and stub per stage, opened again when the TLS files change: a channel presents the
+    certificate it was opened with, so after a rotation new calls go out on channels with the new one. The
+    old channels are closed only with the clients (calls still running on them finish)."""
+
+    def __init__(self, addresses: StageAddresses, tls: TlsFiles | None):
+        self.addresses, self.tls = addresses, tls
+        self._lock = threading.Lock()
+        self._retired: list[grpc.Channel] = []
+        self._open()
+
+    def _open(self) -> None:
+        self._stamp = self.tls.stamp() if self.tls else None
+        self.channels = {name: stage_channel(getattr(self.addresses, name), self.tls) for name in _STUBS}
+        self.stubs = {name: stub(self.channels[name]) for name, stub in _STUBS.items()}
+
+    def current(self, name: str):
+        if self.tls is not None and self.tls.stamp() != self._stamp:
+            with self._lock:
+                if self.tls.stamp() != self._stamp:
+                    self._retired += self.channels.values()
+                    self._open()
+        return self.stubs[name]
+
+    def close(self) -> None:
+        for channel in [*self.channels.values(), *self._retired]:
+            channel.close()
+
+
 class StageClients:
     def __init__(self, addresses: StageAddresses, deadline_s: float, tls: TlsFiles | None = None):
         self.deadline_s = deadline_s
-        names = ("perception", "graph", "retrieval", "render", "trainer")
-        self._channels = {n: stage_channel(getattr(addresses, n), tls) for n in names}
-        self.perception = perception_grpc.PerceptionServiceStub(self._channels["perception"])
-        self.graph = graph_grpc.MotionGraphServiceStub(self._channels["graph"])
-        self.retrieval = retrieval_grpc.RetrievalServiceStub(self._channels["retrieval"])
-        self.render = render_grpc.RenderServiceStub(self._channels["render"])
-        self.trainer = trainer_grpc.TrainerServiceStub(self._channels["trainer"])
+        self._stubs = _Stubs(addresses, tls)
+
+    @property
+    def perception(self) -> perception_grpc.PerceptionServiceStub:
+        return self._stubs.current("perception")
+
+    @property
+    def graph(self) -> graph_grpc.MotionGraphServiceStub:
+        return self._stubs.current("graph")
+
+    @property
+    def retrieval(self) -> retrieval_grpc.RetrievalServiceStub:
+        return self._stubs.current("retrieval")
+
+    @property
+    def render(self) -> render_grpc.RenderServiceStub:
+        return self._stubs.current("render")
+
+    @property
+    def trainer(self) -> trainer_grpc.TrainerServiceStub:
+        return self._stubs.current("trainer")
 
     def analyze_video(self, uri: str, max_seconds: float, on_progress: ProgressFn, should_stop: StopFn,
                       frame_range: tuple[int, int] | None = None) -> PerceptionOutput:
@@ -172,8 +220,7 @@ class StageClients:
         return RenderOutput(result.render, result.video_uri, result.sidecar_uri, result.duration_s, result.cache_hit)
 
     def close(self) -> None:
-        for channel in self._channels.values():
-            channel.close()
+        self._stubs.close()
 
     def _unary(self, method, request, should_stop: StopFn):
         future = method.future(request, timeout=self.deadline_s)

@@ -3,6 +3,7 @@ uploaded or rendered it: another tenant can neither download it nor name it as a
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -21,10 +22,12 @@ DOWNLOADABLE = ("render", KIND)
 
 
 class UploadArea:
-    def __init__(self, store: ArtifactStore, max_bytes: int, tenancy: Tenancy):
+    def __init__(self, store: ArtifactStore, max_bytes: int, tenancy: Tenancy, idle_s: float = 30.0,
+                 max_s: float = 3600.0):
         self.store = store
         self.max_bytes = max_bytes
         self.tenancy = tenancy
+        self.idle_s, self.max_s = idle_s, max_s  # how long a caller may pause, and take, sending an upload
 
     def grant(self, tenant: str, *uris: str) -> None:
         """These produced files (a render's video and sidecar) are now also `tenant`'s."""
@@ -44,16 +47,16 @@ class UploadArea:
         if not name or name.startswith((".", "_")):  # hidden, or the store's own markers (_COMPLETE)
             raise InvalidArgument(f"bad upload file name {filename[:200]!r}", reason="BAD_FILENAME")
         digest, size = hashlib.sha256(), 0
-        with tempfile.NamedTemporaryFile(delete=False, suffix=".part") as spool:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > self.max_bytes:
-                    Path(spool.name).unlink(missing_ok=True)
-                    raise MediaTooLarge(f"upload exceeds {self.max_bytes} bytes")
-                digest.update(chunk)
-                spool.write(chunk)
-        spooled = Path(spool.name)
+        handle, spool = tempfile.mkstemp(suffix=".part")
+        spooled = Path(spool)
         try:
+            with os.fdopen(handle, "wb") as sink:
+                for chunk in chunks:  # a caller's stream: it may fail (idle, gone) at any chunk
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise MediaTooLarge(f"upload exceeds {self.max_bytes} bytes")
+                    digest.update(chunk)
+                    sink.write(chunk)
             if size == 0:
                 raise InvalidArgument("the upload is empty", reason="EMPTY_MEDIA")
             sha = digest.hexdigest()

@@ -14,6 +14,7 @@ At the end of the stream the output is cut at the audio's length, as offline ren
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -29,6 +30,8 @@ from tango.render.plan import CLIP_FRAMES, RenderOptions, path_frame_index
 from tango.render.renderer import Interpolator, Window
 from tango.render.schedule import FrameSchedule, schedule_frames
 from tango.runtime.errors import InputMismatch, InvalidArgument, TangoError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,20 @@ class LiveRenderSession:
             out.append(self._segment(schedule, min(self.emitted + self.options.segment_frames, total), total,
                                      last=self.emitted + self.options.segment_frames >= total))
         return out
+
+    def __enter__(self) -> "LiveRenderSession":
+        return self
+
+    def __exit__(self, kind, failure, trace) -> None:
+        """Closes the session; when the stream already failed, that failure is the one the caller hears, and a
+        failure to close is logged beside it (it does not replace it)."""
+        if failure is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except Exception as also:  # noqa: BLE001 - the stream's own failure propagates
+            log.warning("closing a failed live render also failed: %s", also)
 
     def close(self) -> None:
         """Frees the encoder and ends every output (child processes, threads, playlists), each one even when an

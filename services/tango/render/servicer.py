@@ -52,7 +52,7 @@ class RenderServicer(pb_grpc.RenderServiceServicer):
                 LiveOutputSpec(rtmp_url=header.outputs.rtmp_url, hls_dir=header.outputs.hls_dir,
                                srt_url=header.outputs.srt_url, hls_low_latency=header.outputs.hls_low_latency),
                 should_stop_for(context))
-            try:
+            with session:
                 width, height = session.encoded_size
                 yield pb.StreamRenderResponse(started=pb.LiveVideoStarted(
                     init_segment=session.init_segment, width=width, height=height, fps=session.fps))
@@ -69,8 +69,6 @@ class RenderServicer(pb_grpc.RenderServiceServicer):
                         return
                     else:
                         raise InvalidArgument("a live render has one header", reason="UNEXPECTED_LIVE_MESSAGE")
-            finally:
-                session.close()
 
 
 def segment_message(segment: RenderedSegment) -> types_pb2.MediaSegment:

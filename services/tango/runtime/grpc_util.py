@@ -1,7 +1,11 @@
 """Small helpers shared by the servicers (the only place besides servicers that touches grpc)."""
 from __future__ import annotations
 
-from typing import Iterator
+import itertools
+import queue
+import threading
+import time
+from typing import Iterator, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -11,6 +15,9 @@ from tango.runtime import errors
 from tango.runtime.errors import TangoError
 from tango.runtime.progress import ProgressEvent, StopFn
 from tango.type.v1 import types_pb2
+
+T = TypeVar("T")
+_END = object()  # a client stream's end, as `paced`'s reader passes it on
 
 
 def should_stop_for(context: grpc.ServicerContext) -> StopFn:
@@ -29,6 +36,43 @@ def received(request_iterator: Iterator) -> Iterator:
         yield from request_iterator
     except grpc.RpcError:
         return
+
+
+def paced(messages: Iterator[T], idle_s: float, total_s: float, what: str) -> Iterator[T]:
+    """A client stream's messages, ended by DEADLINE_EXCEEDED when the client sends nothing for `idle_s` (reason
+    `<WHAT>_IDLE`) or is still sending after `total_s` (`<WHAT>_TOO_SLOW`): a caller that trickles bytes, or
+    opens a stream and says nothing, gives its server thread back instead of holding it for ever. A reader
+    thread does the blocking reads; it ends with the RPC."""
+    box: queue.Queue = queue.Queue(maxsize=8)
+    done = threading.Event()
+
+    def read() -> None:
+        for message in itertools.chain(received(messages), (_END,)):
+            while not done.is_set():
+                try:
+                    box.put(message, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if done.is_set():
+                return
+
+    threading.Thread(target=read, daemon=True, name=f"{what.lower()}-reader").start()
+    deadline = time.monotonic() + total_s
+    try:
+        while True:
+            wait = min(idle_s, deadline - time.monotonic())
+            try:
+                message = box.get(timeout=max(wait, 0.0))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    raise errors.DeadlineExceeded(f"still sending after {total_s:g} s", reason=f"{what}_TOO_SLOW")
+                raise errors.DeadlineExceeded(f"nothing sent for {idle_s:g} s", reason=f"{what}_IDLE") from None
+            if message is _END:
+                return
+            yield message
+    finally:
+        done.set()
 
 
 def progress_message(event: ProgressEvent) -> types_pb2.Progress:
