@@ -115,3 +115,45 @@ def test_a_mouth_is_pasted_only_on_a_head_turned_alike():
     assert turned_alike(np.array([limit, 0.0, -limit]), np.zeros(3))
     assert not turned_alike(np.array([0.0, limit + 0.5, 0.0]), np.zeros(3))
     assert not turned_alike(np.array([np.nan, 0.0, 0.0]), np.zeros(3))  # an unknown pose never is
+
+
+def _oval_hull(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    import cv2
+    from tango.perception.face import OVAL_ROWS
+
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(points[OVAL_ROWS].round().astype(np.int32)), 1)
+    return mask.astype(bool)
+
+
+def test_a_wider_source_jaw_never_lays_skin_beyond_the_output_face():
+    """The demo's pale band beside the jaw: the mask's soft edge once reached past the output's face oval."""
+    from tango.perception.face import OVAL_ROWS
+
+    frame_points = _face_points((160, 120))
+    source_points = frame_points.copy()
+    centre = frame_points[OVAL_ROWS].mean(axis=0)
+    source_points[OVAL_ROWS] = centre + 1.3 * (frame_points[OVAL_ROWS] - centre)  # a longer, wider jaw
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    source = np.full((240, 320, 3), 200, np.uint8)  # brighter than the colour gain can match
+    out = composite_mouth(frame, frame_points, source, source_points)
+    assert out is not None
+    changed = np.abs(out.astype(int) - frame).sum(axis=2) > 0
+    assert changed.sum() > 500  # the lower face was pasted
+    assert not (changed & ~_oval_hull(frame_points, frame.shape[:2])).any()
+
+
+def test_the_source_backdrop_never_comes_in():
+    """A narrower source face: the output pixels that sample the source beyond its own oval are left."""
+    from tango.perception.face import OVAL_ROWS
+
+    frame_points = _face_points((160, 120))
+    source_points = frame_points.copy()
+    centre = frame_points[OVAL_ROWS].mean(axis=0)
+    source_points[OVAL_ROWS] = centre + np.array([0.6, 1.0]) * (frame_points[OVAL_ROWS] - centre)
+    source = np.full((240, 320, 3), 250, np.uint8)  # bright backdrop
+    source[_oval_hull(source_points, source.shape[:2])] = 150  # the face
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    out = composite_mouth(frame, frame_points, source, source_points)
+    assert out is not None and (out != frame).any()
+    assert out.max() < 180  # the face x the smallest gain is ~128; the backdrop's would be > 200

@@ -97,3 +97,11 @@ def test_the_pose_limit_holds_without_a_pose_preference():
     cost = unary_costs(targets, bank, config)
     assert cost[0, 1] >= config.pose_limit_cost  # its own lips, but a head turned too far
     assert search_mouths(cost, bank, config)[0] != 1
+
+
+def test_the_search_limit_is_the_compositors():
+    """A stricter search limit kept mouths the compositor would paste (the 22 s speaker lost 4 points of LMD
+    reduction at 12 degrees); a looser one would choose mouths it refuses."""
+    from tango.lipsync.composite import CompositeConfig
+
+    assert MouthSearchConfig().max_pose_deg == CompositeConfig().max_pose_deg

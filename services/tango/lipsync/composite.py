@@ -15,10 +15,13 @@
    nose puts it (on the German clip: 0.0110 with "rigid2d", 0.0079 with "head3d", 5 folds).
 2. Mask: the lower face — nose base, inner cheeks, and the jaw from one mouth corner's side under the chin
    to the other — of BOTH the output face and the warped source face (their union, so neither chin shows
-   twice), grown by `grow` (inter-ocular units). It is then cut to where the pasted pixels are face in the
-   source (inside the warped source's face oval) and face or chin in the output (inside the output's face
-   oval grown by `grow`): a source turned away never brings its background into the output's cheek. The
-   cut mask is eroded and blurred by `feather`, so its soft edge lies inside both faces.
+   twice), grown by `grow` (inter-ocular units). It is then cut to where the pasted pixels are face in BOTH
+   the source (the source's face oval taken through the warp's own sampling map, thin-plate correction
+   included: a source turned away never brings its backdrop into the output's cheek) and the output
+   (inside its own face oval, not grown: a source jaw wider or longer than the output's never lays skin
+   over the output's backdrop). The cut mask is eroded and blurred by
+   `feather`, and clamped by a narrower feather of the two ovals, so its soft edge lies inside both faces
+   and the weight is exactly 0 outside them.
 3. Colour: a smooth per-pixel gain, the ratio of the output's and the warped source's pixels averaged
    under the mask with a wide Gaussian, clamped; it follows shading that drifts across the face.
 4. Blend: out = a * source + (1 - a) * frame inside the mask's bounding box; every pixel where a = 0 is
@@ -153,17 +156,35 @@ def _disc(radius: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def _alpha(frame_points: np.ndarray, warped_points: np.ndarray, box: tuple[int, int, int, int],
-           interocular: float, config: "CompositeConfig") -> np.ndarray:
-    """(h, w) float32 blend weight: the lower face, cut to both faces, with its soft edge inside them."""
+def _source_face(oval: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 255 where the output pixel samples the source inside the source's face oval (hull of
+    (P, 2) source pixels): the warp's own map, so the smooth correction (which the oval does not steer)
+    cannot bring the source's backdrop into the output's cheek."""
+    x0, y0 = np.floor(oval.min(axis=0)).astype(int) - 1
+    x1, y1 = np.ceil(oval.max(axis=0)).astype(int) + 2
+    hull = _hull_mask([oval], (x0, y0, x1, y1))
+    return cv2.remap(hull, map_x - x0, map_y - y0, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _alpha(frame_points: np.ndarray, warped_points: np.ndarray, source_face: np.ndarray,
+           box: tuple[int, int, int, int], interocular: float, config: "CompositeConfig") -> np.ndarray:
+    """(h, w) float32 blend weight: the lower face, cut to both faces, with its soft edge inside them.
+
+    source_face (h, w): where the warp samples the source's face. The lower face (grown by `grow`, its
+    outline from both faces' points) is cut to the INTERSECTION of the two faces' ovals, not grown: grown
+    past the output's jaw, the feathered edge laid the source's skin over the backdrop beside the jaw (a
+    pale band in the demo). The body's edge is eroded then blurred (`feather`); a second, narrower feather
+    of the ovals' intersection keeps the weight ~0 (< 0.002) at the outline, and outside it is exactly 0."""
     grow, feather = config.grow * interocular, config.feather * interocular
     lower = cv2.dilate(_hull_mask([frame_points[_LOWER_FACE], warped_points[_LOWER_FACE]], box), _disc(grow))
-    inside = _hull_mask([warped_points[_OVAL]], box) & cv2.dilate(_hull_mask([frame_points[_OVAL]], box), _disc(grow))
+    inside = source_face & _hull_mask([frame_points[_OVAL]], box)
     mask = lower & inside
     nose_y = float(min(frame_points[_NOSE_BASE, 1].mean(), warped_points[_NOSE_BASE, 1].mean())) - box[1]
     mask[: max(int(round(nose_y)), 0)] = 0  # never above the nose base
-    mask = cv2.erode(mask, _disc(feather / 2))
-    return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(feather / 2.0, 0.5))
+    sigma = max(feather / 2.0, 0.5)
+    body = cv2.GaussianBlur(cv2.erode(mask, _disc(feather / 2)).astype(np.float32) / 255.0, (0, 0), sigma)
+    edge = cv2.GaussianBlur(cv2.erode(inside, _disc(1.5 * sigma)).astype(np.float32) / 255.0, (0, 0), sigma / 2)
+    return np.where(inside > 0, np.minimum(body, edge), 0.0).astype(np.float32)
 
 
 def _colour_gain(region: np.ndarray, patch: np.ndarray, alpha: np.ndarray, sigma: float,
@@ -207,11 +228,12 @@ def composite_mouth(frame: np.ndarray, frame_points: np.ndarray, source: np.ndar
     box = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
     if box[2] - box[0] < 4 or box[3] - box[1] < 4:
         return None
-    alpha = _alpha(frame_points, warped_points, box, interocular, config)  # (h, w)
-    if not (alpha > 0).any():
-        return None
     steer = (None, None) if carried is None else (carried[_WARP_ROWS], residual[_WARP_ROWS])
     map_x, map_y = _sampling_map(matrix, *steer, box)
+    source_face = _source_face(source_points[_OVAL, :2], map_x, map_y)
+    alpha = _alpha(frame_points, warped_points, source_face, box, interocular, config)  # (h, w)
+    if not (alpha > 0).any():
+        return None
     patch = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     region = frame[box[1]:box[3], box[0]:box[2]].astype(np.float32)
     patch *= _colour_gain(region, patch, alpha, config.colour_sigma * interocular, config.gain_range)
