@@ -196,3 +196,13 @@ def test_a_stalled_upload_leaves_no_spooled_part(door):
         stub.UploadMedia(stalls(), timeout=30)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED and "nothing sent" in caught.value.details()
     assert set(spool.glob("*.part")) - before == set()
+
+
+def test_a_malformed_upload_message_is_refused_at_once(door):
+    """A garbage message in an upload stream is MALFORMED_REQUEST as soon as it arrives, not an idle stream."""
+    upload = door["channel"].stream_unary("/tango.orchestrator.v1.OrchestratorService/UploadMedia")
+    with pytest.raises(grpc.RpcError) as caught:
+        upload(iter([b"\x12j\x84\xfb"]), timeout=30)
+    info = error_details_pb2.ErrorInfo()
+    rpc_status.from_call(caught.value).details[0].Unpack(info)
+    assert (caught.value.code(), info.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")  # not _IDLE

@@ -1,11 +1,10 @@
 """Small helpers shared by the servicers (the only place besides servicers that touches grpc)."""
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 import time
-from typing import Iterator, TypeVar
+from typing import Iterator, NamedTuple, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -42,20 +41,29 @@ def paced(messages: Iterator[T], idle_s: float, total_s: float, what: str) -> It
     """A client stream's messages, ended by DEADLINE_EXCEEDED when the client sends nothing for `idle_s` (reason
     `<WHAT>_IDLE`) or is still sending after `total_s` (`<WHAT>_TOO_SLOW`): a caller that trickles bytes, or
     opens a stream and says nothing, gives its server thread back instead of holding it for ever. A reader
-    thread does the blocking reads; it ends with the RPC."""
+    thread does the blocking reads (it ends with the RPC); what it fails with (a malformed message) is raised
+    here, at once."""
     box: queue.Queue = queue.Queue(maxsize=8)
     done = threading.Event()
 
+    def offer(item) -> bool:
+        while not done.is_set():
+            try:
+                box.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def read() -> None:
-        for message in itertools.chain(received(messages), (_END,)):
-            while not done.is_set():
-                try:
-                    box.put(message, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
-            if done.is_set():
-                return
+        try:
+            for message in received(messages):
+                if not offer(message):
+                    return
+        except Exception as failure:  # noqa: BLE001 - handed to the consumer, which raises it
+            offer(_Failure(failure))
+            return
+        offer(_END)
 
     threading.Thread(target=read, daemon=True, name=f"{what.lower()}-reader").start()
     deadline = time.monotonic() + total_s
@@ -70,9 +78,15 @@ def paced(messages: Iterator[T], idle_s: float, total_s: float, what: str) -> It
                 raise errors.DeadlineExceeded(f"nothing sent for {idle_s:g} s", reason=f"{what}_IDLE") from None
             if message is _END:
                 return
+            if isinstance(message, _Failure):
+                raise message.error
             yield message
     finally:
         done.set()
+
+
+class _Failure(NamedTuple):
+    error: Exception
 
 
 def progress_message(event: ProgressEvent) -> types_pb2.Progress:
