@@ -32,3 +32,34 @@ def test_windows_blend_their_real_ends():
     np.testing.assert_allclose(pose[2:5, 0], [12.25, 13.5, 14.75])
     assert np.isnan(face[7]).all() and np.isnan(face[8]).all()  # a side without a face, and no face
     assert np.isnan(face[9]).all()  # a real face on one side only
+
+
+class _Model:
+    def __init__(self, value: float, phones: bool):
+        self.value, self.phones, self.heard = value, phones, None
+
+    def predict(self, speech, n_frames, fps, visemes=None):
+        self.heard = visemes
+        return np.full((n_frames, 2), self.value)
+
+
+def test_both_takes_its_lips_from_the_phone_model_without_the_viseme_cost():
+    import dataclasses
+
+    from tango.lipsync.mouths import targets_for
+
+    speakers = _speakers(20)
+    basis = ShapeBasis(mean=np.zeros(120), components=np.eye(120)[[0, 1]], scale=np.ones(2))  # lip 0's x, y
+    speakers = dataclasses.replace(speakers, model=_Model(1.0, False), phone_model=_Model(2.0, True), basis=basis,
+                                   bank=dataclasses.replace(speakers.bank, visemes=np.zeros(20, np.int64)))
+    track = lambda speech, n, fps: np.arange(n) % 3  # noqa: E731
+    pose = np.zeros((6, 3), np.float32)
+    both, used = targets_for(speakers, np.zeros(16000, np.float32), pose, 25.0, "both", track)
+    assert used == "both" and both.visemes is None
+    np.testing.assert_allclose(both.lips[:, 0], 2.0)  # the phone model's prediction
+    np.testing.assert_array_equal(speakers.phone_model.heard, np.arange(6) % 3)
+    model, used = targets_for(speakers, np.zeros(16000, np.float32), pose, 25.0, "model", track)
+    assert used == "model" and model.visemes is None
+    np.testing.assert_allclose(model.lips[:, 0], 1.0)
+    phones, used = targets_for(speakers, np.zeros(16000, np.float32), pose, 25.0, "phones", track)
+    assert used == "phones" and phones.lips is None and phones.visemes is not None

@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     evaluate = actions.add_parser("eval", help="LMD and mouth-opening/envelope correlation on a held-out span")
     evaluate.add_argument("video")
-    evaluate.add_argument("--source", choices=SOURCES + ("all",), default="model",
+    evaluate.add_argument("--source", choices=SOURCES + ("all",), default="both",
                           help="what drives the mouths; 'all' reports each (a list of objects)")
     evaluate.add_argument("--folds", type=int, default=5, help="held-out spans tiling the video (pooled figures)")
     evaluate.add_argument("--strip", default="", help="PNG strip path (default: a temp file, printed)")

@@ -4,7 +4,8 @@ Built from the speaker's perception artifacts (face mesh landmarks, head pose, t
 - a rigid-face template and pose-free lip shapes (`mouth_shape`), a PCA basis of those shapes and each
   frame's whitened coefficients;
 - the speaker mouth model (`mouth_model`) trained on the reference's own (audio, lips) frames;
-- optionally each frame's viseme, from the phones recognised in the reference audio (`visemes`).
+- optionally each frame's viseme, from the phones recognised in the reference audio (`visemes`), and a
+  second speaker mouth model that hears those phones too (`phone_model`, used by the "both" source).
 Frames of all reference videos are concatenated (state r = frame `local[r]` of video `video[r]`);
 `next_frame` links each frame to the next one of the same video.
 """
@@ -15,7 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from tango.lipsync.mouth_model import MouthModel, MouthModelConfig, frame_features, train_mouth_model
+from tango.lipsync.mouth_model import (
+    MouthModel, MouthModelConfig, frame_features, train_mouth_model, viseme_features,
+)
 from tango.lipsync.mouth_search import MouthBank
 from tango.lipsync.mouth_shape import MouthShapes, ShapeBasis, mouth_shapes, rigid_template
 from tango.perception.artifact_io import PerceptionArtifact
@@ -38,6 +41,7 @@ class SpeakerMouths:
     offsets: np.ndarray  # (V,) first state of each video
     model: MouthModel | None  # None when the references have no audio
     face_ratio: float
+    phone_model: MouthModel | None = None  # audio and visemes in (None without a phone recogniser)
 
     def state(self, video: np.ndarray, local: np.ndarray) -> np.ndarray:
         """(N,) states of (video, perception frame) pairs."""
@@ -71,21 +75,26 @@ def build_speaker_mouths(perceptions: list[PerceptionArtifact], visemes: VisemeF
     shapes = _shapes_per_video(perceptions, template)
     basis = ShapeBasis.fit(shapes.vectors()[allowed])
     coefficients = basis.coefficients(shapes.vectors()).astype(np.float32)  # (R, K)
-    model, bank_visemes = None, None
+    model, phone_model, bank_visemes = None, None, None
     audio = [p.audio() for p in perceptions]
     if all(a is not None for a in audio):
         features = np.concatenate([frame_features(a, p.frames, p.fps, model_config) for a, p in zip(audio, perceptions)])
         trained = np.where(allowed[:, None], coefficients, np.nan)
         model = train_mouth_model(features, trained, model_config)
         if visemes is not None:
-            bank_visemes = np.concatenate([visemes(a, p.frames, p.fps) for a, p in zip(audio, perceptions)])
+            per_video = [visemes(a, p.frames, p.fps) for a, p in zip(audio, perceptions)]
+            bank_visemes = np.concatenate(per_video)
+            heard = np.concatenate([viseme_features(v, model_config) for v in per_video])  # context within a video
+            phone_model = train_mouth_model(np.concatenate([features, heard], axis=1), trained, model_config,
+                                            phones=True)
     next_frame = np.arange(1, len(video) + 1, dtype=np.int64)
     next_frame[offsets[1:] - 1] = -1
     next_frame[-1] = -1
     bank = MouthBank(coefficients=coefficients, visemes=bank_visemes, head_pose=head_pose, usable=allowed,
                      next_frame=next_frame, lips=basis.points(coefficients))
     return SpeakerMouths(template=template, basis=basis, bank=bank, landmarks=landmarks, video=video, local=local,
-                         offsets=offsets, model=model, face_ratio=float(present.mean()))
+                         offsets=offsets, model=model, face_ratio=float(present.mean()),
+                         phone_model=phone_model)
 
 
 def _pixels_per_video(landmarks: np.ndarray, video: np.ndarray, perceptions: list[PerceptionArtifact]) -> np.ndarray:

@@ -31,7 +31,7 @@ MIN_FACE_RATIO = 0.2  # below it the footage "has no face" for lip sync
 @dataclasses.dataclass(frozen=True)
 class LipSyncRequest:
     mode: str = "auto"
-    source: str = "model"  # "model", "phones" or "both" (own mouths only)
+    source: str = "both"  # "both", "model" or "phones" (own mouths only)
     wav2lip_dir: str = ""
 
     def __post_init__(self) -> None:

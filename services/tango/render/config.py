@@ -17,7 +17,9 @@ class RenderConfig(ServiceConfig):
     transition_frames: int = 8
     max_height: int = 1080
     lipsync_dir: str = ""  # a user's Wav2Lip weights (wav2lip.pth / wav2lip_gan.pth), for lip_sync=WAV2LIP
-    lipsync_source: str = "model"  # what drives the own-mouth lip sync: model (measured best), phones or both
+    # what drives the own-mouth lip sync: both (the speaker's phone model: audio + recognised phones; measured
+    # best on both videos of `tango lipsync eval`), model (audio only) or phones (visemes only)
+    lipsync_source: str = "both"
     max_audio_seconds: float = 600.0
     # live streams (StreamRender): how many one replica carries, and their defaults
     live_streams: int = 2
