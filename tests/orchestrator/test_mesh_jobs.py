@@ -68,11 +68,12 @@ def stubs(mesh: LocalMesh):
     return pb_grpc.OrchestratorServiceStub(channel), operations_pb2_grpc.OperationsStub(channel)
 
 
-def wait(mesh: LocalMesh, name: str, timeout_s: float = 600) -> operations_pb2.Operation:
+def wait(mesh: LocalMesh, name: str, timeout_s: float = 600, operations=None) -> operations_pb2.Operation:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            operation = stubs(mesh)[1].WaitOperation(operations_pb2.WaitOperationRequest(name=name), timeout=30)
+            operation = (operations or stubs(mesh)[1]).WaitOperation(operations_pb2.WaitOperationRequest(name=name),
+                                                                     timeout=30)
         except grpc.RpcError as error:  # the orchestrator may be restarting
             if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise
@@ -211,15 +212,20 @@ def test_the_mesh_admits_only_its_token_over_its_tls(mesh, speaker):
         assert not probe(member.address, tls=None) and not probe(member.address, tls=strangers), member.name
 
 
-def test_tenants_are_kept_apart_on_every_rpc(mesh, speaker, media_dir):
-    """A second tenant's key, added to the mesh's keys file (re-read without a restart), names the first
-    tenant's speaker, operation and media on every RPC: each is NOT_FOUND, as if it never existed; its lists
-    are empty; what it makes itself is its own."""
-    intruder_key = new_api_key()
+@pytest.fixture(scope="module")
+def intruder(mesh):
+    """The stubs of a second tenant, whose key is added to the mesh's keys file (re-read without a restart)."""
+    key = new_api_key()
     keys = mesh.home / "auth" / "api_keys"
-    keys.write_text(keys.read_text() + api_key_line("intruder", intruder_key) + "\n")
-    channel = bearer_channel(open_channel(mesh.endpoint("orchestrator"), mesh.tls_files()), intruder_key)
-    orchestrator, operations = pb_grpc.OrchestratorServiceStub(channel), operations_pb2_grpc.OperationsStub(channel)
+    keys.write_text(keys.read_text() + api_key_line("intruder", key) + "\n")
+    channel = bearer_channel(open_channel(mesh.endpoint("orchestrator"), mesh.tls_files()), key)
+    return pb_grpc.OrchestratorServiceStub(channel), operations_pb2_grpc.OperationsStub(channel)
+
+
+def test_tenants_are_kept_apart_on_every_rpc(mesh, speaker, media_dir, intruder):
+    """A second tenant names the first tenant's speaker, operation and media on every RPC: each is NOT_FOUND,
+    as if it never existed; its lists are empty; what it makes itself is its own."""
+    orchestrator, operations = intruder
     theirs, result = speaker["operation"].name, speaker["result"]
     audio = str(media_dir / "audio" / "s2g_001.wav")
     refused = {
@@ -262,6 +268,26 @@ def test_tenants_are_kept_apart_on_every_rpc(mesh, speaker, media_dir):
         request_id="e2e-first", reference_uris=["/nonexistent/clip.mp4"], audio_uri=audio), timeout=10)
     assert mine.name != theirs
     operations.CancelOperation(operations_pb2.CancelOperationRequest(name=mine.name), timeout=10)
+
+
+def test_the_same_footage_gives_each_tenant_artifacts_of_its_own(mesh, media_dir, intruder):
+    """Two tenants ingest the same clip: every artifact of the second (perception, graph, its AuMoCLIP
+    checkpoint, node embeddings, the speaker itself) has a path of its own, so the content-hash cache never
+    hands it the first's (nor tells it, by a fast answer, that the first has this footage). Ingested again by
+    the same tenant, it is found."""
+    clip = str(media_dir / "video" / "tango_speaker12.mp4")  # 5 s: a speaker needs 4 s of speech
+    made = {}
+    for tenant, (orchestrator, operations) in (("local", stubs(mesh)), ("intruder", intruder), ("again", stubs(mesh))):
+        operation = orchestrator.CreateSpeaker(pb.CreateSpeakerRequest(
+            request_id=f"same-footage-{tenant}", reference_uris=[clip], options=SPEAKER_OPTIONS), timeout=30)
+        done = wait(mesh, operation.name, operations=operations)
+        assert not done.HasField("error"), done.error.message
+        result = pb.Speaker()
+        done.response.Unpack(result)
+        made[tenant] = {"speaker": result.name, "perception": result.perceptions[0].uri, "graph": result.graph.uri,
+                        "checkpoint": result.checkpoint, "embeddings": result.embeddings.uri}
+    assert all(made["local"][k] != made["intruder"][k] for k in made["local"]), made
+    assert made["again"] == made["local"]
 
 
 def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_path, monkeypatch, capsys):

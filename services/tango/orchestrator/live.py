@@ -13,6 +13,7 @@ that half-closes its side without end_of_audio ends its audio there: the rest is
 """
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Callable, Iterator
 
 import grpc
 
+from tango.artifacts.hashing import tenant_scope
 from tango.media.pcm import PcmFormat
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.metrics import OrchestratorMetrics
@@ -55,7 +57,7 @@ class LiveConductor:
         header = first.header
         check_live_header(header)
         speaker = self.speakers.get(header.speaker, tenant)
-        with self.slots.taken():
+        with self.slots.taken(), tenant_scope(tenant):
             self.metrics.live_streams.inc()
             try:
                 yield from _LiveStream(self, header, speaker, requests, is_active).run()
@@ -153,7 +155,8 @@ class _LiveStream:
             time.sleep(0.25)
 
     def _start(self, work: Callable[[], None]) -> None:
-        threading.Thread(target=self._guarded, args=(work,), daemon=True, name=f"live-{work.__name__}").start()
+        threading.Thread(target=contextvars.copy_context().run, args=(self._guarded, work), daemon=True,
+                         name=f"live-{work.__name__}").start()  # in the stream's tenant scope
 
     def _read_caller(self) -> None:
         """Forwards the caller's audio to both stages (each chunk checked on arrival). end_of_audio, or the caller

@@ -7,6 +7,7 @@ A reference shorter than two ranges, or a single replica, takes the plain single
 """
 from __future__ import annotations
 
+import contextvars
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
@@ -61,7 +62,8 @@ class ParallelIngest:
             return failed.is_set() or should_stop()
 
         with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="ingest-range") as pool:
-            futures = [pool.submit(self.clients.analyze_video, uri, max_seconds, progress.of(i), stop, frame_range)
+            futures = [pool.submit(contextvars.copy_context().run, self.clients.analyze_video, uri, max_seconds,
+                                   progress.of(i), stop, frame_range)  # in the job's tenant scope
                        for i, frame_range in enumerate(ranges)]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             if any(f.exception() is not None for f in done):

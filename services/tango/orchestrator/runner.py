@@ -18,6 +18,7 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
+from tango.artifacts.hashing import tenant_scope
 from tango.orchestrator.job_context import JobContext
 from tango.orchestrator.jobs import Claim, Job, JobState, JobStore, LeaseLost
 from tango.orchestrator.metrics import OrchestratorMetrics
@@ -187,7 +188,8 @@ class JobRunner:
         try:
             if job.cancel_requested:
                 raise Cancelled("cancelled before it started", reason="JOB_CANCELLED")
-            result = pipeline.run(pipeline.parse(job.request), context)
+            with tenant_scope(job.tenant):  # what the job makes and finds is its tenant's
+                result = pipeline.run(pipeline.parse(job.request), context)
             self._end(job, JobState.SUCCEEDED, stage="done", progress=1.0, result=result.SerializeToString())
         except LeaseLost:
             log.warning("lease lost; another replica has the job", extra={"job": job.id})

@@ -25,6 +25,7 @@ from tango.trainer.v1 import trainer_service_pb2 as trainer_pb
 from tango.trainer.v1 import trainer_service_pb2_grpc as trainer_grpc
 from tango.runtime.errors import Cancelled
 from tango.runtime.grpc_util import error_from_rpc
+from tango.runtime.tenant_header import tenant_channel
 from tango.runtime.tls import TlsFiles, open_channel
 from tango.type.v1 import types_pb2
 
@@ -44,8 +45,8 @@ CHANNEL_OPTIONS = [
 
 def stage_channel(target: str, tls: TlsFiles | None = None) -> grpc.Channel:
     """The one way to open a channel to a stage: our limits, quick reconnects, round robin over replicas,
-    mutual TLS when the orchestrator has certificates."""
-    return open_channel(target, tls, CHANNEL_OPTIONS)
+    mutual TLS when the orchestrator has certificates, and the calling job's tenant named in every call."""
+    return tenant_channel(open_channel(target, tls, CHANNEL_OPTIONS))
 
 
 def listed_replicas(target: str) -> int:

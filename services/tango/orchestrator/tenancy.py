@@ -5,9 +5,11 @@ without authentication). Besides its jobs (the `tenant` column of `jobs`), a ten
 - `speaker`: the speakers its jobs made or found (speaker names, `speakers/<sha256>`);
 - `media`: the files it uploaded and the videos and sidecars its reenactments rendered (local paths).
 
-The artifacts themselves stay content-addressed and shared: a tenant that ingests footage another already
-ingested gets the same speaker, and is then granted it. What one tenant may name, list or download is what it
-owns; anything else answers NOT_FOUND, exactly as a name that never existed.
+The artifacts themselves are the tenant's too: a job runs in its tenant's artifact scope, whose content keys
+mix in the tenant (`tango.artifacts.hashing.tenant_scope`, carried to the stages by `x-tango-tenant`), so the
+same footage ingested by two tenants makes two speakers with artifacts of their own, and neither finds the
+other's in the cache. What one tenant may name, list or download is what it owns; anything else answers
+NOT_FOUND, exactly as a name that never existed.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Media uploaded by callers without shared storage, and downloads of produced files, each the tenant's that
-uploaded or rendered it: another tenant can neither download it nor name it as a job's input (NOT_FOUND)."""
+uploaded or rendered it: another tenant can neither download it nor name it as a job's input (NOT_FOUND), and
+an identical upload of another tenant is stored apart."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tango.artifacts.hashing import key_sha256
 from tango.artifacts.store import ArtifactStore
 from tango.orchestrator.request_checks import check_uris
 from tango.orchestrator.tenancy import MEDIA, Tenancy
@@ -60,7 +62,9 @@ class UploadArea:
             if size == 0:
                 raise InvalidArgument("the upload is empty", reason="EMPTY_MEDIA")
             sha = digest.hexdigest()
-            info = self.store.create(KIND, sha, lambda tmp: spooled.replace(tmp / name))
+            # the tenant's own copy: the same file uploaded by two tenants is two artifacts, neither found by the other
+            folder = key_sha256({"upload": sha, "tenant": tenant}) if tenant else sha
+            info = self.store.create(KIND, folder, lambda tmp: spooled.replace(tmp / name))
         finally:
             spooled.unlink(missing_ok=True)
         stored = next(p for p in self.store.local_dir(info.uri, KIND).iterdir() if not p.name.startswith("_"))

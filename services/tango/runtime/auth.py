@@ -11,13 +11,13 @@ Client: `bearer_channel(channel, token)` adds `authorization: Bearer <token>` to
 """
 from __future__ import annotations
 
-import collections
 import os
 from pathlib import Path
 from typing import Callable
 
 import grpc
 
+from tango.runtime.headers import with_headers
 from tango.runtime.interceptor import with_behaviour
 from tango.runtime.tokens import Authenticator, acting_as
 
@@ -63,34 +63,7 @@ def client_token(home: Path | None = None) -> str | None:
     return None
 
 
-class _CallDetails(collections.namedtuple("_CallDetails", "method timeout metadata credentials wait_for_ready compression"),
-                   grpc.ClientCallDetails):
-    pass
-
-
-class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-              grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
-    def __init__(self, token: str):
-        self.header = ("authorization", f"Bearer {token}")
-
-    def _with_token(self, details: grpc.ClientCallDetails) -> _CallDetails:
-        metadata = [m for m in details.metadata or () if m[0] != "authorization"] + [self.header]
-        return _CallDetails(details.method, details.timeout, metadata, details.credentials,
-                            details.wait_for_ready, details.compression)
-
-    def intercept_unary_unary(self, continuation, details, request):
-        return continuation(self._with_token(details), request)
-
-    def intercept_unary_stream(self, continuation, details, request):
-        return continuation(self._with_token(details), request)
-
-    def intercept_stream_unary(self, continuation, details, request_iterator):
-        return continuation(self._with_token(details), request_iterator)
-
-    def intercept_stream_stream(self, continuation, details, request_iterator):
-        return continuation(self._with_token(details), request_iterator)
-
-
 def bearer_channel(channel: grpc.Channel, token: str | None) -> grpc.Channel:
     """`channel` sending `token` with every call (the channel itself when there is no token)."""
-    return grpc.intercept_channel(channel, _Bearer(token)) if token else channel
+    header = [("authorization", f"Bearer {token}")]
+    return with_headers(channel, lambda: header) if token else channel

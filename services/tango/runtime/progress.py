@@ -1,6 +1,7 @@
 """Runs a long core call in a worker thread and streams its progress to a server-streaming RPC."""
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from dataclasses import dataclass
@@ -50,7 +51,8 @@ def run_with_progress(
         finally:
             events.put(None)
 
-    worker = threading.Thread(target=target, name="long-work", daemon=True)
+    # the work runs in the caller's context (e.g. the tenant whose artifacts it makes)
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(target,), name="long-work", daemon=True)
     worker.start()
     while (event := events.get()) is not None:
         yield event

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from tango.runtime.auth import AuthInterceptor
 from tango.runtime.config import ServiceConfig
 from tango.runtime.interceptor import ErrorMappingInterceptor
+from tango.runtime.tenant_header import TenantScopeInterceptor
 from tango.runtime.metrics import ServiceMetrics
 from tango.runtime.tls import TlsFiles, server_credentials
 from tango.runtime.tokens import Authenticator
@@ -51,7 +52,8 @@ class GrpcService:
         self.authenticated = authenticator is not None
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix=config.service),
-            interceptors=[ErrorMappingInterceptor(metrics)] + ([AuthInterceptor(authenticator)] if authenticator else []),
+            interceptors=[ErrorMappingInterceptor(metrics), AuthInterceptor(authenticator) if authenticator
+                          else TenantScopeInterceptor()],
             options=[
                 ("grpc.max_send_message_length", limit),
                 ("grpc.max_receive_message_length", limit),
