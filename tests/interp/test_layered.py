@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
@@ -131,8 +132,60 @@ def test_background_drawn_inside_a_box_equals_the_whole_frame_cut_to_it():
     engine = LayeredInterpolator()
     layers = engine._layers(before[-1], after[0], masks_before[-1], masks_after[0], backdrop())
     pan = np.array([[1.0, 0.0, 6.0], [0.0, 1.0, -3.0], [0.0, 0.0, 1.0]])
-    for moved in (layers, dataclasses.replace(layers, first_to_last=pan, plate_to_first=pan, static=False)):
+    for moved in (layers, dataclasses.replace(layers, _path=(pan, pan, False))):
         whole = engine._background_at(before[-1], after[0], backdrop(), moved, 0.4, (0, 0, SIZE[1], SIZE[0]))
         part = engine._background_at(before[-1], after[0], backdrop(), moved, 0.4, (30, 20, 110, 90))
         assert whole.shape == (*SIZE, 3) and part.shape == (70, 80, 3)
         assert np.array_equal(part, whole[20:90, 30:110])
+
+
+def _count_keypoints(monkeypatch) -> list[tuple[int, ...]]:
+    """Records the image shape of every SIFT keypoint computation of the background estimator."""
+    from tango.acinterp import background_guider
+
+    calls: list[tuple[int, ...]] = []
+    original = background_guider.keypoints
+
+    def counted(image, mask, scale):
+        calls.append(image.shape)
+        return original(image, mask, scale)
+
+    monkeypatch.setattr(background_guider, "keypoints", counted)
+    return calls
+
+
+def test_the_plates_keypoints_are_computed_once_for_many_windows(monkeypatch):
+    """The plate is the same for every window of a speaker: its SIFT keypoints are kept (by content), and each
+    window computes only its first frame's (the I0 -> I1 motion comes from the window's flow)."""
+    calls = _count_keypoints(monkeypatch)
+    engine = LayeredInterpolator()
+    plate = backdrop()
+    for x0, x1 in ((20, 130), (30, 120), (25, 110)):
+        before, after, masks_before, masks_after = window(x0, x1)
+        engine(before, after, 3, masks_before=masks_before, masks_after=masks_after, plate=plate.copy())
+    assert len(calls) == 1 + 3  # the plate once, then I0 of each window
+
+
+def test_a_window_whose_background_never_shows_estimates_no_homography(monkeypatch):
+    calls = _count_keypoints(monkeypatch)
+    before, after, masks_before, _ = window(40, 46)
+    LayeredInterpolator()(before, after, 3, masks_before=masks_before, masks_after=masks_before, plate=backdrop())
+    assert calls == []
+
+
+def test_background_motion_is_fitted_to_the_flow_of_the_background():
+    """A camera pan (6, -3) px between the ends is recovered from the window's own flow; a still camera is still."""
+    from tango.interp.flow import FlowInterpolator as Flow
+
+    engine = LayeredInterpolator()
+    first, mask = scene(60)
+    pan = np.float32([[1, 0, 6], [0, 1, -3]])
+    last = cv2.warpAffine(first, pan, (SIZE[1], SIZE[0]), borderMode=cv2.BORDER_REFLECT)
+    moved = cv2.warpAffine(mask, pan, (SIZE[1], SIZE[0]))
+    for end, end_mask, shift in ((last, moved, (6.0, -3.0)), (first, mask, (0.0, 0.0))):
+        field = Flow()._flow_field(first, end, None, None)
+        layers = engine._layers(first, end, mask, end_mask, backdrop(), field)
+        first_to_last, _, static = layers.path()
+        np.testing.assert_allclose(first_to_last[:2, 2], shift, atol=0.5)
+        np.testing.assert_allclose(first_to_last[:2, :2], np.eye(2), atol=0.01)
+        assert static == (shift == (0.0, 0.0))

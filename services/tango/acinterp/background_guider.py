@@ -42,19 +42,20 @@ def background_mask(body_probability: np.ndarray | None, height: int, width: int
     return np.where(person > 0, 0, 255).astype(np.uint8)
 
 
-def _keypoints(image: np.ndarray, mask: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray | None]:
+def keypoints(image: np.ndarray, mask: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray | None]:
     """SIFT on the scaled-down grey image: (K, 2) float32 points in FULL-resolution pixels, (K, 128) descriptors."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     if scale < 1.0:
         size = (max(8, round(grey.shape[1] * scale)), max(8, round(grey.shape[0] * scale)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    keypoints, descriptors = cv2.SIFT_create().detectAndCompute(grey, mask)
-    points = np.array([kp.pt for kp in keypoints], np.float32).reshape(-1, 2) / scale
+    found, descriptors = cv2.SIFT_create().detectAndCompute(grey, mask)
+    points = np.array([kp.pt for kp in found], np.float32).reshape(-1, 2) / scale
     return points, descriptors
 
 
-def _ratio_matches(first: np.ndarray, last: np.ndarray, ratio: float) -> list[tuple[int, int]]:
+def ratio_matches(first: np.ndarray, last: np.ndarray, ratio: float) -> list[tuple[int, int]]:
+    """(i, j) pairs of descriptors first[i] ~ last[j] passing Lowe's ratio test (FLANN k-d trees)."""
     flann = cv2.FlannBasedMatcher({"algorithm": _FLANN_KDTREE, "trees": 5}, {"checks": 50})
     pairs = flann.knnMatch(first.astype(np.float32), last.astype(np.float32), k=2)
     return [(m.queryIdx, m.trainIdx) for m, *rest in (p for p in pairs if p)
@@ -70,23 +71,23 @@ def estimate_background_homography(first: np.ndarray, last: np.ndarray, first_ma
     """
     identity = np.eye(3, dtype=np.float64)
     scale = min(1.0, settings.max_side / max(first.shape[:2]))
-    points0, descriptors0 = _keypoints(first, first_mask, scale)
-    points1, descriptors1 = _keypoints(last, last_mask, scale)
+    points0, descriptors0 = keypoints(first, first_mask, scale)
+    points1, descriptors1 = keypoints(last, last_mask, scale)
     if descriptors0 is None or descriptors1 is None or len(points0) < 2 or len(points1) < 2:
         return identity, 0
-    matches = _ratio_matches(descriptors0, descriptors1, settings.ratio)
+    matches = ratio_matches(descriptors0, descriptors1, settings.ratio)
     if len(matches) < max(4, settings.min_matches):
         return identity, 0
     source = points0[[i for i, _ in matches]]  # (M, 2)
     target = points1[[j for _, j in matches]]  # (M, 2)
     homography, inliers = cv2.findHomography(source, target, cv2.RANSAC, settings.ransac_px / scale)
     count = int(inliers.sum()) if inliers is not None else 0
-    if homography is None or count < settings.min_matches or not _plausible(homography, first.shape[:2]):
+    if homography is None or count < settings.min_matches or not plausible_homography(homography, first.shape[:2]):
         return identity, 0
     return homography / homography[2, 2], count
 
 
-def _plausible(homography: np.ndarray, shape: tuple[int, int]) -> bool:
+def plausible_homography(homography: np.ndarray, shape: tuple[int, int]) -> bool:
     """A camera move between neighbouring frames: orientation kept, corners moved less than the frame size."""
     if not np.all(np.isfinite(homography)) or abs(homography[2, 2]) < 1e-12:
         return False

@@ -2,9 +2,12 @@
 
 Between the last frame before a jump (I0, soft person mask M0) and the first after it (I1, M1), with the
 speaker's clean background plate P (`tango.interp.plate`) when one is given:
-1. Background layer B(tau). A RANSAC homography H (I0 -> I1) of the background (person masked out; SIFT
-   + FLANN, ACInterp's BackgroundGuider estimator) and one registering P onto I0; a homography that moves
-   no corner by more than `static_px` counts as the identity (no resampling). At tau, I0, I1 and P move
+1. Background layer B(tau). The background's motion I0 -> I1: a RANSAC similarity (pan, zoom, roll) fitted to
+   the window's own flow (step 2) at Shi-Tomasi corners of I0's background (person masked out) whose flow passes
+   the forward-backward check; the plate P is registered onto I0 by SIFT + FLANN matches (ACInterp's
+   BackgroundGuider estimator; the plate's keypoints are computed once per plate and kept), also as a similarity.
+   Both are estimated only when a frame of the window first shows background. A move of no corner by more than
+   `static_px` counts as the identity (no resampling). At tau, I0, I1 and P move
    along the corner-interpolated path (corners c -> c + tau (H(c) - c)); each end contributes where it
    shows background (1 - its mask dilated by `background_dilate_frac`), weighted (1 - tau, tau); the plate
    fills what neither end shows (weight `plate_weight`). The person of an end never enters B.
@@ -38,6 +41,9 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from collections import OrderedDict
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -50,6 +56,8 @@ from tango.interp.masks import dilate
 
 @dataclasses.dataclass(frozen=True)
 class LayeredConfig:
+    # the flow at 512 px, as `flow`'s: at 640 px on the 1280 px speaker the held-out gaps gained 0.06 dB
+    # (31.756 -> 31.817) but a continuous head turn got pale patches on the cheek (picture first)
     flow: FlowInterpolatorConfig = FlowInterpolatorConfig()
     background_dilate_frac: float = 0.0  # an end shows background where its mask (dilated by this) is < 0.5
     zone_dilate_frac: float = 0.01  # the background may replace the flow warp this far around the changed region
@@ -64,8 +72,11 @@ class LayeredConfig:
     switch_close_frac: float = 0.02  # closing radius (long side) joining disagreeing pixels into parts
     switch_width: float = 0.3  # width (in tau) of the switch where the warped ends disagree
     alpha_scale: int = 4  # the person shape is drawn at 1/alpha_scale of the frame size (it is feathered anyway)
-    homography_max_side: int = 512  # SIFT resolution
+    homography_max_side: int = 512  # SIFT (plate) and corner (background flow) resolution
     static_px: float = 2.0  # homographies moving no corner further than this are the identity
+    # I0 -> I1 background motion: "flow" fits a similarity (RANSAC) to the window's own flow at textured background
+    # points; "sift" to SIFT matches of both ends (the plate -> I0 one is fitted to SIFT matches either way)
+    background_motion: str = "flow"
     face: FaceMorphConfig = FaceMorphConfig()
     # the face is morphed by landmarks when its ends aligned by the landmarks alone differ (mean grey level in the
     # face, at tau = 1/2) by at most this times what the flow-warped ends differ there
@@ -76,22 +87,33 @@ class LayeredConfig:
     face_switch: bool = True  # the aligned faces mix with the per-pixel switch time t' (step 3), not plain tau
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Layers:
-    """What one window's frames share: background path, per-end background visibility, ghost zone."""
+    """What one window's frames share: per-end background visibility, ghost zone, and (computed when a frame
+    first needs the background) the background path."""
 
-    first_to_last: np.ndarray  # (3, 3) I0 pixels -> I1 pixels
-    plate_to_first: np.ndarray  # (3, 3) plate pixels -> I0 pixels
     visible0: np.ndarray  # (H, W) float32 I0 shows background
     visible1: np.ndarray  # (H, W) float32 I1 shows background
     zone: np.ndarray  # (H, W) float32 one end shows the person, the other the background (dilated)
-    static: bool  # both homographies are the identity
     masks_small: tuple[np.ndarray, np.ndarray]  # (h, w) float32 M0, M1 at 1/alpha_scale
+    homographies: Callable[[], tuple[np.ndarray, np.ndarray]]  # -> (I0 -> I1, plate -> I0), each (3, 3)
+    static_px: float
+    _path: tuple[np.ndarray, np.ndarray, bool] | None = None
 
     @property
     def empty(self) -> bool:
         """Whether no pixel can show a ghost of the person (the ends' masks agree everywhere)."""
         return not np.any(self.zone > 1e-3)
+
+    def path(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(first_to_last (3, 3) I0 -> I1 pixels, plate_to_first (3, 3), static: both are the identity), estimated
+        once per window, on first use (a window whose background never shows needs no homography)."""
+        if self._path is None:
+            first_to_last, plate_to_first = self.homographies()
+            height, width = self.zone.shape
+            static = all(_is_identity(h, width, height, self.static_px) for h in (first_to_last, plate_to_first))
+            self._path = first_to_last, plate_to_first, static
+        return self._path
 
 
 class LayeredInterpolator:
@@ -103,6 +125,7 @@ class LayeredInterpolator:
         self._flow = FlowInterpolator(config.flow)
         self._face = face_morph.FaceMorpher(config.face)
         self._face_points_only = face_morph.FaceMorpher(dataclasses.replace(config.face, refine=False))
+        self._features = _BackgroundFeatures(config.homography_max_side)
 
     def __call__(self, before: np.ndarray, after: np.ndarray, num_frames: int, *, masks_before: np.ndarray,
                  masks_after: np.ndarray, plate: np.ndarray | None = None,
@@ -111,9 +134,9 @@ class LayeredInterpolator:
         if np.array_equal(first, last):
             return np.repeat(first[None], num_frames, axis=0)
         m0, m1 = masks_before[-1].astype(np.float32), masks_after[0].astype(np.float32)  # (H, W)
-        layers = self._layers(first, last, m0, m1, plate)
         quadratic = self.config.flow.use_outer_frames and len(before) >= 2 and len(after) >= 2
         field = self._flow._flow_field(first, last, before[-2] if quadratic else None, after[1] if quadratic else None)
+        layers = self._layers(first, last, m0, m1, plate, field)
         field = dataclasses.replace(field, outer_step=1.0 / (num_frames + 1))
         taus = np.arange(1, num_frames + 1, dtype=np.float32) / (num_frames + 1)
         mesh = self._face_mesh(first, last, field, landmarks_before, landmarks_after)
@@ -172,7 +195,7 @@ class LayeredInterpolator:
     # ---- background ----
 
     def _layers(self, first: np.ndarray, last: np.ndarray, m0: np.ndarray, m1: np.ndarray,
-                plate: np.ndarray | None) -> _Layers:
+                plate: np.ndarray | None, field: _FlowField | None = None) -> _Layers:
         config = self.config
         height, width = m0.shape
         long_side = max(height, width)
@@ -181,26 +204,36 @@ class LayeredInterpolator:
         visible1 = 1.0 - np.clip(dilate(m1, radius) * 2.0, 0.0, 1.0)
         changed = np.abs(m0 - m1)  # person in one end, background in the other: where ghosts appear
         zone = np.clip(dilate(changed, int(round(config.zone_dilate_frac * long_side))) * 2.0, 0.0, 1.0)
-        seen0, seen1 = _sift_mask(m0, long_side), _sift_mask(m1, long_side)
-        first_to_last = _homography(first, last, seen0, seen1, config.homography_max_side)
-        plate_to_first = np.eye(3)
-        if plate is not None:
-            plate_to_first = _homography(plate, first, np.full_like(seen0, 255), seen0, config.homography_max_side)
-        static = all(_is_identity(h, width, height, config.static_px) for h in (first_to_last, plate_to_first))
         small = _small_size(width, height, config.alpha_scale)
         masks_small = tuple(cv2.resize(m, small, interpolation=cv2.INTER_AREA) for m in (m0, m1))
-        return _Layers(first_to_last, plate_to_first, visible0, visible1, zone.astype(np.float32), static, masks_small)
+
+        def homographies() -> tuple[np.ndarray, np.ndarray]:
+            seen0, seen1 = _sift_mask(m0, long_side), _sift_mask(m1, long_side)
+            features0 = self._features(first, seen0) if plate is not None or field is None \
+                or config.background_motion == "sift" else None
+            if field is not None and config.background_motion == "flow":
+                first_to_last = self._features.homography_from_flow(first, field.f01, field.occ0, seen0, seen1)
+            else:
+                first_to_last = self._features.homography(features0, self._features(last, seen1), first.shape[:2])
+            plate_to_first = np.eye(3)
+            if plate is not None:  # the plate's keypoints are computed once per plate
+                plate_features = self._features(plate, None)
+                plate_to_first = self._features.homography(plate_features, features0, first.shape[:2])
+            return first_to_last, plate_to_first
+
+        return _Layers(visible0, visible1, zone.astype(np.float32), masks_small, homographies, config.static_px)
 
     def _background_at(self, first: np.ndarray, last: np.ndarray, plate: np.ndarray | None, layers: _Layers,
                        tau: float, box: tuple[int, int, int, int]) -> np.ndarray:
         """(y1 - y0, x1 - x0, 3) uint8 background at time tau inside box = (x0, y0, x1, y1) of the frame."""
         height, width = layers.visible0.shape
         x0, y0, x1, y1 = box
-        to_t = _homography_path(layers.first_to_last, tau, width, height)  # I0 pixels -> frame tau
-        from_last = to_t @ np.linalg.inv(layers.first_to_last)  # I1 pixels -> frame tau
+        first_to_last, plate_to_first, static = layers.path()
+        to_t = _homography_path(first_to_last, tau, width, height)  # I0 pixels -> frame tau
+        from_last = to_t @ np.linalg.inv(first_to_last)  # I1 pixels -> frame tau
 
         def move(image: np.ndarray, homography: np.ndarray) -> np.ndarray:  # image moved to tau, inside the box
-            if layers.static:
+            if static:
                 return image[y0:y1, x0:x1]
             shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
             return cv2.warpPerspective(image, shift @ homography, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
@@ -213,7 +246,7 @@ class LayeredInterpolator:
         if plate is None:  # nothing to fill with: where neither end shows background, the plain mix
             fill = cv2.addWeighted(start, 1.0 - tau, end, tau, 0.0)
         else:
-            fill = move(plate, to_t @ layers.plate_to_first)
+            fill = move(plate, to_t @ plate_to_first)
         return _mix(ends, fill, w0 + w1, np.full_like(w0, self.config.plate_weight))
 
     # ---- person ----
@@ -280,12 +313,13 @@ def _backgrounds_at_ends(plate: np.ndarray | None, layers: _Layers) -> tuple[np.
     """The plate moved into the frames of I0 and I1 ((H, W, 3) uint8 each), or None without a plate."""
     if plate is None:
         return None
-    if layers.static:
+    first_to_last, plate_to_first, static = layers.path()
+    if static:
         return plate, plate
     height, width = plate.shape[:2]
     return tuple(cv2.warpPerspective(plate, homography, (width, height), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
-                 for homography in (layers.plate_to_first, layers.first_to_last @ layers.plate_to_first))
+                 for homography in (plate_to_first, first_to_last @ plate_to_first))
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight_a: np.ndarray, weight_b: np.ndarray) -> np.ndarray:
@@ -341,16 +375,96 @@ def _sift_mask(mask: np.ndarray, long_side: int) -> np.ndarray:
     return np.where(dilate(mask, int(round(0.03 * long_side))) < 0.5, 255, 0).astype(np.uint8)
 
 
-def _homography(source: np.ndarray, target: np.ndarray, source_mask: np.ndarray, target_mask: np.ndarray,
-                max_side: int) -> np.ndarray:
-    """(3, 3) background homography source -> target (identity when unsure); ACInterp's estimator."""
-    # imported here: tango.acinterp pulls torch in, which the plain flow/crossfade path never needs
-    from tango.acinterp.background_guider import estimate_background_homography
-    from tango.acinterp.config import BackgroundSettings
+class _BackgroundFeatures:
+    """SIFT keypoints of background pixels (ACInterp's BackgroundGuider estimator: SIFT at `max_side`, FLANN with
+    Lowe's ratio test, RANSAC) and the homography between two images' keypoints. Keypoints of a whole image (the
+    plate: one per speaker, sent with every window) are kept for the last `cache_size` images by content."""
 
-    homography, _ = estimate_background_homography(source, target, source_mask, target_mask,
-                                                   BackgroundSettings(max_side=max_side))
-    return homography
+    def __init__(self, max_side: int, cache_size: int = 4):
+        from tango.acinterp.config import BackgroundSettings  # tango.acinterp pulls torch in (preload)
+
+        self.settings = BackgroundSettings(max_side=max_side)
+        self._cache: OrderedDict[bytes, tuple] = OrderedDict()
+        self._cache_size = cache_size
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """((K, 2) float32 full-resolution points, (K, 128) descriptors) of `image` where `mask` (uint8, 255 = look;
+        None = everywhere, cached)."""
+        from tango.acinterp.background_guider import keypoints
+
+        scale = min(1.0, self.settings.max_side / max(image.shape[:2]))
+        if mask is not None:
+            return keypoints(image, mask, scale)
+        key = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16).digest() + repr(image.shape).encode()
+        if key not in self._cache:
+            self._cache[key] = keypoints(image, np.full(image.shape[:2], 255, np.uint8), scale)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return self._cache[key]
+
+    def homography_from_flow(self, first: np.ndarray, flow: np.ndarray, occlusion: np.ndarray, seen0: np.ndarray,
+                             seen1: np.ndarray, max_points: int = 500) -> np.ndarray:
+        """(3, 3) background homography I0 -> I1 pixels fitted (RANSAC) to the flow (H, W, 2) I0 -> I1 at corners
+        (Shi-Tomasi, at the SIFT resolution) of I0's background (`seen0`, uint8 255) whose flow passes the
+        forward-backward check (`occlusion` < 1/2) and lands on I1's background (`seen1`); identity when unsure."""
+        settings, identity = self.settings, np.eye(3, dtype=np.float64)
+        height, width = first.shape[:2]
+        scale = min(1.0, settings.max_side / max(height, width))
+        size = (max(8, round(width * scale)), max(8, round(height * scale)))
+        grey = cv2.resize(cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(seen0, size, interpolation=cv2.INTER_NEAREST)
+        corners = cv2.goodFeaturesToTrack(grey, max_points, 0.01, 5, mask=mask)
+        if corners is None or len(corners) < settings.min_matches:
+            return identity
+        source = corners.reshape(-1, 2) / scale  # (K, 2) full-resolution pixels
+        cols = np.clip(np.round(source[:, 0]).astype(int), 0, width - 1)
+        rows = np.clip(np.round(source[:, 1]).astype(int), 0, height - 1)
+        target = source + flow[rows, cols]
+        tx = np.clip(np.round(target[:, 0]).astype(int), 0, width - 1)
+        ty = np.clip(np.round(target[:, 1]).astype(int), 0, height - 1)
+        keep = (occlusion[rows, cols] < 0.5) & (seen1[ty, tx] > 0)
+        if keep.sum() < settings.min_matches:
+            return identity
+        return _fit_similarity(source[keep], target[keep], settings.ransac_px / scale, settings.min_matches,
+                               (height, width))
+
+    def homography(self, source: tuple[np.ndarray, np.ndarray | None], target: tuple[np.ndarray, np.ndarray | None],
+                   shape: tuple[int, int]) -> np.ndarray:
+        """(3, 3) background homography source -> target pixels (identity when unsure), as
+        `estimate_background_homography`."""
+        from tango.acinterp.background_guider import ratio_matches
+
+        settings, identity = self.settings, np.eye(3, dtype=np.float64)
+        (points0, descriptors0), (points1, descriptors1) = source, target
+        if descriptors0 is None or descriptors1 is None or len(points0) < 2 or len(points1) < 2:
+            return identity
+        matches = ratio_matches(descriptors0, descriptors1, settings.ratio)
+        if len(matches) < max(4, settings.min_matches):
+            return identity
+        scale = min(1.0, settings.max_side / max(shape))
+        return _fit_similarity(points0[[i for i, _ in matches]], points1[[j for _, j in matches]],
+                               settings.ransac_px / scale, settings.min_matches, shape)
+
+
+def _fit_similarity(source: np.ndarray, target: np.ndarray, ransac_px: float, min_inliers: int,
+                    shape: tuple[int, int]) -> np.ndarray:
+    """(3, 3) RANSAC similarity (pan, zoom, roll) source -> target points ((M, 2) each) as a homography; identity
+    with fewer than `min_inliers` inliers or an implausible move. Not a full homography: the background points
+    leave much of the frame (the person) uncovered, and a homography fitted to them swings the far corners by
+    pixels of noise (SIFT matches of two frames of a static camera moved corners by up to 17 px)."""
+    from tango.acinterp.background_guider import plausible_homography
+
+    identity = np.eye(3, dtype=np.float64)
+    if len(source) < max(2, min_inliers):
+        return identity
+    similarity, inliers = cv2.estimateAffinePartial2D(source.astype(np.float32), target.astype(np.float32),
+                                                      method=cv2.RANSAC, ransacReprojThreshold=ransac_px)
+    count = int(inliers.sum()) if inliers is not None else 0
+    if similarity is None or count < min_inliers:
+        return identity
+    homography = np.vstack([similarity, [0.0, 0.0, 1.0]]).astype(np.float64)
+    return homography if plausible_homography(homography, shape) else identity
 
 
 def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
