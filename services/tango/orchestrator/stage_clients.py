@@ -138,30 +138,20 @@ class _Stubs:
             channel.close()
 
 
+def _stage(name: str) -> property:
+    return property(lambda self: self._stubs.current(name), doc=f"the {name} stage's stub, on the current channel")
+
+
 class StageClients:
+    perception = _stage("perception")
+    graph = _stage("graph")
+    retrieval = _stage("retrieval")
+    render = _stage("render")
+    trainer = _stage("trainer")
+
     def __init__(self, addresses: StageAddresses, deadline_s: float, tls: TlsFiles | None = None):
         self.deadline_s = deadline_s
         self._stubs = _Stubs(addresses, tls)
-
-    @property
-    def perception(self) -> perception_grpc.PerceptionServiceStub:
-        return self._stubs.current("perception")
-
-    @property
-    def graph(self) -> graph_grpc.MotionGraphServiceStub:
-        return self._stubs.current("graph")
-
-    @property
-    def retrieval(self) -> retrieval_grpc.RetrievalServiceStub:
-        return self._stubs.current("retrieval")
-
-    @property
-    def render(self) -> render_grpc.RenderServiceStub:
-        return self._stubs.current("render")
-
-    @property
-    def trainer(self) -> trainer_grpc.TrainerServiceStub:
-        return self._stubs.current("trainer")
 
     def analyze_video(self, uri: str, max_seconds: float, on_progress: ProgressFn, should_stop: StopFn,
                       frame_range: tuple[int, int] | None = None) -> PerceptionOutput:
