@@ -12,6 +12,7 @@ SMPLX_JOINTS = 55
 MEDIAPIPE_JOINTS = 33
 MOTION_CHANNELS = 15
 # channels of the per-joint representation each `motion_features` choice feeds the motion tower
+PROSODY_CHANNELS = 3  # prosody.PROSODY_DIM (kept here: the config must not import torchcrepe)
 MOTION_FEATURE_CHANNELS = {"all": tuple(range(15)), "dynamics": (3, 4, 5, 12, 13, 14)}
 
 
@@ -57,6 +58,7 @@ class AuMoCLIPConfig:
     wav2vec_dir: str = ""  # local directory of a transformers Wav2Vec2Model ("" = off)
     wav2vec_dim: int = 0  # 2 x hidden size of that model (low + high features)
     text_dim: int = 0  # 384 for MiniLM word features
+    prosody_dim: int = 0  # 3 for pitch, periodicity and energy (prosody.py, torchcrepe `tiny`)
     extra: dict = field(default_factory=dict)  # free-form provenance (not architectural)
 
     @property
@@ -69,7 +71,7 @@ class AuMoCLIPConfig:
 
     @property
     def audio_extra_dim(self) -> int:
-        return self.wav2vec_dim + self.text_dim
+        return self.wav2vec_dim + self.text_dim + self.prosody_dim
 
     def validate(self) -> "AuMoCLIPConfig":
         lengths = {len(self.audio_conv_channels), len(self.audio_conv_kernels), len(self.audio_conv_strides)}
@@ -83,6 +85,8 @@ class AuMoCLIPConfig:
             raise ValueError(f"motion_features must be one of {sorted(MOTION_FEATURE_CHANNELS)}")
         if bool(self.wav2vec_dir) != (self.wav2vec_dim > 0):
             raise ValueError("wav2vec_dir and wav2vec_dim must be set together")
+        if self.prosody_dim not in (0, PROSODY_CHANNELS):
+            raise ValueError(f"prosody_dim must be 0 (off) or {PROSODY_CHANNELS} (pitch, periodicity, energy)")
         return self
 
     def to_json(self) -> str:

@@ -1,7 +1,7 @@
 """Paired audio-motion data for AuMoCLIP: loading, validation, time splits and clip windows.
 
 A pair is one recording: mono 16 kHz audio and its motion representation (F, J, C) at 30 fps, optionally
-per-frame transcript features (F, E). Sources: BEAT2-style SMPL-X files (`PREFIX.npz` with `poses` (N, 165)
+per-frame transcript features (F, E) and raw prosody (F, 3) (pitch, periodicity, energy: prosody.py). Sources: BEAT2-style SMPL-X files (`PREFIX.npz` with `poses` (N, 165)
 + `PREFIX.wav` + optional `PREFIX.TextGrid`) and perception artifacts (MediaPipe `pose_world` or SMPL-X).
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ SILENCE_PEAK = 1e-4
 SPLITS = ("all", "first80", "last20")
 
 TextFeaturizer = Callable[[Path, int], np.ndarray]  # (transcript path, frames) -> (frames, E)
+ProsodyFn = Callable[[np.ndarray, int], np.ndarray]  # (audio (S,), frames) -> (frames, 3) raw prosody
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class AudioMotionPair:
     motion: np.ndarray  # (F, J, C) float32, FPS
     representation: str  # "smplx" | "mediapipe"
     text: np.ndarray | None = None  # (F, E) float32 transcript features, or None
+    prosody: np.ndarray | None = None  # (F, 3) float32 raw pitch / periodicity / energy, or None
 
     @property
     def frames(self) -> int:
@@ -47,7 +49,9 @@ class AudioMotionPair:
         """Frames [start, stop) with the audio samples they cover."""
         first, last = frame_to_sample(start), frame_to_sample(stop)
         text = None if self.text is None else self.text[start:stop]
-        return replace(self, audio=self.audio[first:last], motion=self.motion[start:stop], text=text)
+        prosody = None if self.prosody is None else self.prosody[start:stop]
+        return replace(self, audio=self.audio[first:last], motion=self.motion[start:stop], text=text,
+                       prosody=prosody)
 
 
 def frame_to_sample(frame: int) -> int:
@@ -180,6 +184,13 @@ def split_pair(pair: AudioMotionPair, split: str) -> AudioMotionPair:
     return pair
 
 
+def with_prosody(pairs: Sequence[AudioMotionPair], prosody_of: ProsodyFn) -> list[AudioMotionPair]:
+    """Pairs with their raw prosody (F, 3) computed over the whole recording where they lack it."""
+    return [pair if pair.prosody is not None else
+            replace(pair, prosody=np.asarray(prosody_of(pair.audio, pair.frames), np.float32)[: pair.frames])
+            for pair in pairs]
+
+
 def window_starts(frames: int, window: int, stride: int) -> np.ndarray:
     """Start frames of every full window of `window` frames with `stride` (empty when frames < window)."""
     if frames < window:
@@ -192,13 +203,14 @@ class ClipBatch:
     wave: np.ndarray  # (B, clip_samples) float32
     motion: np.ndarray  # (B, clip_frames, J, C) float32
     text: np.ndarray | None  # (B, clip_frames, E) float32 or None
+    prosody: np.ndarray | None = None  # (B, clip_frames, 3) float32 or None
 
 
 def gather_clips(pairs: Sequence[AudioMotionPair], pair_index: np.ndarray, starts: np.ndarray,
                  clip_frames: int) -> ClipBatch:
     """Clips of `clip_frames` frames starting at `starts[b]` of pair `pair_index[b]` -> one batch."""
     samples = frame_to_sample(clip_frames)
-    waves, motions, texts = [], [], []
+    waves, motions, texts, prosodies = [], [], [], []
     for pair_id, start in zip(pair_index.tolist(), starts.tolist()):  # one slice per clip of the batch
         pair = pairs[pair_id]
         first = frame_to_sample(start)
@@ -206,10 +218,12 @@ def gather_clips(pairs: Sequence[AudioMotionPair], pair_index: np.ndarray, start
         waves.append(np.pad(wave, (0, samples - wave.shape[0])))
         motions.append(pair.motion[start:start + clip_frames])
         texts.append(None if pair.text is None else pair.text[start:start + clip_frames])
+        prosodies.append(None if pair.prosody is None else pair.prosody[start:start + clip_frames])
     text = None if any(t is None for t in texts) else np.stack(texts)
-    return ClipBatch(np.stack(waves), np.stack(motions), text)
+    prosody = None if any(p is None for p in prosodies) else np.stack(prosodies)
+    return ClipBatch(np.stack(waves), np.stack(motions), text, prosody)
 
 
 def describe(pairs: Sequence[AudioMotionPair]) -> str:
     return json.dumps([{"name": p.name, "frames": p.frames, "representation": p.representation,
-                        "has_text": p.text is not None} for p in pairs])
+                        "has_text": p.text is not None, "has_prosody": p.prosody is not None} for p in pairs])

@@ -118,7 +118,8 @@ def _tensor(array: np.ndarray | None) -> torch.Tensor | None:
 def embed_pair(model: AuMoCLIP, pair: AudioMotionPair) -> tuple[np.ndarray, np.ndarray]:
     """Whole-sequence low-level embeddings: audio (T, D), motion (T, D) on the common frames."""
     text = None if pair.text is None else _tensor(pair.text[None])
-    audio_low, _ = model.embed_audio(_tensor(pair.audio[None]), text)
+    prosody = None if pair.prosody is None or not model.config.prosody_dim else _tensor(pair.prosody[None])
+    audio_low, _ = model.embed_audio(_tensor(pair.audio[None]), text, prosody)
     motion_low, _ = model.embed_motion(_tensor(pair.motion[None]))
     frames = min(audio_low.shape[1], motion_low.shape[1])
     return audio_low[0, :frames].numpy(), motion_low[0, :frames].numpy()
@@ -131,7 +132,10 @@ def clip_embeddings(model: AuMoCLIP, pair: AudioMotionPair, starts: np.ndarray) 
     waves = np.stack([pair.audio[frame_to_sample(s):frame_to_sample(s) + samples] for s in starts.tolist()])
     motions = np.stack([pair.motion[s:s + clip] for s in starts.tolist()])
     texts = None if pair.text is None else np.stack([pair.text[s:s + clip] for s in starts.tolist()])
-    _, audio_high = model.embed_audio(_tensor(waves), _tensor(texts))
+    prosody = None
+    if pair.prosody is not None and model.config.prosody_dim:
+        prosody = np.stack([pair.prosody[s:s + clip] for s in starts.tolist()])
+    _, audio_high = model.embed_audio(_tensor(waves), _tensor(texts), _tensor(prosody))
     _, motion_high = model.embed_motion(_tensor(motions))
     return audio_high.numpy(), motion_high.numpy()
 

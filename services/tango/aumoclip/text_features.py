@@ -75,5 +75,8 @@ class TranscriptFeaturizer:
         self.encoder, self.fps = encoder, fps
 
     def __call__(self, path: Path, frames: int) -> np.ndarray:
-        words = load_transcript(path)
+        return self.of_words(load_transcript(path), frames)
+
+    def of_words(self, words: Sequence[Word], frames: int) -> np.ndarray:
+        """Words with times (from a file or a recogniser) -> (frames, E); zeros when there are none."""
         return align_word_features(words, self.encoder([w.text for w in words]), frames, self.fps)

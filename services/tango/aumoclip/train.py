@@ -3,7 +3,8 @@
 One epoch = every `clip_frames` window of every pair at `window_stride_frames`, each start jittered by up to
 half a stride (small time shifts), shuffled. Per batch: the second half are copies of the first half's windows
 shifted by 8-24 frames (hard negatives: held-out high-level candidates are shifted copies of the true clip),
-random EQ, gain and a little noise on the audio, optional KMM key-frame masking of the motion input,
+random EQ, gain and a little noise on the audio (prosody, when configured, is computed once per pair from the
+clean audio and centred per clip inside the model, so gain does not reach it), optional KMM key-frame masking of the motion input,
 loss = global InfoNCE (CLS) + local frame-wise contrastive loss.
 The learning rate warms up, then decays (cosine) over `total_steps`; after every step an exponential moving
 average of the weights is updated, and the CHECKPOINT holds that average (it generalises better and far less
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -29,7 +30,7 @@ from scipy.signal import fftconvolve
 
 from tango.aumoclip.checkpoint import load_checkpoint, save_checkpoint
 from tango.aumoclip.config import AuMoCLIPConfig
-from tango.aumoclip.data import AudioMotionPair, check_audio, gather_clips, window_starts
+from tango.aumoclip.data import AudioMotionPair, check_audio, gather_clips, window_starts, with_prosody
 from tango.aumoclip.keyframes import KeyframeConfig, mask_keyframes
 from tango.aumoclip.losses import LocalWindow, global_infonce, local_contrastive
 from tango.aumoclip.model import AuMoCLIP
@@ -141,9 +142,10 @@ def _augment_audio(wave: np.ndarray, cfg: TrainConfig, rng: np.random.Generator)
 def _batch_loss(model: AuMoCLIP, batch, cfg: TrainConfig) -> tuple[torch.Tensor, float, float]:
     wave, motion = torch.from_numpy(batch.wave), torch.from_numpy(batch.motion)
     text = None if batch.text is None else torch.from_numpy(batch.text)
+    prosody = None if batch.prosody is None or not model.config.prosody_dim else torch.from_numpy(batch.prosody)
     if cfg.keyframes.enabled:
         motion = mask_keyframes(model, motion, cfg.keyframes)
-    (audio_low, audio_high), (motion_low, motion_high) = model(wave, motion, text)
+    (audio_low, audio_high), (motion_low, motion_high) = model(wave, motion, text, prosody)
     global_loss = global_infonce(audio_high, motion_high, model.scale_high)
     local_loss = local_contrastive(audio_low, motion_low, model.scale_low, cfg.local_window)
     total = cfg.global_weight * global_loss + cfg.local_weight * local_loss
@@ -234,6 +236,10 @@ def train(pairs: Sequence[AudioMotionPair], out_dir: str | Path, config: AuMoCLI
     `should_stop` returning True raises Cancelled after saving the state.
     """
     config = config.validate()
+    if config.prosody_dim and any(pair.prosody is None for pair in pairs):
+        from tango.aumoclip.prosody import ProsodyFeatures
+
+        pairs = with_prosody(pairs, ProsodyFeatures(config.fps, config.sample_rate).of_audio)  # once, clean audio
     _validate(pairs, config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -302,7 +308,7 @@ def _run_epoch(model: AuMoCLIP, optimizer: torch.optim.Optimizer, average: Weigh
         chosen = slice(number * cfg.batch_size, (number + 1) * cfg.batch_size)
         batch_pairs, batch_starts = _with_shifted_copies(pairs, pair_index[chosen], starts[chosen], clip, cfg, rng)
         batch = gather_clips(pairs, batch_pairs, batch_starts, clip)
-        batch = type(batch)(_augment_audio(batch.wave, cfg, rng), batch.motion, batch.text)
+        batch = replace(batch, wave=_augment_audio(batch.wave, cfg, rng))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(state["step"], cfg)
         loss, global_loss, local_loss = _batch_loss(model, batch, cfg)
