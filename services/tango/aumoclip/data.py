@@ -1,8 +1,9 @@
 """Paired audio-motion data for AuMoCLIP: loading, validation, time splits and clip windows.
 
 A pair is one recording: mono 16 kHz audio and its motion representation (F, J, C) at 30 fps, optionally
-per-frame transcript features (F, E) and raw prosody (F, 3) (pitch, periodicity, energy: prosody.py). Sources: BEAT2-style SMPL-X files (`PREFIX.npz` with `poses` (N, 165)
-+ `PREFIX.wav` + optional `PREFIX.TextGrid`) and perception artifacts (MediaPipe `pose_world` or SMPL-X).
+per-frame transcript features (F, E) and raw prosody (F, 3) (pitch, periodicity, energy: prosody.py).
+Sources: BEAT2-style SMPL-X files (`PREFIX.npz` with `poses` (N, 165) + `PREFIX.wav` + optional
+`PREFIX.TextGrid`) and perception artifacts (MediaPipe `pose_world` or SMPL-X).
 """
 from __future__ import annotations
 

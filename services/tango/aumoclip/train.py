@@ -4,7 +4,8 @@ One epoch = every `clip_frames` window of every pair at `window_stride_frames`, 
 half a stride (small time shifts), shuffled. Per batch: the second half are copies of the first half's windows
 shifted by 8-24 frames (hard negatives: held-out high-level candidates are shifted copies of the true clip),
 random EQ, gain and a little noise on the audio (prosody, when configured, is computed once per pair from the
-clean audio and centred per clip inside the model, so gain does not reach it), optional KMM key-frame masking of the motion input,
+clean audio and centred per clip inside the model, so gain does not reach it), optional KMM key-frame masking of
+the motion input,
 loss = global InfoNCE (CLS) + local frame-wise contrastive loss.
 The learning rate warms up, then decays (cosine) over `total_steps`; after every step an exponential moving
 average of the weights is updated, and the CHECKPOINT holds that average (it generalises better and far less

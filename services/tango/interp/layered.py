@@ -74,9 +74,6 @@ class LayeredConfig:
     alpha_scale: int = 4  # the person shape is drawn at 1/alpha_scale of the frame size (it is feathered anyway)
     homography_max_side: int = 512  # SIFT (plate) and corner (background flow) resolution
     static_px: float = 2.0  # homographies moving no corner further than this are the identity
-    # I0 -> I1 background motion: "flow" fits a similarity (RANSAC) to the window's own flow at textured background
-    # points; "sift" to SIFT matches of both ends (the plate -> I0 one is fitted to SIFT matches either way)
-    background_motion: str = "flow"
     face: FaceMorphConfig = FaceMorphConfig()
     # the face is morphed by landmarks when its ends aligned by the landmarks alone differ (mean grey level in the
     # face, at tau = 1/2) by at most this times what the flow-warped ends differ there
@@ -209,9 +206,10 @@ class LayeredInterpolator:
 
         def homographies() -> tuple[np.ndarray, np.ndarray]:
             seen0, seen1 = _sift_mask(m0, long_side), _sift_mask(m1, long_side)
-            features0 = self._features(first, seen0) if plate is not None or field is None \
-                or config.background_motion == "sift" else None
-            if field is not None and config.background_motion == "flow":
+            # I0 -> I1: a similarity fitted to the window's own flow (SIFT matches only without one); the plate
+            # is registered onto I0 by SIFT matches either way
+            features0 = self._features(first, seen0) if plate is not None or field is None else None
+            if field is not None:
                 first_to_last = self._features.homography_from_flow(first, field.f01, field.occ0, seen0, seen1)
             else:
                 first_to_last = self._features.homography(features0, self._features(last, seen1), first.shape[:2])

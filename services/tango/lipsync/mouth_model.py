@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from safetensors import safe_open
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from tango.runtime.errors import CheckpointMismatch
 
@@ -129,11 +129,11 @@ class MouthModel:
     @classmethod
     def load(cls, path: Path | str, config: MouthModelConfig = MouthModelConfig()) -> "MouthModel":
         try:
-            tensors = load_file(str(path))
+            with safe_open(str(path), framework="np") as stored:  # the tensors, and whether it hears phones
+                tensors = {name: stored.get_tensor(name) for name in stored.keys()}
+                phones = (stored.metadata() or {}).get("phones") == "True"
         except Exception as exc:  # safetensors raises its own error types for bad headers
             raise CheckpointMismatch(f"cannot read mouth model {path}: {exc}") from exc
-        with safe_open(str(path), framework="np") as stored:  # its metadata: does it hear phones?
-            phones = (stored.metadata() or {}).get("phones") == "True"
         dims = (2 * config.context_frames // config.stride + 1) * config.mel_bands
         dims += viseme_feature_count(config) if phones else 0
         expected = {"feature_mean": (dims,), "feature_scale": (dims,), "bias": None, "output_gain": None,

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from tango.artifacts.hashing import key_sha256
+from tango.artifacts.hashing import key_sha256, tenant_scope
 from tango.artifacts.store import ArtifactStore
 from tango.orchestrator.request_checks import check_uris
 from tango.orchestrator.tenancy import MEDIA, Tenancy
@@ -63,7 +63,8 @@ class UploadArea:
                 raise InvalidArgument("the upload is empty", reason="EMPTY_MEDIA")
             sha = digest.hexdigest()
             # the tenant's own copy: the same file uploaded by two tenants is two artifacts, neither found by the other
-            folder = key_sha256({"upload": sha, "tenant": tenant}) if tenant else sha
+            with tenant_scope(tenant):
+                folder = key_sha256({"upload": sha}) if tenant else sha
             info = self.store.create(KIND, folder, lambda tmp: spooled.replace(tmp / name))
         finally:
             spooled.unlink(missing_ok=True)

@@ -49,7 +49,8 @@ RENDER_FORMAT = 14  # part of the cache key: 2 = soundtrack at its own rate and 
 # crossfaded at jumps between runs; 7 = the hardest jumps cut, not drawn; 8 = layered person shape carried at 1/4 size;
 # 9 = layered faces morphed by their landmarks where the flow fails; 10 = mouths chosen by landmark distance;
 # 11 = a morphed face drawn from the end that sees each part of it, its silhouette moving between the ends'
-# 12 = lip-sync mask cut to both faces' ovals (no skin past the output's jaw), mouths searched within the compositor's 20°;
+# 12 = lip-sync mask cut to both faces' ovals (no skin past the output's jaw), mouths searched within the
+# compositor's 20°;
 # 13 = lip sync driven by the speaker's phone model (source "both") by default; 14 = layered background motion
 # by a similarity fitted to the window's flow
 

@@ -1,4 +1,4 @@
-"""Self-reenactment: do the retrieved gestures follow the speech? (`tango reenact eval VIDEO --json`)
+"""Self-reenactment: do the retrieved gestures follow the speech? (`tango reenact-eval VIDEO --json`)
 
 A reference video is cut by time: its first `reference_fraction` (75 %) makes the speaker (motion graph +
 per-speaker AuMoCLIP, exactly as at ingest), the audio of the rest is the target speech, and the real motion
@@ -8,9 +8,9 @@ the rooms' own code (graph build, speaker training, the retrieval searches), not
 Per search mode (`dp` the product, `random` and `onset` the baselines), on the target stretch at 30 fps:
 - `energy_corr`: Pearson correlation of the motion-energy curves (mean joint speed, linear + angular,
   smoothed over `smooth_frames`) of the retrieved and the real motion;
-- `beat_align`: the beat-alignment score of Bailando (Li et al. 2022): mean over motion beats (velocity
-  peaks) of exp(-d^2 / 2 sigma^2), d the distance in frames to the nearest audio onset (`real` gives the
-  real motion's own score: the ceiling this footage allows);
+- `beat_align`: the beat-alignment score of Bailando (Li et al. 2022), `render.metrics.beat_consistency` over
+  motion beats taken as velocity peaks: mean of exp(-d^2 / 2 sigma^2), d the distance to the nearest audio
+  onset (`real` gives the real motion's own score: the ceiling this footage allows);
 - `similarity`: the mean per-step score s(t, n) the searches maximise, and `similarity_rank` among the modes
   and the real motion (1 = highest). `real.similarity` scores the real motion's own nodes the same way: a
   model that ranks it above random paths hears something of the speaker's gestures.
@@ -31,6 +31,7 @@ from tango.aumoclip.evaluate import motion_speed
 from tango.aumoclip.model import AuMoCLIP
 from tango.graph.build import build_graph
 from tango.graph.inputs import InMemoryPerception
+from tango.render.metrics import beat_consistency
 from tango.retrieval.baselines import audio_onset_frames
 from tango.retrieval.embedding import audio_features, embed_graph_nodes
 from tango.retrieval.inputs import FRAMES_PER_STEP, RetrievalGraph, TargetFeatures
@@ -96,12 +97,9 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def beat_alignment(motion: np.ndarray, onsets: np.ndarray, sigma: float) -> float:
-    """Bailando's BA: mean over motion beats (velocity peaks) of exp(-d^2 / 2 sigma^2) to the nearest onset."""
+    """Bailando's BA of motion beats (velocity peaks) against onsets; onsets and sigma in frames."""
     beats, _ = find_peaks(motion_speed(motion))
-    if beats.size == 0 or onsets.size == 0:
-        return 0.0
-    distance = np.abs(beats[:, None] - onsets[None, :]).min(axis=1)  # (B,)
-    return float(np.mean(np.exp(-(distance ** 2) / (2.0 * sigma ** 2))))
+    return beat_consistency(beats / FPS, np.asarray(onsets) / FPS, sigma / FPS)
 
 
 def _chain_graph(low: np.ndarray, high: np.ndarray) -> RetrievalGraph:
