@@ -1,4 +1,4 @@
-"""Self-reenactment evaluation (`tango.retrieval.self_eval`, `tango reenact-eval`) on synthetic speakers."""
+"""Self-reenactment evaluation (`tango.retrieval.self_eval`, `tango reenact eval`) on synthetic speakers."""
 from __future__ import annotations
 
 import json
@@ -89,7 +89,7 @@ def test_cli_json_with_a_given_checkpoint(tmp_path, capsys):
     np.savez(work / "perception.npz", _audio=audio, **arrays)  # as the command keeps a perception
     (work / "perception.json").write_text(json.dumps(meta))
     save_checkpoint(_tiny_model(), tmp_path / "ckpt")
-    code = main(["reenact-eval", str(tmp_path / "clip.mp4"), "--checkpoint", str(tmp_path / "ckpt"),
+    code = main(["reenact", "eval", str(tmp_path / "clip.mp4"), "--checkpoint", str(tmp_path / "ckpt"),
                  "--work", str(tmp_path / "work"), "--json"])
     assert code == 0
     document = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -105,6 +105,6 @@ def test_too_short_video_is_reported_not_raised(tmp_path, capsys):
     work.mkdir(parents=True)
     np.savez(work / "perception.npz", _audio=audio, **arrays)
     (work / "perception.json").write_text(json.dumps(meta))
-    assert main(["reenact-eval", str(tmp_path / "short.mp4"), "--work", str(tmp_path / "work"), "--json"]) == 0
+    assert main(["reenact", "eval", str(tmp_path / "short.mp4"), "--work", str(tmp_path / "work"), "--json"]) == 0
     document = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert document["video"] == "short.mp4" and document["reason"]

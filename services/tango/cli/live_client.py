@@ -149,4 +149,14 @@ def summary(runs: list[LiveRun]) -> dict:
         "jumps": int(sum(r.finished.jumps for r in runs if r.finished)),
         "generated_frames": int(sum(s.generated_frames for r in runs for s in r.segments)),
         "lip_synced_frames": int(sum(s.lip_synced_frames for r in runs for s in r.segments)),
+        "drawn_heights": drawn_heights(runs),
     }
+
+
+def drawn_heights(runs: list[LiveRun]) -> dict[str, float]:
+    """{rows: share of the media drawn at them}: below a stream's own height while it could not keep up."""
+    seconds: dict[int, float] = {}
+    for segment in (s for r in runs for s in r.segments):
+        seconds[segment.drawn_height] = seconds.get(segment.drawn_height, 0.0) + segment.duration_s
+    total = sum(seconds.values()) or 1.0
+    return {str(h): round(v / total, 4) for h, v in sorted(seconds.items(), reverse=True)}

@@ -114,4 +114,5 @@ def print_segment(run: LiveRun, segment: types_pb2.MediaSegment) -> None:
     latency = run.latencies()
     newest = f"{latency[-1]:.2f} s" if latency.size else "-"
     print(f"segment {segment.index:4d}  {segment.start_s:7.2f} s  audio to {segment.audio.end_s:7.2f} s  "
-          f"latency {newest}  generated {segment.generated_frames}", file=sys.stderr)
+          f"latency {newest}  generated {segment.generated_frames}  drawn at {segment.drawn_height} rows",
+          file=sys.stderr)

@@ -21,7 +21,6 @@ COMMAND_MODULES = (
     "tango.cli.lipsync_cmd",
     "tango.cli.transcribe_cmd",
     "tango.cli.reenact_cmd",
-    "tango.cli.reenact_eval_cmd",
     "tango.cli.live_cmd",
     "tango.cli.cluster_cmd",
     "tango.cli.bench_cmd",

@@ -9,6 +9,7 @@ from pathlib import Path
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import json_format
 
+from tango.cli import reenact_eval_cmd
 from tango.cli.client import call, channel
 from tango.cli.operations import download, metadata_of, orchestrator, result_of, upload, watch
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
@@ -27,9 +28,9 @@ def register(subparsers) -> None:
     reenact = subparsers.add_parser("reenact", help="make a video of the speaker gesturing to new speech")
     reenact.add_argument("--reference", nargs="+", help="reference video(s) of the speaker")
     reenact.add_argument("--speaker", default="", help="an existing speaker (speakers/<id>) instead of --reference")
-    reenact.add_argument("--audio", required=True)
+    reenact.add_argument("--audio", help="the new speech (required)")
     reenact.add_argument("--transcript", default="")
-    reenact.add_argument("-o", "--output", required=True, help="output .mp4 (a .json sidecar is written beside it)")
+    reenact.add_argument("-o", "--output", help="output .mp4 (a .json sidecar is written beside it; required)")
     reenact.add_argument("--mode", choices=tuple(MODES), default="dp")
     reenact.add_argument("--transition-frames", type=int, default=0)
     reenact.add_argument("--max-height", type=int, default=0)
@@ -45,6 +46,7 @@ def register(subparsers) -> None:
     reenact.add_argument("--train-minutes", type=float, default=0.0)
     reenact.add_argument("--json", action="store_true")
     reenact.set_defaults(func=run_reenact)
+    reenact_eval_cmd.register(reenact.add_subparsers(dest="reenact_action", metavar="eval"))
 
     speaker = subparsers.add_parser("speaker", help="create or list speakers")
     speaker_actions = speaker.add_subparsers(dest="action", required=True)
@@ -87,6 +89,9 @@ def create_operation(method, make_request):
 def run_reenact(args) -> int:
     if not args.reference and not args.speaker:
         print("tango reenact: give --reference VIDEO... or --speaker speakers/<id>", file=sys.stderr)
+        return 2
+    if not args.audio or not args.output:
+        print("tango reenact: give --audio SPEECH and -o OUTPUT.mp4 (or `tango reenact eval VIDEO`)", file=sys.stderr)
         return 2
     operation = create_operation(orchestrator().CreateReenactment, lambda to_uri: pb.CreateReenactmentRequest(
         request_id=uuid.uuid4().hex, speaker=args.speaker, reference_uris=[to_uri(r) for r in args.reference or []],

@@ -1,4 +1,4 @@
-"""`tango reenact-eval VIDEO [VIDEO ...] --json`: self-reenactment, in this process (no mesh).
+"""`tango reenact eval VIDEO [VIDEO ...] --json`: self-reenactment, in this process (no mesh).
 
 For each video: perception (MediaPipe, in-process), a speaker made from its first 75 % (motion graph +
 per-speaker AuMoCLIP trained as at ingest, or `--checkpoint DIR`), the audio of its last 25 % reenacted by the
@@ -20,9 +20,10 @@ import numpy as np
 from tango.runtime.errors import TangoError
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("reenact-eval", help="self-reenactment: do the retrieved gestures follow the "
-                                                        "speech? (local, no services)")
+def register(actions) -> None:
+    """`eval` under `tango reenact`'s actions."""
+    parser = actions.add_parser("eval", help="self-reenactment: do the retrieved gestures follow the speech? "
+                                             "(local, no services)")
     parser.add_argument("videos", nargs="+", help="reference video(s), each evaluated on its own")
     parser.add_argument("--checkpoint", default=None,
                         help="an AuMoCLIP checkpoint directory instead of training a speaker model per video")
@@ -91,7 +92,7 @@ def run(args) -> int:
         results = []
         for video in args.videos:
             results.append(evaluate_video(video, args, root))
-            print(f"reenact-eval: {video} done", file=sys.stderr)
+            print(f"reenact eval: {video} done", file=sys.stderr)
     document = results[0] if len(results) == 1 else {"videos": results}
     print(json.dumps(document) if args.json else json.dumps(document, indent=2))
     return 0

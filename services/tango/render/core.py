@@ -114,7 +114,8 @@ class RenderCore:
         self.live_slots = Slots(config.live_streams, f"this render replica already carries {config.live_streams} "
                                 "live streams", "LIVE_CAPACITY")
         self.live_ladder = HeightLadder(tuple(int(h) for h in config.live_ladder.split(",") if h.strip()),
-                                        config.live_budget)
+                                        config.live_budget, floor=config.live_render_floor,
+                                        on_step=lambda direction: metrics.live_rung_steps.labels(direction).inc())
 
     def open_live(self, footage: Footage, pcm: PcmFormat, request: LiveRequest, outputs: LiveOutputSpec,
                   should_stop: StopFn) -> LiveRenderSession:

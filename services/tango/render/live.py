@@ -9,7 +9,8 @@ its junction, windows that touch merge, k real context frames on each side):
 - a window is final once its after-context ends before the horizon too (a later window could otherwise take
   its context frames or merge with it). Frames up to the first window that is not final are final.
 Segments are cut every `segment_frames` output frames, each with the audio of its span, encoded by one
-continuous low-latency encoder (`tango.media.live_encode`) and handed to the broadcast outputs.
+continuous low-latency encoder (`tango.media.live_encode`) and handed to the broadcast outputs. A stream that
+falls behind draws its frames on a lower rung and scales them up to its picture (`tango.render.live_ladder`).
 At the end of the stream the output is cut at the audio's length, as offline renders are.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+import cv2
 import numpy as np
 
 from tango.media.live_encode import MediaSegment, SegmentEncoder
@@ -142,18 +144,24 @@ class FrameDrawer:
     def __init__(self, bank: FrameBank, interpolate: Interpolator):
         self.bank = bank
         self.interpolate = interpolate
+        self.size = bank.size  # (H, W) frames are drawn at: the bank's, or a lower rung's (`live_ladder`)
         self._drawn: dict[int, np.ndarray] = {}
         self.generated = 0
         self.interpolate_s = 0.0
 
+    def draw_at(self, height: int) -> None:
+        """Draws the frames to come at `height` rows (the bank's aspect kept)."""
+        bank_height, bank_width = self.bank.size
+        self.size = (height, max(2, int(round(bank_width * height / bank_height))))
+
     def frames(self, schedule: FrameSchedule, start: int, stop: int) -> np.ndarray:
-        """(stop - start, H, W, 3) uint8 output frames [start, stop) of `schedule`."""
+        """(stop - start, H, W, 3) uint8 output frames [start, stop) of `schedule`, at `size`."""
         out = []
         for position in range(start, stop):
             if schedule.generated[position]:
                 if position not in self._drawn:
                     self._draw(schedule, position)
-                out.append(self._drawn.pop(position))
+                out.append(self._sized(self._drawn.pop(position)))  # drawn ahead, maybe on another rung
                 self.generated += 1
             else:
                 out.append(self._real(schedule, position))
@@ -168,7 +176,12 @@ class FrameDrawer:
                 self._draw(schedule, int(windows[index, 0]))
 
     def _real(self, schedule: FrameSchedule, position: int) -> np.ndarray:
-        return self.bank.frame(int(schedule.video[position]), int(schedule.source[position]))
+        return self._sized(self.bank.frame(int(schedule.video[position]), int(schedule.source[position])))
+
+    def _sized(self, frame: np.ndarray) -> np.ndarray:
+        if frame.shape[:2] == self.size:
+            return frame
+        return cv2.resize(frame, self.size[::-1], interpolation=cv2.INTER_AREA)
 
     def _draw(self, schedule: FrameSchedule, position: int) -> None:
         index = int(np.searchsorted(schedule.windows[:, 1], position, side="right"))
@@ -201,6 +214,7 @@ class RenderedSegment:
     generated_frames: int
     lip_synced_frames: int
     timings_s: dict[str, float]
+    drawn_height: int  # rows its frames were drawn at (the picture's, or a lower rung's scaled up to it)
 
 
 class LiveRenderSession:
@@ -226,6 +240,7 @@ class LiveRenderSession:
         self._audio: list[np.ndarray] = []  # (m, C) int16 chunks not yet encoded
         self._audio_sent = 0  # samples handed to the encoder
         self.audio_samples = 0  # received
+        self._audio_since: float | None = None  # the clock when the first audio arrived
         self.emitted = 0  # output frames encoded
         self._drawn_until = 0.0  # drawer.interpolate_s already counted in a segment's timings
 
@@ -245,6 +260,7 @@ class LiveRenderSession:
 
     def add_audio(self, chunk: bytes) -> None:
         samples = self.pcm.decode(chunk)
+        self._audio_since = self.clock() if self._audio_since is None else self._audio_since
         self._audio.append(samples)
         if self.mouths is not None:
             self.mouths.add_speech(self.speech.push(samples))
@@ -257,8 +273,10 @@ class LiveRenderSession:
         """Every whole segment whose frames are final and whose audio has arrived."""
         final = min(self.timeline.final_frames(), self.audio_frames)
         out = []
-        while self.emitted + self.options.segment_frames <= final:
-            out.append(self._segment(self.timeline.schedule(), self.emitted + self.options.segment_frames, final))
+        step = self.options.segment_frames
+        while self.emitted + step <= final:
+            out.append(self._segment(self.timeline.schedule(), self.emitted + step, final,
+                                     behind=self.emitted + 2 * step <= final and self._overdue(self.emitted + step)))
         self.drawer.draw_ahead(self.timeline.schedule(), self.emitted, final)
         return out
 
@@ -304,17 +322,22 @@ class LiveRenderSession:
         if failures:
             raise failures[0]
 
-    def _segment(self, schedule: FrameSchedule, stop: int, final: int, last: bool = False) -> RenderedSegment:
-        """Output frames [emitted, stop) drawn, lip-synced, encoded and handed to the outputs; `final`: the
+    def _segment(self, schedule: FrameSchedule, stop: int, final: int, last: bool = False,
+                 behind: bool = False) -> RenderedSegment:
+        """Output frames [emitted, stop) drawn (on the rung the load tracker chooses: `behind` tells it that
+        the stream is late), lip-synced, scaled to the picture, encoded and handed to the outputs; `final`: the
         frames known (the lip-sync window may look that far)."""
         began = self.clock()
+        if self.load is not None:
+            self.drawer.draw_at(self.load.next_height(behind))
         generated_before, interpolate_before = self.drawer.generated, self.drawer.interpolate_s
         frames = self.drawer.frames(schedule, self.emitted, stop)
         drawn = self.clock()
         frames, lip_synced = self._lip_synced(frames, schedule, stop, final)
         synced = self.clock()
+        drawn_height = frames.shape[1]
         pcm = self._take_audio(self.pcm.sample_rate * stop / self.fps if not last else None)
-        media = self.encoder.encode_segment(frames, pcm, final=last)  # the last one flushes the encoders
+        media = self.encoder.encode_segment(self._to_picture(frames), pcm, final=last)  # the last one flushes the encoders
         encoded = self.clock()
         for sink in self.sinks:
             sink.write(media, self.encoder.init_segment)
@@ -328,7 +351,19 @@ class LiveRenderSession:
         if self.load is not None:
             self.load.add(sum(timings.values()), media.duration_s)
         return RenderedSegment(media, self.drawer.generated - generated_before, lip_synced,
-                               {k: round(v, 5) for k, v in timings.items()})
+                               {k: round(v, 5) for k, v in timings.items()}, drawn_height)
+
+    def _overdue(self, frame: int) -> bool:
+        """Output frame `frame` is due by the wall clock: real time since the first audio has passed it. With
+        another segment ready beyond it, the stream is behind (a source faster than real time is not)."""
+        return self._audio_since is not None and self.clock() - self._audio_since > frame / self.fps
+
+    def _to_picture(self, frames: np.ndarray) -> np.ndarray:
+        """Frames drawn on a lower rung, scaled up to the stream's picture (its size never changes)."""
+        height, width = self.drawer.bank.size
+        if frames.shape[1:3] == (height, width):
+            return frames
+        return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in frames])
 
     def _lip_synced(self, frames: np.ndarray, schedule: FrameSchedule, stop: int, final: int) -> tuple[np.ndarray, int]:
         """The segment's frames with the speaker's own mouths, planned over a window reaching a transition's

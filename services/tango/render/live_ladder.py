@@ -1,4 +1,5 @@
-"""The live resolution ladder: a new stream gets the tallest height this replica can still render in real time.
+"""The live resolution ladder: a new stream gets the tallest height this replica can still render in real time,
+and each stream draws its frames a rung lower while it cannot keep up.
 
 Load is measured, not assumed. A live session's load is the render work of its segments (frames,
 transitions, encoding, outputs: their `timings_s`) per second of media they cover, over its recent segments.
@@ -9,42 +10,97 @@ when none does. Measured on 2 cores (`tango live bench`, the 22 s speaker, one s
 rows and 0.47 at 480 with lip sync (0.20 / 0.30 / 0.52 at 360 / 480 / 720 without); with the budget of 0.45 a
 stream gets 360 rows there, a second stream in the same process the lowest rung (two streams of one Python
 process contend for its interpreter lock: a second stream is better served by a second render replica).
+
+Mid-stream, the picture keeps the size it opened with (a broadcast output's raster does not change under its
+player), but the frames of a segment may be drawn on a lower rung, down to `floor` rows, and scaled up to it
+(`LiveLoad.next_height`): one rung lower as soon as the stream falls behind (a further segment was ready
+before this one was drawn) or the replica's live streams together exceed `OVER_BUDGET` times the budget; one
+rung taller again after `CALM_SEGMENTS` on time, when the prediction at the taller rung fits the budget. A
+stream's load is kept per megapixel, so that its measure carries across its rungs.
 """
 from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import Callable
 
 RECENT_SEGMENTS = 20
 # render seconds per megapixel-second before a replica has measured its own: 2 cores, lip sync on, 360 rows
 INITIAL_COST = 1.8
+RENDER_FLOOR = 180  # the lowest rung a stream's frames are drawn at mid-stream
+CALM_SEGMENTS = 20  # segments on time in a row before a stream draws a rung taller again (10 s of 0.5-s segments)
+DOWN_EVERY = 3  # segments between two steps down (the backlog of the first needs them to drain)
+OVER_BUDGET = 1.25  # the replica's live load beyond budget x this makes its streams step down
 
 
 class LiveLoad:
-    """One live session's load (render seconds per media second), reported segment by segment."""
+    """One live session's load (render seconds per media second, reported segment by segment) and the rung its
+    frames are drawn at (`next_height`)."""
 
-    def __init__(self, ladder: "HeightLadder", megapixels: float):
+    def __init__(self, ladder: "HeightLadder", height: int, source_height: int, source_width: int):
         self.ladder = ladder
-        self.megapixels = megapixels
-        self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT_SEGMENTS)
+        self.rungs = ladder.render_rungs(height)  # the picture's own height first, then the lower ones
+        self.rung = 0
+        self._source = (source_height, source_width)
+        self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT_SEGMENTS)  # (work per Mpx, media s)
+        self._calm = 0  # segments on time since the last step
+        self._since_down = DOWN_EVERY
+        self.steps = {"down": 0, "up": 0}
+
+    @property
+    def height(self) -> int:
+        """Rows the stream's frames are drawn at now."""
+        return self.rungs[self.rung]
 
     @property
     def load(self) -> float:
-        work, media = (sum(v) for v in zip(*self._recent)) if self._recent else (0.0, 0.0)
-        return work / media if media > 0 else self.ladder.predict(self.megapixels)
+        return self.load_at(self.height)
+
+    def load_at(self, height: int) -> float:
+        """Expected load of this stream drawn at `height` rows (its own measure, else the replica's)."""
+        megapixels = _megapixels(height, *self._source)
+        if not self._recent:
+            return self.ladder.predict(megapixels)
+        work, media = (sum(v) for v in zip(*tuple(self._recent)))  # a snapshot: other streams read it too
+        return work / media * megapixels if media > 0 else self.ladder.predict(megapixels)
 
     def add(self, work_s: float, media_s: float) -> None:
-        self._recent.append((work_s, media_s))
-        self.ladder.learn(work_s, media_s * self.megapixels)
+        megapixels = _megapixels(self.height, *self._source)
+        self._recent.append((work_s / megapixels, media_s))
+        self.ladder.learn(work_s, media_s * megapixels)
+
+    def next_height(self, behind: bool) -> int:
+        """The rows to draw the next segment at; `behind`: another whole segment was ready before this one."""
+        self._since_down += 1
+        if (behind or self.ladder.total_load() > self.ladder.budget * OVER_BUDGET) and self.rung + 1 < len(self.rungs):
+            if self._since_down >= DOWN_EVERY:
+                self.rung, self._since_down = self.rung + 1, 0
+                self._stepped("down")
+            self._calm = 0
+            return self.height
+        self._calm = 0 if behind else self._calm + 1
+        if self._calm >= CALM_SEGMENTS and self.rung > 0:
+            taller = self.rungs[self.rung - 1]
+            if self.ladder.total_load() - self.load + self.load_at(taller) <= self.ladder.budget:
+                self.rung, self._calm = self.rung - 1, 0
+                self._stepped("up")
+        return self.height
+
+    def _stepped(self, direction: str) -> None:
+        self.steps[direction] += 1
+        self.ladder.on_step(direction)
 
     def close(self) -> None:
         self.ladder.release(self)
 
 
 class HeightLadder:
-    def __init__(self, rungs: tuple[int, ...], budget: float, initial_cost: float = INITIAL_COST):
+    def __init__(self, rungs: tuple[int, ...], budget: float, initial_cost: float = INITIAL_COST,
+                 floor: int = RENDER_FLOOR, on_step: Callable[[str], None] = lambda direction: None):
         self.rungs = tuple(sorted(rungs, reverse=True))
         self.budget = budget
+        self.floor = floor
+        self.on_step = on_step  # told "down" / "up" whenever a stream changes rung (the service's metrics)
         self._work = 0.0
         self._megapixel_s = 0.0
         self._initial = initial_cost
@@ -61,6 +117,16 @@ class HeightLadder:
             self._work += work_s
             self._megapixel_s += megapixel_s
 
+    def total_load(self) -> float:
+        """The load of every stream live on this replica, each at its present rung."""
+        with self._lock:
+            return sum(live.load for live in self._live)
+
+    def render_rungs(self, height: int) -> tuple[int, ...]:
+        """The heights a stream of a `height`-row picture may draw its frames at: its own, then the lower rungs and
+        the floor."""
+        return tuple(sorted({height, *(r for r in (*self.rungs, self.floor) if r < height)}, reverse=True))
+
     def open(self, source_height: int, source_width: int, asked: int = 0) -> tuple[int, LiveLoad]:
         """The height of a new stream of a source of this size (`asked` when the caller chose one), and its load
         tracker (close it when the stream ends)."""
@@ -69,7 +135,7 @@ class HeightLadder:
             rungs = [min(r, source_height) for r in self.rungs]
             height = asked or next((r for r in rungs if taken + self.predict(
                 _megapixels(r, source_height, source_width)) <= self.budget), rungs[-1])
-            load = LiveLoad(self, _megapixels(height, source_height, source_width))
+            load = LiveLoad(self, height, source_height, source_width)
             self._live.append(load)
         return height, load
 

@@ -13,3 +13,7 @@ class RenderServiceMetrics(ServiceMetrics):
         self.frames = self.counter("frames_rendered_total", "Output frames rendered (cache misses only)")
         self.fallback_windows = self.counter("fallback_windows_total",
                                              "Transition windows drawn by the fallback interpolator")
+        self.live_rung_steps = self.counter("live_rung_steps_total",
+                                            "Live streams that began drawing their frames a rung lower (down: they "
+                                            "fell behind or the replica is over its budget) or taller again (up)",
+                                            ("direction",))

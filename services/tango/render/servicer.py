@@ -77,7 +77,7 @@ def segment_message(segment: RenderedSegment) -> types_pb2.MediaSegment:
         index=media.index, data=media.data, start_s=media.start_s, duration_s=media.duration_s, frames=media.frames,
         audio=types_pb2.TimeRange(start_s=media.audio_start_s, end_s=media.audio_end_s),
         timings_s=segment.timings_s, generated_frames=segment.generated_frames,
-        lip_synced_frames=segment.lip_synced_frames)
+        lip_synced_frames=segment.lip_synced_frames, drawn_height=segment.drawn_height)
 
 
 def footage_of(speaker: pb.SpeakerFootage) -> Footage:

@@ -1,4 +1,4 @@
-"""Self-reenactment: do the retrieved gestures follow the speech? (`tango reenact-eval VIDEO --json`)
+"""Self-reenactment: do the retrieved gestures follow the speech? (`tango reenact eval VIDEO --json`)
 
 A reference video is cut by time: its first `reference_fraction` (75 %) makes the speaker (motion graph +
 per-speaker AuMoCLIP, exactly as at ingest), the audio of the rest is the target speech, and the real motion
