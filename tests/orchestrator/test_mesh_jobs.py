@@ -150,6 +150,11 @@ def test_reenactment_end_to_end(mesh, speaker, female_video):
     assert (lipsync["status"], lipsync["method"]) == ("applied", "mouths")
     assert lipsync["frames_changed"] + lipsync["frames_left"] == sidecar["frames"]
     assert lipsync["frames_changed"] >= 0.7 * sidecar["frames"]  # transitions speak too
+    heard = sidecar["speech"]  # no transcript was given: the speech was recognised and captioned
+    assert (heard["transcript"]["source"], heard["transcript"]["status"], heard["captions"]) == \
+           ("recognition", "ok", "video.vtt")
+    captions = Path(result.captions_uri).read_text()
+    assert captions.startswith("WEBVTT") and captions.count(" --> ") == heard["cues"] > 0
     again = reenact(mesh, speaker["audio"], references=[female_video], request_id="e2e-first")  # same request
     assert again.name == speaker["operation"].name and again.done
     orchestrator = stubs(mesh)[0]
@@ -315,6 +320,7 @@ def test_cli_uploads_files_the_mesh_may_not_read(mesh, speaker, media_dir, tmp_p
     assert abs(probe["video_duration_s"] - sf.info(str(outside)).duration) <= 1.0 / probe["fps"] + 1e-3
     sidecar = json.loads(output.with_suffix(".json").read_text())
     assert sidecar["frames"] == probe["frames"]
+    assert summary["captions"] == str(output.with_suffix(".vtt")) and output.with_suffix(".vtt").is_file()
     transitions = sidecar["transitions"]
     assert transitions["model"] == "interp_acinterp" and transitions["windows"] == len(sidecar["windows"]) > 0
     assert transitions["fallback_windows"] < transitions["windows"]  # ACInterp drew windows ...

@@ -115,6 +115,8 @@ def test_render_streams_progress_and_writes_the_video(mesh):
     assert sidecar["path"] == list(range(8)) + list(range(2, 9)) and len(sidecar["jumps"]) == 1
     assert sidecar["transitions"]["windows"] == 1 and sidecar["transitions"]["fallback_windows"] == 0
     assert sidecar["lipsync"]["status"] == "skipped" and mesh["interp"].calls == 1
+    heard = sidecar["speech"]  # the synthetic sound holds no words: no captions, and the sidecar says why
+    assert heard["captions"] is None and heard["transcript"]["status"] != "ok" and result.captions_uri == ""
 
 
 def test_the_same_render_comes_from_the_cache(mesh):

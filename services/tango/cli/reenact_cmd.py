@@ -108,7 +108,10 @@ def run_reenact(args) -> int:
     output = Path(args.output)
     download(result.video_uri, output)
     download(result.sidecar_uri, output.with_suffix(".json"))
-    summary = {"output": str(output), "sidecar": str(output.with_suffix(".json")), "speaker": result.speaker,
+    if result.captions_uri:
+        download(result.captions_uri, output.with_suffix(".vtt"))
+    summary = {"output": str(output), "sidecar": str(output.with_suffix(".json")),
+               "captions": str(output.with_suffix(".vtt")) if result.captions_uri else None, "speaker": result.speaker,
                "duration_s": round(result.duration_s, 3), "steps": result.steps, "jumps": result.jumps,
                "similarity": round(result.similarity, 4), "operation": operation.name,
                "timings": {t.stage: t.seconds for t in metadata_of(done).timings}}

@@ -71,18 +71,18 @@ class ReenactmentPipeline:
                                                  context.should_stop),
                 stage="retrieval", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
                 should_stop=context.should_stop, on_attempt=context.attempt(record))
-        render_request = render_request_of(speaker, path, request.audio_uri, request.options)
+        render_request = render_request_of(speaker, path, request.audio_uri, request.options, request.transcript_uri)
         with context.stage("render") as record:
             outcome = with_retries(
                 lambda: self.clients.render_video(render_request, context.progress, context.should_stop),
                 stage="render", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
                 should_stop=context.should_stop, on_attempt=context.attempt(record))
-        self.media.grant(context.tenant, outcome.video_uri, outcome.sidecar_uri)
+        self.media.grant(context.tenant, outcome.video_uri, outcome.sidecar_uri, outcome.captions_uri)
         return pb.Reenactment(
             name=f"reenactments/{outcome.artifact.sha256}", speaker=speaker.name, duration_s=outcome.duration_s,
             render=types_pb2.ArtifactRef(uri=outcome.artifact.uri, sha256=outcome.artifact.sha256,
                                          kind=outcome.artifact.kind),
-            video_uri=outcome.video_uri, sidecar_uri=outcome.sidecar_uri,
+            video_uri=outcome.video_uri, sidecar_uri=outcome.sidecar_uri, captions_uri=outcome.captions_uri,
             steps=len(path.path), jumps=len(path.jump_steps), similarity=path.similarity,
         )
 
@@ -99,9 +99,10 @@ class ReenactmentPipeline:
         return speech
 
 
-def render_request_of(speaker: pb.Speaker, path: PathOutput, audio_uri: str,
-                      options: pb.ReenactmentOptions) -> render_pb.RenderVideoRequest:
-    """What the render stage needs of the speaker, the retrieved path and the job's options."""
+def render_request_of(speaker: pb.Speaker, path: PathOutput, audio_uri: str, options: pb.ReenactmentOptions,
+                      transcript_uri: str = "") -> render_pb.RenderVideoRequest:
+    """What the render stage needs of the speaker, the retrieved path, the speech (its transcript for the captions)
+    and the job's options."""
     footage = render_pb.SpeakerFootage(name=speaker.name, reference_uris=speaker.reference_uris,
                                        perceptions=speaker.perceptions, graph=speaker.graph)
     motion = render_pb.MotionPath(nodes=path.path, jump_steps=path.jump_steps,
@@ -110,4 +111,5 @@ def render_request_of(speaker: pb.Speaker, path: PathOutput, audio_uri: str,
     render_options = render_pb.RenderOptions(transition_frames=options.transition_frames, max_height=options.max_height,
                                              interpolator=options.interpolator, lip_sync=options.lip_sync,
                                              lip_sync_source=options.lip_sync_source)
-    return render_pb.RenderVideoRequest(speaker=footage, path=motion, audio_uri=audio_uri, options=render_options)
+    return render_pb.RenderVideoRequest(speaker=footage, path=motion, audio_uri=audio_uri, options=render_options,
+                                        transcript_uri=transcript_uri)

@@ -93,6 +93,7 @@ class RenderOutput:
     sidecar_uri: str
     duration_s: float
     cache_hit: bool
+    captions_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ class StageClients:
                      should_stop: StopFn) -> RenderOutput:
         result = self._last_of_stream(self.render.RenderVideo(request, timeout=self.deadline_s), on_progress,
                                       should_stop)
-        return RenderOutput(result.render, result.video_uri, result.sidecar_uri, result.duration_s, result.cache_hit)
+        return RenderOutput(result.render, result.video_uri, result.sidecar_uri, result.duration_s, result.cache_hit,
+                            result.captions_uri)
 
     def close(self) -> None:
         self._stubs.close()

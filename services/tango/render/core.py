@@ -40,11 +40,12 @@ from tango.render.transitions import TransitionModel
 from tango.runtime.errors import InvalidArgument
 from tango.runtime.slots import Slots
 from tango.runtime.progress import ProgressFn, StopFn
+from tango.speech.captions import write_captions
 from tango.triton.client import TritonClient
 
 KIND = "render"
-VIDEO_FILE, SIDECAR_FILE = "video.mp4", "video.json"
-RENDER_FORMAT = 14  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+VIDEO_FILE, SIDECAR_FILE, CAPTIONS_FILE = "video.mp4", "video.json", "video.vtt"
+RENDER_FORMAT = 16  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
 # 4 = transition length by jump difficulty; 5 = layered transitions; 6 = mouths placed by the head in 3-D and
 # crossfaded at jumps between runs; 7 = the hardest jumps cut, not drawn; 8 = layered person shape carried at 1/4 size;
 # 9 = layered faces morphed by their landmarks where the flow fails; 10 = mouths chosen by landmark distance;
@@ -52,7 +53,8 @@ RENDER_FORMAT = 14  # part of the cache key: 2 = soundtrack at its own rate and 
 # 12 = lip-sync mask cut to both faces' ovals (no skin past the output's jaw), mouths searched within the
 # compositor's 20°;
 # 13 = lip sync driven by the speaker's phone model (source "both") by default; 14 = layered background motion
-# by a similarity fitted to the window's flow
+# by a similarity fitted to the window's flow; 15 = layered: occlusion masks not trusted where the warped ends
+# disagree; 16 = captions (video.vtt) and the speech's transcript in the sidecar
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class TargetAudio:
     speech: np.ndarray  # (S,) float32 mono at SPEECH_SAMPLE_RATE: output metrics, lip sync
     soundtrack: AudioTrack  # own rate (<= 48 kHz) and layout: muxed into the video
     sha256: str  # of the audio file
+    transcript: Path | None = None  # its transcript file, when the caller gave one
+    transcript_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class RenderOutcome:
     duration_s: float
     cache_hit: bool
     seconds: float
+    captions_path: Path | None = None  # None where no words were heard
 
 
 class RenderCore:
@@ -124,7 +129,7 @@ class RenderCore:
         return open_session(self, footage, pcm, request, outputs, should_stop)
 
     def render(self, footage: Footage, path: PathSpec, audio_uri: str, options: RenderRequestOptions,
-               on_progress: ProgressFn, should_stop: StopFn) -> RenderOutcome:
+               on_progress: ProgressFn, should_stop: StopFn, transcript_uri: str = "") -> RenderOutcome:
         started = time.perf_counter()
         check_request(footage, path, audio_uri)
         render_options = RenderOptions(max_height=options.max_height or self.config.max_height,
@@ -132,8 +137,9 @@ class RenderCore:
         model = options.interpolator or self.config.interpolator
         lipsync = LipSyncRequest(mode=options.lip_sync, source=options.lip_sync_source or self.config.lipsync_source,
                                  wav2lip_dir=self.config.lipsync_dir)
-        audio = self._target_audio(audio_uri)
-        key = key_sha256({"speaker": footage.name, "audio": audio.sha256, "path": list(path.nodes),
+        audio = self._target_audio(audio_uri, transcript_uri)
+        key = key_sha256({"speaker": footage.name, "audio": audio.sha256, "transcript": audio.transcript_sha256,
+                          "path": list(path.nodes),
                           "jumps": list(path.jump_steps),
                           "difficulty": [round(d, 6) for d in path.jump_difficulties] + [path.typical_jump_difficulty],
                           "options": [render_options.max_height, render_options.transition_frames, model,
@@ -148,13 +154,17 @@ class RenderCore:
         label = "hit" if cache_hit else "miss"
         self.metrics.videos.labels(label).inc()
         self.metrics.render_seconds.labels(label).observe(seconds)
+        captions = directory / CAPTIONS_FILE
         return RenderOutcome(self.store.parse(self.store.uri(KIND, key)), directory / VIDEO_FILE,
-                             directory / SIDECAR_FILE, audio.soundtrack.duration_s, cache_hit, seconds)
+                             directory / SIDECAR_FILE, audio.soundtrack.duration_s, cache_hit, seconds,
+                             captions if captions.is_file() else None)
 
-    def _target_audio(self, audio_uri: str) -> TargetAudio:
+    def _target_audio(self, audio_uri: str, transcript_uri: str) -> TargetAudio:
         path = self.inputs.resolve(audio_uri)
         speech = load_speech(path, self.config.max_audio_seconds)
-        return TargetAudio(speech, load_track(path), self.hashes.sha256(path))
+        transcript = self.inputs.resolve(transcript_uri) if transcript_uri else None
+        return TargetAudio(speech, load_track(path), self.hashes.sha256(path), transcript,
+                           self.hashes.sha256(transcript) if transcript else "")
 
     def _render_into(self, directory: Path, footage: Footage, path: PathSpec, audio: TargetAudio,
                      render_options: RenderOptions, model: str, lipsync: LipSyncRequest, on_progress: ProgressFn,
@@ -187,7 +197,8 @@ class RenderCore:
         lipsync_entry = lipsync_run.after_encoding(video_path, audio.speech, SPEECH_SAMPLE_RATE, audio.soundtrack)
         cuts = 0 if plan.jump_frames is None else int(np.count_nonzero(plan.jump & (plan.jump_frames == 0)))
         sidecar = build_sidecar(report, plan.path_nodes, output_metrics(perceptions, plan, report.frames, audio.speech),
-                                reference_metrics(perceptions), lipsync_entry, {**transitions.report(), "cuts": cuts})
+                                reference_metrics(perceptions), lipsync_entry, {**transitions.report(), "cuts": cuts},
+                                write_captions(directory / CAPTIONS_FILE, audio.speech, audio.transcript))
         write_sidecar(directory / SIDECAR_FILE, sidecar)
         self.metrics.frames.inc(report.frames)
         self.metrics.fallback_windows.inc(transitions.fallback_windows)

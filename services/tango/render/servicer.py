@@ -28,7 +28,8 @@ class RenderServicer(pb_grpc.RenderServiceServicer):
         footage, path, options = footage_of(request.speaker), path_of(request.path), options_of(request.options)
 
         def work(on_progress, should_stop):
-            return self.core.render(footage, path, request.audio_uri, options, on_progress, should_stop)
+            return self.core.render(footage, path, request.audio_uri, options, on_progress, should_stop,
+                                    request.transcript_uri)
 
         for event in run_with_progress(work, should_stop_for(context), min_interval=10):
             if isinstance(event, Finished):
@@ -103,4 +104,5 @@ def result_message(outcome: RenderOutcome) -> pb.RenderResult:
     return pb.RenderResult(
         render=types_pb2.ArtifactRef(uri=artifact.uri, sha256=artifact.sha256, kind=artifact.kind),
         video_uri=str(outcome.video_path), sidecar_uri=str(outcome.sidecar_path), duration_s=outcome.duration_s,
-        cache_hit=outcome.cache_hit, render_seconds=outcome.seconds)
+        cache_hit=outcome.cache_hit, render_seconds=outcome.seconds,
+        captions_uri=str(outcome.captions_path) if outcome.captions_path else "")

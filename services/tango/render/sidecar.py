@@ -14,7 +14,10 @@ Schema (schema_version 1):
              "timings_s": {..}},
  "transitions": {"model": requested Triton model, "windows": W, "fallback": model|null,
                  "fallback_windows": F, "fallback_reason": str|null, "cuts": jumps cut, not drawn}
-                (absent when not given)}
+                (absent when not given),
+ "speech": {"captions": "video.vtt"|null, "cues": n, "transcript": {`tango transcribe --json`'s document: text,
+            language, words with times, status, reason, source (alignment of the given transcript, or
+            recognition), confidence, ...}} (absent when not given)}
 Numpy scalars/arrays become JSON numbers/lists; NaN and infinities become null (strict JSON).
 """
 from __future__ import annotations
@@ -37,7 +40,8 @@ def sidecar_path(video_path: str | Path) -> Path:
 
 
 def build_sidecar(report: RenderReport, path_nodes: np.ndarray | list[int], output_metrics: dict,
-                  reference_metrics: dict | None, lipsync: dict, transitions: dict | None = None) -> dict:
+                  reference_metrics: dict | None, lipsync: dict, transitions: dict | None = None,
+                  speech: dict | None = None) -> dict:
     """The sidecar document of one render."""
     rendered = report.to_dict()
     document = {
@@ -51,6 +55,8 @@ def build_sidecar(report: RenderReport, path_nodes: np.ndarray | list[int], outp
     }
     if transitions is not None:
         document["transitions"] = transitions
+    if speech is not None:
+        document["speech"] = speech
     return document
 
 
