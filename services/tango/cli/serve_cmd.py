@@ -27,6 +27,10 @@ def run(args) -> int:
     module = importlib.import_module(f"tango.{args.component}.server")
     config = module.load_config()
     configure_logging(args.component, config.log_level)
+    if config.blas_threads > 0:  # the whole process's (a service owns its process)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(config.blas_threads, user_api="blas")
     service = module.build(config)
     run_until_signalled(service)
     return 0

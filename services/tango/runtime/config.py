@@ -29,6 +29,7 @@ class ServiceConfig:
     allowed_roots: str = ""  # colon-separated directories inputs may be read from (besides data_uri)
     max_workers: int = 8
     max_message_mb: int = 64
+    blas_threads: int = 0  # BLAS threads of the service's process (`tango serve`); 0 = the library's default
     grace_s: float = 10.0
     log_level: str = "INFO"
     # bearer tokens (`tango.runtime.tokens`): none configured = no authentication at this service's door
