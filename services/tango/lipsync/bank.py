@@ -42,6 +42,7 @@ class SpeakerMouths:
     model: MouthModel | None  # None when the references have no audio
     face_ratio: float
     phone_model: MouthModel | None = None  # audio and visemes in (None without a phone recogniser)
+    lips: np.ndarray | None = None  # (R, 40, 2) each state's own lips in the template frame (NaN: no face)
 
     def state(self, video: np.ndarray, local: np.ndarray) -> np.ndarray:
         """(N,) states of (video, perception frame) pairs."""
@@ -94,7 +95,7 @@ def build_speaker_mouths(perceptions: list[PerceptionArtifact], visemes: VisemeF
                      next_frame=next_frame, lips=basis.points(coefficients))
     return SpeakerMouths(template=template, basis=basis, bank=bank, landmarks=landmarks, video=video, local=local,
                          offsets=offsets, model=model, face_ratio=float(present.mean()),
-                         phone_model=phone_model)
+                         phone_model=phone_model, lips=shapes.lips[..., :2])
 
 
 def _pixels_per_video(landmarks: np.ndarray, video: np.ndarray, perceptions: list[PerceptionArtifact]) -> np.ndarray:

@@ -32,10 +32,10 @@ import cv2
 import numpy as np
 
 from tango.lipsync.bank import SpeakerMouths, VisemeFn, build_speaker_mouths
-from tango.lipsync.composite import composite_mouth, turned_alike
+from tango.lipsync.composite import turned_alike
 from tango.lipsync.crossfade import blend_mouths
 from tango.lipsync.mouth_shape import mouth_shapes, rigid_template, to_pixels
-from tango.lipsync.mouths import CROSSFADE_FRAMES, MouthPlan, plan_mouths
+from tango.lipsync.mouths import CROSSFADE_FRAMES, MouthPlan, draw_planned, plan_mouths
 from tango.media.video import read_frames
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.perception.face import FaceAnalyzer, FaceOptions
@@ -112,19 +112,17 @@ def _fold_frames(total: int, folds: int, fold: int) -> tuple[np.ndarray, np.ndar
     return held, base, exclude
 
 
-def _output_frame(plan: MouthPlan, n: int, frame: np.ndarray, speakers: SpeakerMouths, frame_of: dict,
-                  size: np.ndarray) -> np.ndarray:
+def _output_frame(plan: MouthPlan, n: int, frame: np.ndarray, speakers: SpeakerMouths, frame_of: dict) -> np.ndarray:
     """Output frame n as `MouthCompositor` draws it: the planned mouth (none where its head is turned too far from
     the frame's: the compositor leaves such frames as they are), crossfaded after a jump."""
     if plan.mouth[n] < 0 or not turned_alike(speakers.bank.head_pose[plan.mouth[n]], plan.head_pose[n]):
         return frame
-    face = speakers.landmarks[plan.frame_state[n]] * size
-    out = composite_mouth(frame, face, frame_of[int(plan.mouth[n])], speakers.landmarks[plan.mouth[n]] * size)
+    out = draw_planned(speakers, plan, n, frame, frame_of[int(plan.mouth[n])], int(plan.mouth[n]))
     if out is None:
         return frame
     fade = int(plan.fade_state[n])
     if fade >= 0 and turned_alike(speakers.bank.head_pose[fade], plan.head_pose[n]):
-        continued = composite_mouth(frame, face, frame_of[fade], speakers.landmarks[fade] * size)
+        continued = draw_planned(speakers, plan, n, frame, frame_of[fade], fade)
         out = out if continued is None else blend_mouths(frame, out, continued, float(plan.fade_weight[n]))
     return out
 
@@ -149,7 +147,7 @@ def _run_fold(video: Path, perception: PerceptionArtifact, audio: np.ndarray, fo
     half = int(np.nanmedian(np.ptp(speakers.landmarks[:, :, 0], axis=1)) * width * 0.55)  # ~1.1 face widths
     with FaceAnalyzer(FaceOptions()) as faces:
         for n, frame in enumerate(base):
-            output = _output_frame(plan, n, frame_of[int(frame)], speakers, frame_of, size)
+            output = _output_frame(plan, n, frame_of[int(frame)], speakers, frame_of)
             seen = faces.analyze(output, perception.arrays["pose_image"][frame])
             if seen is not None:
                 landmarks[n] = seen.landmarks

@@ -11,7 +11,8 @@ interpolator draws — so transitions speak too; the reasons to leave a frame:
 - `pose_mismatch` (when drawing): no mouth of a head turned within `CompositeConfig.max_pose_deg` fitted;
 - `composite_failed` (when drawing): the face is too small or the alignment failed;
 `MouthCompositor` is the renderer's finisher: it fetches the chosen reference frames in sorted chunks
-through the render's frame source and composites their mouths (`composite`), counting what it changed.
+through the render's frame source and composites their mouths (`composite`; `draw_planned`, shared with
+`evaluate`: the lips warped part of the way to the plan's target lips), counting what it changed.
 Over the first `crossfade` frames of each new run of reference frames it also composites the previous
 run's continuation and blends the two inside the mouth (`crossfade`), so that the mouth does not pop.
 """
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from tango.lipsync.bank import SpeakerMouths, VisemeFn
-from tango.lipsync.composite import CompositeConfig, composite_mouth, turned_alike
+from tango.lipsync.composite import CompositeConfig, composite_mouth, lip_shift, turned_alike
 from tango.lipsync.crossfade import blend_mouths, fade_schedule
 from tango.lipsync.visemes import viseme_similarity as default_viseme_similarity
 from tango.lipsync.mouth_search import MouthSearchConfig, MouthTargets, search_mouths, unary_costs
@@ -49,6 +50,7 @@ class MouthPlan:
     seconds: float
     fade_state: np.ndarray  # (N,) int64 previous run's continuation blended in after a jump, -1 = none
     fade_weight: np.ndarray  # (N,) float32 its weight in the blend
+    lips: np.ndarray | None = None  # (N, 40, 2) target lips (pose-free template frame) the mouths are warped toward
 
 
 def real_neighbours(frame_state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +127,22 @@ def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_s
     fade_state = np.where(mouth >= 0, fade_state, -1)
     return MouthPlan(mouth=mouth, frame_state=frame_state, face=face, head_pose=head_pose,
                      left={k: v for k, v in left.items() if v}, source=used, jumps=jumps,
-                     seconds=time.perf_counter() - started, fade_state=fade_state, fade_weight=fade_weight)
+                     seconds=time.perf_counter() - started, fade_state=fade_state, fade_weight=fade_weight,
+                     lips=targets.lips)
+
+
+def draw_planned(speakers: SpeakerMouths, plan: MouthPlan, position: int, frame: np.ndarray, source: np.ndarray,
+                 state: int, config: CompositeConfig = CompositeConfig()) -> np.ndarray | None:
+    """Output frame `position` with reference state `state`'s mouth (`source`: its frame at the output's size)
+    composited on the plan's face, its lips warped `config.lip_warp` of the way to the plan's target lips: the
+    one rule of the renderer (`MouthCompositor`) and of `evaluate`. None when it cannot be done."""
+    height, width = frame.shape[:2]
+    size = np.array([width, height, width], np.float32)  # normalised (x, y, z) -> pixels
+    face = plan.face[position] * size
+    shift = None
+    if plan.lips is not None and speakers.lips is not None:
+        shift = lip_shift(face, speakers.template, plan.lips[position], speakers.lips[state], config)
+    return composite_mouth(frame, face, source, speakers.landmarks[state] * size, config, shift)
 
 
 class MouthCompositor:
@@ -179,9 +196,7 @@ class MouthCompositor:
         source = self._cache[state]
         if source.shape[:2] != (height, width):
             source = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
-        size = np.array([width, height, width], np.float32)  # normalised (x, y, z) -> pixels
-        return composite_mouth(frame, self.plan.face[position] * size, source,
-                               self.speakers.landmarks[state] * size, self.config)
+        return draw_planned(self.speakers, self.plan, position, frame, source, state, self.config)
 
     def _fetch(self, position: int) -> None:
         """Reads the mouths of output frames [position, position + chunk), grouped per video, sorted."""
