@@ -5,25 +5,30 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
 1. Background layer B(tau). The background's motion I0 -> I1: a RANSAC similarity (pan, zoom, roll) fitted to
    the window's own flow (step 2) at Shi-Tomasi corners of I0's background (person masked out) whose flow passes
    the forward-backward check; the plate P is registered onto I0 by SIFT + FLANN matches (ACInterp's
-   BackgroundGuider estimator; the plate's keypoints are computed once per plate and kept), also as a similarity.
+   BackgroundGuider estimator; the plate's keypoints are computed once per plate and kept), also as a similarity
+   (`tango.interp.background`).
    Both are estimated only when a frame of the window first shows background. A move of no corner by more than
-   `static_px` counts as the identity (no resampling). At tau, I0, I1 and P move
-   along the corner-interpolated path (corners c -> c + tau (H(c) - c)); each end contributes where it
-   shows background (1 - its mask dilated by `background_dilate_frac`), weighted (1 - tau, tau); the plate
-   fills what neither end shows (weight `plate_weight`). The person of an end never enters B.
+   `static_px` counts as the identity (no resampling). At tau, I0, I1 and P move along the corner-interpolated
+   path (corners c -> c + tau (H(c) - c)); each end contributes where it shows background (1 - its mask dilated
+   by `background_dilate_frac`), weighted (1 - tau, tau); the plate fills what neither end shows (weight
+   `plate_weight`). The person of an end never enters B.
 2. Motion. Bidirectional DIS flow, occlusion masks and the (quadratic) motion path of `FlowInterpolator`.
 3. Person layer F(tau): both ends warped to tau, mixed with weights (1 - t') vis0 and t' vis1
    (vis = 1 - occlusion, as in `flow.py`; where both are occluded, (1 - t', t')). t' is tau pushed
    towards a quick switch where the warped ends disagree (|W0 - W1| between `agree_levels`, closed into
    whole parts and smoothed: the places the flow failed): t' = clip((tau - 1/2) / w + 1/2, 0, 1), w from 1
    (ends agree: plain blend) down to `switch_width` (they disagree: a short cut instead of a double exposure).
+   There the flow's occlusion masks failed too: vis is raised to 1 by the disagreement, or their patches hand
+   pixels back to the end switched away from (a head turn: backdrop torn into the cheek, skin onto the neck).
 4. Person shape alpha(tau): (1 - tau) A0 + tau A1, with A0, A1 the masks warped to tau by the same flows
    (where both ends cover a pixel unwarped it stays person), sharpened about 0.5, dilated by
    `alpha_dilate_frac` and feathered; drawn at 1/`alpha_scale` of the frame size (the masks come from
    96 px ones) and upsampled. Windows whose ends' masks agree everywhere skip steps 1, 4 and 5.
 5. Composite: a ghost of the person can only appear where one end shows the person and the other the
-   background, so the background replaces F there, and only where the person is gone at tau:
-   v = (1 - alpha) * U, U = |M0 - M1| dilated by `zone_dilate_frac`; frame = v B + (1 - v) F.
+   background, and where the warped ends disagree (D, step 3), so the background replaces F there, and only
+   where the person is gone at tau: v = (1 - alpha) U D, U = |M0 - M1| dilated by `zone_dilate_frac`;
+   frame = v B + (1 - v) F. Where the ends agree the flow moved the person's edge itself, and the coarse alpha
+   would only cut it a few pixels off, differently each frame (a hair edge flickering: warp error).
    Everywhere else the frame is the flow warp (fingers and hair the 96 px masks miss keep moving with it;
    on real in-between frames the layered result then stays within ~0.1 dB of `flow`).
 6. Face (with perception's face landmarks of the ends, `tango.interp.face_morph`): where both ends show a
@@ -41,14 +46,13 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections import OrderedDict
 from typing import Callable
 
 import cv2
 import numpy as np
 
 from tango.interp import face_morph
+from tango.interp.background import BackgroundFeatures, homography_path, is_identity, sift_mask
 from tango.interp.face_morph import FaceMesh, FaceMorphConfig
 from tango.interp.flow import FlowInterpolator, FlowInterpolatorConfig, _FlowField, _warp
 from tango.interp.masks import dilate
@@ -81,7 +85,9 @@ class LayeredConfig:
     # ... and only past this head turn (degrees, 3-D points): below it the flow follows the face (on the 22 s
     # speaker's held-out gaps an 18.8 degree turn drawn by the morph lost 0.2 dB to the flow)
     face_min_turn_deg: float = 20.0
+    distrust_occlusion: bool = True  # where the warped ends disagree, the occlusion masks do not pick the end
     face_switch: bool = True  # the aligned faces mix with the per-pixel switch time t' (step 3), not plain tau
+    background_where_disagree: bool = True  # step 5: the background replaces F only where the warped ends disagree
 
 
 @dataclasses.dataclass
@@ -108,7 +114,7 @@ class _Layers:
         if self._path is None:
             first_to_last, plate_to_first = self.homographies()
             height, width = self.zone.shape
-            static = all(_is_identity(h, width, height, self.static_px) for h in (first_to_last, plate_to_first))
+            static = all(is_identity(h, width, height, self.static_px) for h in (first_to_last, plate_to_first))
             self._path = first_to_last, plate_to_first, static
         return self._path
 
@@ -122,7 +128,7 @@ class LayeredInterpolator:
         self._flow = FlowInterpolator(config.flow)
         self._face = face_morph.FaceMorpher(config.face)
         self._face_points_only = face_morph.FaceMorpher(dataclasses.replace(config.face, refine=False))
-        self._features = _BackgroundFeatures(config.homography_max_side)
+        self._features = BackgroundFeatures(config.homography_max_side)
 
     def __call__(self, before: np.ndarray, after: np.ndarray, num_frames: int, *, masks_before: np.ndarray,
                  masks_after: np.ndarray, plate: np.ndarray | None = None,
@@ -205,7 +211,7 @@ class LayeredInterpolator:
         masks_small = tuple(cv2.resize(m, small, interpolation=cv2.INTER_AREA) for m in (m0, m1))
 
         def homographies() -> tuple[np.ndarray, np.ndarray]:
-            seen0, seen1 = _sift_mask(m0, long_side), _sift_mask(m1, long_side)
+            seen0, seen1 = sift_mask(m0, long_side), sift_mask(m1, long_side)
             # I0 -> I1: a similarity fitted to the window's own flow (SIFT matches only without one); the plate
             # is registered onto I0 by SIFT matches either way
             features0 = self._features(first, seen0) if plate is not None or field is None else None
@@ -227,7 +233,7 @@ class LayeredInterpolator:
         height, width = layers.visible0.shape
         x0, y0, x1, y1 = box
         first_to_last, plate_to_first, static = layers.path()
-        to_t = _homography_path(first_to_last, tau, width, height)  # I0 pixels -> frame tau
+        to_t = homography_path(first_to_last, tau, width, height)  # I0 pixels -> frame tau
         from_last = to_t @ np.linalg.inv(first_to_last)  # I1 pixels -> frame tau
 
         def move(image: np.ndarray, homography: np.ndarray) -> np.ndarray:  # image moved to tau, inside the box
@@ -265,23 +271,26 @@ class LayeredInterpolator:
         alpha = _smooth(alpha, sigma) if sigma > 0.3 else alpha
         return cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
 
-    def _switch_tau(self, warped0: np.ndarray, warped1: np.ndarray, tau: float) -> np.ndarray:
-        """(H, W) float32 per-pixel time t': tau where the warped ends agree, a quick switch where not.
-
-        Disagreement d = clip((|W0 - W1| - low) / (high - low), 0, 1) on the grey image, closed (dilation
-        then erosion, radius `switch_close_frac` of the long side, at a quarter of the size) and smoothed,
-        so that a failed part (a hand, a face) switches as one piece instead of in patches.
-        """
+    def _disagreement(self, warped0: np.ndarray, warped1: np.ndarray) -> np.ndarray:
+        """(H, W) float32 in [0, 1] where the warped ends disagree (the flow failed): clip((|W0 - W1| - low) /
+        (high - low), 0, 1) on the grey image, closed (dilation then erosion, radius `switch_close_frac` of the
+        long side, at a quarter of the size) and smoothed: a failed part (a hand, a face) is one piece."""
         low, high = self.config.agree_levels
         height, width = warped0.shape[:2]
-        difference = cv2.cvtColor(cv2.absdiff(warped0, warped1), cv2.COLOR_RGB2GRAY)  # (H, W) uint8
         small_size = (max(8, width // 4), max(8, height // 4))
+        difference = cv2.cvtColor(cv2.absdiff(warped0, warped1), cv2.COLOR_RGB2GRAY)  # (H, W) uint8
         small = cv2.resize(difference, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
         disagree = np.clip((small - low) / (high - low), 0.0, 1.0)  # (h, w)
         radius = max(1, int(round(self.config.switch_close_frac * max(small_size))))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         disagree = cv2.GaussianBlur(cv2.morphologyEx(disagree, cv2.MORPH_CLOSE, kernel), (0, 0), radius / 2.0)
-        disagree = cv2.resize(disagree, (width, height), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(disagree, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def _switch_tau(self, warped0: np.ndarray, warped1: np.ndarray, tau: float,
+                    disagree: np.ndarray | None = None) -> np.ndarray:
+        """(H, W) float32 per-pixel time t': tau where the ends agree, a quick switch where not (`_disagreement`)."""
+        if disagree is None:
+            disagree = self._disagreement(warped0, warped1)
         span = 1.0 - (1.0 - self.config.switch_width) * disagree
         return np.clip((tau - 0.5) / span + 0.5, 0.0, 1.0)
 
@@ -291,13 +300,18 @@ class LayeredInterpolator:
         warped0, warped1 = _warp(first, f_t0), _warp(last, f_t1)  # (H, W, 3) uint8
         vis0 = 1.0 - _warp(field.occ1, f_t1)  # (H, W) not content that only appears in I1
         vis1 = 1.0 - _warp(field.occ0, f_t0)
-        t_eff = self._switch_tau(warped0, warped1, tau)  # (H, W)
+        disagree = self._disagreement(warped0, warped1)  # (H, W)
+        t_eff = self._switch_tau(warped0, warped1, tau, disagree)
+        if self.config.distrust_occlusion:  # where the flow failed, its occlusion masks are noise too
+            vis0, vis1 = vis0 + disagree * (1.0 - vis0), vis1 + disagree * (1.0 - vis1)
         c0, c1 = (1.0 - t_eff) * vis0, t_eff * vis1
         both_hidden = (c0 + c1) < 1e-3  # occluded in both ends: the plain (1 - t', t') mix
         person = _mix(warped0, warped1, np.where(both_hidden, 1.0 - t_eff, c0), np.where(both_hidden, t_eff, c1))
         if layers.empty:
             return person
         vacated = ((1.0 - self._alpha(layers.masks_small, f_t0, f_t1, tau)) * layers.zone).astype(np.float32)  # (H, W)
+        if self.config.background_where_disagree:  # where the ends agree the flow moved the person's edge itself
+            vacated *= disagree
         if not np.any(vacated > 1e-3):
             return person
         x0, y0, x1, y1 = box = _bounding_box(vacated > 1e-3)  # the background is drawn only where it shows
@@ -368,103 +382,6 @@ def _shrink_flow(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return small
 
 
-def _sift_mask(mask: np.ndarray, long_side: int) -> np.ndarray:
-    """(H, W) uint8, 255 where SIFT may look: outside the person mask dilated by 3 % of the long side."""
-    return np.where(dilate(mask, int(round(0.03 * long_side))) < 0.5, 255, 0).astype(np.uint8)
-
-
-class _BackgroundFeatures:
-    """SIFT keypoints of background pixels (ACInterp's BackgroundGuider estimator: SIFT at `max_side`, FLANN with
-    Lowe's ratio test, RANSAC) and the homography between two images' keypoints. Keypoints of a whole image (the
-    plate: one per speaker, sent with every window) are kept for the last `cache_size` images by content."""
-
-    def __init__(self, max_side: int, cache_size: int = 4):
-        from tango.acinterp.config import BackgroundSettings  # tango.acinterp pulls torch in (preload)
-
-        self.settings = BackgroundSettings(max_side=max_side)
-        self._cache: OrderedDict[bytes, tuple] = OrderedDict()
-        self._cache_size = cache_size
-
-    def __call__(self, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """((K, 2) float32 full-resolution points, (K, 128) descriptors) of `image` where `mask` (uint8, 255 = look;
-        None = everywhere, cached)."""
-        from tango.acinterp.background_guider import keypoints
-
-        scale = min(1.0, self.settings.max_side / max(image.shape[:2]))
-        if mask is not None:
-            return keypoints(image, mask, scale)
-        key = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16).digest() + repr(image.shape).encode()
-        if key not in self._cache:
-            self._cache[key] = keypoints(image, np.full(image.shape[:2], 255, np.uint8), scale)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        self._cache.move_to_end(key)
-        return self._cache[key]
-
-    def homography_from_flow(self, first: np.ndarray, flow: np.ndarray, occlusion: np.ndarray, seen0: np.ndarray,
-                             seen1: np.ndarray, max_points: int = 500) -> np.ndarray:
-        """(3, 3) background homography I0 -> I1 pixels fitted (RANSAC) to the flow (H, W, 2) I0 -> I1 at corners
-        (Shi-Tomasi, at the SIFT resolution) of I0's background (`seen0`, uint8 255) whose flow passes the
-        forward-backward check (`occlusion` < 1/2) and lands on I1's background (`seen1`); identity when unsure."""
-        settings, identity = self.settings, np.eye(3, dtype=np.float64)
-        height, width = first.shape[:2]
-        scale = min(1.0, settings.max_side / max(height, width))
-        size = (max(8, round(width * scale)), max(8, round(height * scale)))
-        grey = cv2.resize(cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(seen0, size, interpolation=cv2.INTER_NEAREST)
-        corners = cv2.goodFeaturesToTrack(grey, max_points, 0.01, 5, mask=mask)
-        if corners is None or len(corners) < settings.min_matches:
-            return identity
-        source = corners.reshape(-1, 2) / scale  # (K, 2) full-resolution pixels
-        cols = np.clip(np.round(source[:, 0]).astype(int), 0, width - 1)
-        rows = np.clip(np.round(source[:, 1]).astype(int), 0, height - 1)
-        target = source + flow[rows, cols]
-        tx = np.clip(np.round(target[:, 0]).astype(int), 0, width - 1)
-        ty = np.clip(np.round(target[:, 1]).astype(int), 0, height - 1)
-        keep = (occlusion[rows, cols] < 0.5) & (seen1[ty, tx] > 0)
-        if keep.sum() < settings.min_matches:
-            return identity
-        return _fit_similarity(source[keep], target[keep], settings.ransac_px / scale, settings.min_matches,
-                               (height, width))
-
-    def homography(self, source: tuple[np.ndarray, np.ndarray | None], target: tuple[np.ndarray, np.ndarray | None],
-                   shape: tuple[int, int]) -> np.ndarray:
-        """(3, 3) background homography source -> target pixels (identity when unsure), as
-        `estimate_background_homography`."""
-        from tango.acinterp.background_guider import ratio_matches
-
-        settings, identity = self.settings, np.eye(3, dtype=np.float64)
-        (points0, descriptors0), (points1, descriptors1) = source, target
-        if descriptors0 is None or descriptors1 is None or len(points0) < 2 or len(points1) < 2:
-            return identity
-        matches = ratio_matches(descriptors0, descriptors1, settings.ratio)
-        if len(matches) < max(4, settings.min_matches):
-            return identity
-        scale = min(1.0, settings.max_side / max(shape))
-        return _fit_similarity(points0[[i for i, _ in matches]], points1[[j for _, j in matches]],
-                               settings.ransac_px / scale, settings.min_matches, shape)
-
-
-def _fit_similarity(source: np.ndarray, target: np.ndarray, ransac_px: float, min_inliers: int,
-                    shape: tuple[int, int]) -> np.ndarray:
-    """(3, 3) RANSAC similarity (pan, zoom, roll) source -> target points ((M, 2) each) as a homography; identity
-    with fewer than `min_inliers` inliers or an implausible move. Not a full homography: the background points
-    leave much of the frame (the person) uncovered, and a homography fitted to them swings the far corners by
-    pixels of noise (SIFT matches of two frames of a static camera moved corners by up to 17 px)."""
-    from tango.acinterp.background_guider import plausible_homography
-
-    identity = np.eye(3, dtype=np.float64)
-    if len(source) < max(2, min_inliers):
-        return identity
-    similarity, inliers = cv2.estimateAffinePartial2D(source.astype(np.float32), target.astype(np.float32),
-                                                      method=cv2.RANSAC, ransacReprojThreshold=ransac_px)
-    count = int(inliers.sum()) if inliers is not None else 0
-    if similarity is None or count < min_inliers:
-        return identity
-    homography = np.vstack([similarity, [0.0, 0.0, 1.0]]).astype(np.float64)
-    return homography if plausible_homography(homography, shape) else identity
-
-
 def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of an (H, W) float32 image; large sigmas run at a reduced size (the result is smooth)."""
     if sigma <= 4.0:
@@ -474,17 +391,3 @@ def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     small = cv2.resize(image, (max(4, round(width / factor)), max(4, round(height / factor))),
                        interpolation=cv2.INTER_AREA)
     return cv2.resize(cv2.GaussianBlur(small, (0, 0), 2.0), (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def _is_identity(homography: np.ndarray, width: int, height: int, tolerance_px: float) -> bool:
-    """Whether the homography moves no corner of a width x height frame by more than `tolerance_px`."""
-    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64).reshape(-1, 1, 2)
-    moved = cv2.perspectiveTransform(corners, homography)
-    return bool(np.abs(moved - corners).max() <= tolerance_px)
-
-
-def _homography_path(homography: np.ndarray, tau: float, width: int, height: int) -> np.ndarray:
-    """(3, 3) homography from the first frame to time tau: the corners moved by tau of their displacement."""
-    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
-    moved = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography).reshape(-1, 2)
-    return cv2.getPerspectiveTransform(corners, corners + tau * (moved - corners)).astype(np.float64)
