@@ -31,37 +31,36 @@ def test_learnt_cost_moves_the_choice_and_small_sources_are_not_upscaled():
     assert ladder.open(*SOURCE, asked=240)[0] == 240  # the caller's choice wins
 
 
-def _drawn(load, segments: int, behind: bool, work_s: float = 0.1) -> list[int]:
-    """The rows the next `segments` segments are drawn at, each reporting `work_s` of work per 0.5 s."""
-    heights = []
-    for _ in range(segments):
-        heights.append(load.next_height(behind))
-        load.add(work_s, 0.5)
-    return heights
+def _drawn(load, segments: int, behind: bool) -> list[int]:
+    """The rows the next `segments` segments are drawn at."""
+    return [load.next_height(behind) for _ in range(segments)]
 
 
-def test_a_stream_that_falls_behind_draws_lower_rungs_then_climbs_back_when_it_fits():
-    ladder = HeightLadder((720, 480, 360), budget=0.45, initial_cost=1.0, floor=180)
+def test_a_stream_that_falls_behind_draws_lower_rungs_then_climbs_back():
+    steps: list[str] = []
+    ladder = HeightLadder((720, 480, 360), budget=0.45, initial_cost=1.0, floor=180, on_step=steps.append)
     height, load = ladder.open(*SOURCE, asked=480)
     assert load.rungs == (480, 360, 180)  # its own picture, the rungs below it, the floor
     assert _drawn(load, 3, behind=False) == [480, 480, 480]
     late = _drawn(load, 9, behind=True)
     assert late[0] == 360 and late[3] == 180 and set(late[4:]) == {180}  # a step, then time to drain, never below
-    calm = _drawn(load, CALM_SEGMENTS * 2, behind=False, work_s=0.05)  # 0.1 load at 180 rows: 480 fits again
-    assert calm[CALM_SEGMENTS - 1] == 360 and calm[-1] == 480
-    assert load.steps == {"down": 2, "up": 2}
+    calm = _drawn(load, 2 * CALM_SEGMENTS, behind=False)
+    assert calm[CALM_SEGMENTS - 2] == 180 and calm[CALM_SEGMENTS - 1] == 360 and calm[-1] == 480
+    assert steps == ["down", "down", "up", "up"] and load.steps == {"down": 2, "up": 2}
     load.close()
 
 
-def test_a_stream_stays_low_while_the_taller_rung_would_not_fit_and_steps_down_when_the_replica_is_over_budget():
-    steps: list[str] = []
-    ladder = HeightLadder((480, 360), budget=0.45, initial_cost=1.0, on_step=steps.append)
-    _, load = ladder.open(*SOURCE, asked=480)
+def test_a_stream_that_falls_behind_right_after_climbing_waits_twice_as_long():
+    ladder = HeightLadder((360,), budget=0.45, initial_cost=1.0, floor=180)
+    _, load = ladder.open(*SOURCE, asked=360)
     _drawn(load, 1, behind=True)
-    assert _drawn(load, CALM_SEGMENTS * 2, behind=False, work_s=0.2)[-1] == 360  # 0.4 at 360: 480 would be ~0.7
-    _, other = ladder.open(*SOURCE, asked=360)
-    other.add(0.2, 0.5)  # the replica: 0.4 + 0.4 > 1.25 x 0.45
-    assert other.next_height(behind=False) == 180  # the floor; the picture stays 360 rows
-    assert steps == ["down", "down"]
+    assert _drawn(load, CALM_SEGMENTS, behind=False)[-1] == 360  # climbed after CALM_SEGMENTS
+    _drawn(load, 1, behind=True)  # ... and fell behind at once: back down
+    assert _drawn(load, 2 * CALM_SEGMENTS, behind=False)[2 * CALM_SEGMENTS - 2:] == [180, 360]
     load.close()
-    other.close()
+
+
+def test_a_floor_of_zero_keeps_every_frame_at_the_pictures_height():
+    _, load = HeightLadder((480, 360), budget=0.45, floor=0).open(*SOURCE, asked=480)
+    assert load.rungs == (480,) and set(_drawn(load, 10, behind=True)) == {480}
+    load.close()

@@ -337,7 +337,7 @@ class LiveRenderSession:
         synced = self.clock()
         drawn_height = frames.shape[1]
         pcm = self._take_audio(self.pcm.sample_rate * stop / self.fps if not last else None)
-        media = self.encoder.encode_segment(self._to_picture(frames), pcm, final=last)  # the last one flushes the encoders
+        media = self.encoder.encode_segment(self._to_picture(frames), pcm, final=last)  # the last flushes the encoder
         encoded = self.clock()
         for sink in self.sinks:
             sink.write(media, self.encoder.init_segment)

@@ -15,5 +15,5 @@ class RenderServiceMetrics(ServiceMetrics):
                                              "Transition windows drawn by the fallback interpolator")
         self.live_rung_steps = self.counter("live_rung_steps_total",
                                             "Live streams that began drawing their frames a rung lower (down: they "
-                                            "fell behind or the replica is over its budget) or taller again (up)",
+                                            "fell behind real time) or taller again (up)",
                                             ("direction",))
