@@ -14,7 +14,7 @@ process contend for its interpreter lock: a second stream is better served by a 
 Mid-stream, the picture keeps the size it opened with (a broadcast output's raster does not change under its
 player), but the frames of a segment may be drawn on a lower rung, down to `floor` rows, and scaled up to it
 (`LiveLoad.next_height`): one rung lower as soon as the stream falls behind real time (a further segment was
-ready before this one was drawn), one rung taller again after `CALM_SEGMENTS` on time; a stream that falls
+ready before this one was drawn), one rung taller again after `CALM_SEGMENTS` on time (5 s); a stream that falls
 behind right after climbing waits twice as long before it climbs again (up to `MAX_CALM_SEGMENTS`). Lateness
 decides, not a prediction: much of a segment's work does not shrink with its pixels (lip sync's planning, a
 Triton call, encoding the picture), so a load model per megapixel sent two streams that kept real time at 360
@@ -30,8 +30,8 @@ RECENT_SEGMENTS = 20
 # render seconds per megapixel-second before a replica has measured its own: 2 cores, lip sync on, 360 rows
 INITIAL_COST = 1.8
 RENDER_FLOOR = 180  # the lowest rung a stream's frames are drawn at mid-stream
-CALM_SEGMENTS = 20  # segments on time in a row before a stream draws a rung taller again (10 s of 0.5-s segments)
-MAX_CALM_SEGMENTS = 160  # the longest wait after repeated bounces (80 s)
+CALM_SEGMENTS = 10  # segments on time in a row before a stream draws a rung taller again (5 s of 0.5-s segments)
+MAX_CALM_SEGMENTS = 80  # the longest wait after repeated bounces (40 s)
 DOWN_EVERY = 3  # segments between two steps down (the backlog of the first needs them to drain)
 
 
@@ -64,7 +64,8 @@ class LiveLoad:
 
     def add(self, work_s: float, media_s: float) -> None:
         self._recent.append((work_s, media_s))
-        self.ladder.learn(work_s, media_s * _megapixels(self.height, *self._source))
+        if self.rung == 0:  # what `predict` is asked: a stream drawn at its picture's height
+            self.ladder.learn(work_s, media_s * _megapixels(self.height, *self._source))
 
     def next_height(self, behind: bool) -> int:
         """The rows to draw the next segment at; `behind`: another whole segment was ready before this one."""
