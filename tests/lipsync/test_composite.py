@@ -101,11 +101,11 @@ def test_thin_plate_passes_through_its_sites_and_keeps_an_affine_field():
     rng = np.random.default_rng(0)
     sites = rng.uniform(0, 100, (30, 2))
     bumps = rng.normal(0, 2, (30, 2))
-    assert np.abs(_thin_plate(sites, bumps, sites, smooth=0.0) - bumps).max() < 1e-6
+    assert np.abs(_thin_plate(sites, bumps, smooth=0.0)(sites) - bumps).max() < 1e-6
     affine = sites @ np.array([[0.1, -0.05], [0.02, 0.2]]) + [3.0, -1.0]
     queries = rng.uniform(0, 100, (50, 2))
     expected = queries @ np.array([[0.1, -0.05], [0.02, 0.2]]) + [3.0, -1.0]
-    assert np.abs(_thin_plate(sites, affine, queries) - expected).max() < 1e-6
+    assert np.abs(_thin_plate(sites, affine)(queries) - expected).max() < 1e-6
 
 
 def test_a_mouth_is_pasted_only_on_a_head_turned_alike():
@@ -157,3 +157,15 @@ def test_the_source_backdrop_never_comes_in():
     out = composite_mouth(frame, frame_points, source, source_points)
     assert out is not None and (out != frame).any()
     assert out.max() < 180  # the face x the smallest gain is ~128; the backdrop's would be > 200
+
+
+def test_an_offset_field_is_exact_where_asked_and_close_to_it_elsewhere():
+    from tango.lipsync.composite import _offset_field
+
+    rng = np.random.default_rng(1)
+    lips, still = rng.uniform(35, 65, (12, 2)), rng.uniform(5, 95, (12, 2))  # moved points, and held ones
+    sites, values = np.concatenate([lips, still]), np.concatenate([rng.normal(0, 2, (12, 2)), np.zeros((12, 2))])
+    exact_everywhere = _offset_field(sites, values, (0, 0, 100, 90), step=1)
+    mixed = _offset_field(sites, values, (0, 0, 100, 90), step=4, exact=(30, 25, 70, 60))
+    assert np.abs(mixed[25:60, 30:70] - exact_everywhere[25:60, 30:70]).max() < 1e-4
+    assert np.abs(mixed - exact_everywhere).max() < 0.5  # the 4-pixel grid, resized, elsewhere

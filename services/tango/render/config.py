@@ -30,7 +30,7 @@ class RenderConfig(ServiceConfig):
     # heights a stream may get, the tallest whose measured render load still fits the budget (render seconds per
     # media second over all live streams of the replica: `tango.render.live_ladder`)
     live_ladder: str = "720,480,360,240"
-    live_budget: float = 0.45
+    live_budget: float = 0.55
     # rows a stream that cannot keep up may draw its frames at, scaled up to its picture (0: always at the picture's)
     live_render_floor: int = 180
     live_segment_s: float = 0.5

@@ -6,10 +6,11 @@ transitions, encoding, outputs: their `timings_s`) per second of media they cove
 The cost of a new stream at a rung is predicted from the work per megapixel measured on this replica (a
 running mean over every segment it rendered; `initial_cost` before the first). The tallest rung whose
 prediction, added to the load of the streams already live, fits within `budget` is chosen; the lowest rung
-when none does. Measured on 2 cores (`tango live bench`, the 22 s speaker, one stream): a load of 0.32 at 360
-rows and 0.47 at 480 with lip sync (0.20 / 0.30 / 0.52 at 360 / 480 / 720 without); with the budget of 0.45 a
-stream gets 360 rows there, a second stream in the same process the lowest rung (two streams of one Python
-process contend for its interpreter lock: a second stream is better served by a second render replica).
+when none does. Measured on 2 cores (`tango live bench`, the 22 s speaker, one stream): a load of 0.46 at 360
+rows with lip sync (its lips warped to the speech; 0.32 before the warp, 0.20 / 0.30 / 0.52 at 360 / 480 / 720
+without lip sync); with the budget of 0.55 a stream gets 360 rows there, a second stream in the same process the
+lowest rung (two streams of one Python process contend for its interpreter lock: a second stream is better
+served by a second render replica).
 
 Mid-stream, the picture keeps the size it opened with (a broadcast output's raster does not change under its
 player), but the frames of a segment may be drawn on a lower rung, down to `floor` rows, and scaled up to it
