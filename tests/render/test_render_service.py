@@ -171,3 +171,15 @@ def test_bad_requests_get_a_status_and_a_reason(mesh, tmp_path):
     request = request_of(mesh)
     request.audio_uri = str(elsewhere)
     assert failure(stub, request) == (grpc.StatusCode.PERMISSION_DENIED, "URI_NOT_ALLOWED")
+
+
+def test_a_transcript_that_cannot_be_the_speech_is_refused_before_any_frame(mesh):
+    stub, calls = mesh["stub"], mesh["interp"].calls
+    for name, text, reason in (("long.txt", "word " * 200, "TRANSCRIPT_TOO_LONG"),
+                               ("empty.txt", "  \n", "EMPTY_TRANSCRIPT")):
+        transcript = mesh["audio"].with_name(name)  # inside the allowed roots, beside the 2 s of speech
+        transcript.write_text(text)
+        request = request_of(mesh)
+        request.transcript_uri = str(transcript)
+        assert failure(stub, request) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
+    assert mesh["interp"].calls == calls  # no window was drawn

@@ -9,6 +9,7 @@ import pytest
 from tango.aumoclip.transcript import Word, load_transcript
 from tango.media.audio import SPEECH_SAMPLE_RATE, load_audio
 from tango.speech.captions import MAX_CUE_S, MAX_LINE_CHARS, caption_cues, webvtt, write_captions
+from tango.speech.transcript_files import read_transcript
 
 STAMP = r"(\d\d):(\d\d):(\d\d)\.(\d\d\d)"
 
@@ -48,7 +49,7 @@ def test_captions_of_real_speech_with_its_transcript_follow_its_words(media_dir,
     truth = [w for w in load_transcript(grid) if w.end_s <= 19.5]
     given = tmp_path / "transcript.txt"
     given.write_text(" ".join(w.text for w in truth))
-    entry = write_captions(tmp_path / "video.vtt", speech, given)
+    entry = write_captions(tmp_path / "video.vtt", speech, read_transcript(given))
     assert entry["transcript"]["source"] == "alignment" and entry["captions"] == "video.vtt"
     text = (tmp_path / "video.vtt").read_text()
     assert "forced alignment" in text

@@ -41,6 +41,7 @@ from tango.runtime.errors import InvalidArgument
 from tango.runtime.slots import Slots
 from tango.runtime.progress import ProgressFn, StopFn
 from tango.speech.captions import write_captions
+from tango.speech.transcript_files import GivenTranscript, read_transcript
 from tango.triton.client import TritonClient
 
 KIND = "render"
@@ -92,7 +93,7 @@ class TargetAudio:
     speech: np.ndarray  # (S,) float32 mono at SPEECH_SAMPLE_RATE: output metrics, lip sync
     soundtrack: AudioTrack  # own rate (<= 48 kHz) and layout: muxed into the video
     sha256: str  # of the audio file
-    transcript: Path | None = None  # its transcript file, when the caller gave one
+    transcript: GivenTranscript | None = None  # its transcript, when the caller gave one (read before any work)
     transcript_sha256: str = ""
 
 
@@ -163,13 +164,17 @@ class RenderCore:
     def _target_audio(self, audio_uri: str, transcript_uri: str) -> TargetAudio:
         path = self.inputs.resolve(audio_uri)
         speech = load_speech(path, self.config.max_audio_seconds)
-        transcript = self.inputs.resolve(transcript_uri) if transcript_uri else None
-        return TargetAudio(speech, load_track(path), self.hashes.sha256(path), transcript,
-                           self.hashes.sha256(transcript) if transcript else "")
+        if not transcript_uri:
+            return TargetAudio(speech, load_track(path), self.hashes.sha256(path))
+        transcript = self.inputs.resolve(transcript_uri)
+        return TargetAudio(speech, load_track(path), self.hashes.sha256(path), read_transcript(transcript),
+                           self.hashes.sha256(transcript))
 
     def _render_into(self, directory: Path, footage: Footage, path: PathSpec, audio: TargetAudio,
                      render_options: RenderOptions, model: str, lipsync: LipSyncRequest, on_progress: ProgressFn,
                      should_stop: StopFn) -> None:
+        # first: a transcript that cannot be the speech's fails before any frame is drawn
+        speech = write_captions(directory / CAPTIONS_FILE, audio.speech, audio.transcript)
         perceptions = [PerceptionArtifact.load(self.store.local_dir(uri, "perception")) for uri in footage.perception_uris]
         videos = [self.inputs.resolve(uri) for uri in footage.reference_uris]
         graph = GraphArtifact.load(self.store.local_dir(footage.graph_uri, "graph"))
@@ -199,7 +204,7 @@ class RenderCore:
         cuts = 0 if plan.jump_frames is None else int(np.count_nonzero(plan.jump & (plan.jump_frames == 0)))
         sidecar = build_sidecar(report, plan.path_nodes, output_metrics(perceptions, plan, report.frames, audio.speech),
                                 reference_metrics(perceptions), lipsync_entry, {**transitions.report(), "cuts": cuts},
-                                write_captions(directory / CAPTIONS_FILE, audio.speech, audio.transcript))
+                                speech)
         write_sidecar(directory / SIDECAR_FILE, sidecar)
         self.metrics.frames.inc(report.frames)
         self.metrics.fallback_windows.inc(transitions.fallback_windows)

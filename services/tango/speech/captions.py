@@ -16,7 +16,7 @@ import numpy as np
 from tango.aumoclip.transcript import Word
 from tango.speech.core import transcribe
 from tango.speech.result import SpeechTranscript
-from tango.speech.transcript_files import read_transcript
+from tango.speech.transcript_files import GivenTranscript
 
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
@@ -32,11 +32,12 @@ class Cue:
     lines: tuple[str, ...]
 
 
-def write_captions(path: Path, speech: np.ndarray, transcript: Path | None = None) -> dict:
-    """Hears `speech` (16 kHz mono; its `transcript` file force-aligned where one is given, else recognised) and
-    writes its WebVTT captions to `path` when words were heard. Returns what was heard, for the render's sidecar:
-    {"captions": file name | None, "cues": n, "transcript": `SpeechTranscript.to_dict()`}."""
-    heard = transcribe(speech, read_transcript(transcript) if transcript is not None else None)
+def write_captions(path: Path, speech: np.ndarray, transcript: GivenTranscript | None = None) -> dict:
+    """Hears `speech` (16 kHz mono; its `transcript` force-aligned where one is given, else recognised) and writes
+    its WebVTT captions to `path` when words were heard. Returns what was heard, for the render's sidecar:
+    {"captions": file name | None, "cues": n, "transcript": `SpeechTranscript.to_dict()`}. InvalidArgument for a
+    transcript that is empty or longer than the speech."""
+    heard = transcribe(speech, transcript)
     cues = caption_cues(heard.words)
     if cues:
         path.write_text(webvtt(cues, note=_provenance(heard)), encoding="utf-8")
