@@ -31,11 +31,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tango.lipsync.bank import SpeakerMouths, VisemeFn, build_speaker_mouths
-from tango.lipsync.composite import turned_alike
-from tango.lipsync.crossfade import blend_mouths
+from tango.lipsync.bank import VisemeFn, build_speaker_mouths
 from tango.lipsync.mouth_shape import mouth_shapes, rigid_template, to_pixels
-from tango.lipsync.mouths import CROSSFADE_FRAMES, MouthPlan, draw_planned, plan_mouths
+from tango.lipsync.mouths import CROSSFADE_FRAMES, MouthCompositor, plan_mouths
 from tango.media.video import read_frames
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.perception.face import FaceAnalyzer, FaceOptions
@@ -112,21 +110,6 @@ def _fold_frames(total: int, folds: int, fold: int) -> tuple[np.ndarray, np.ndar
     return held, base, exclude
 
 
-def _output_frame(plan: MouthPlan, n: int, frame: np.ndarray, speakers: SpeakerMouths, frame_of: dict) -> np.ndarray:
-    """Output frame n as `MouthCompositor` draws it: the planned mouth (none where its head is turned too far from
-    the frame's: the compositor leaves such frames as they are), crossfaded after a jump."""
-    if plan.mouth[n] < 0 or not turned_alike(speakers.bank.head_pose[plan.mouth[n]], plan.head_pose[n]):
-        return frame
-    out = draw_planned(speakers, plan, n, frame, frame_of[int(plan.mouth[n])], int(plan.mouth[n]))
-    if out is None:
-        return frame
-    fade = int(plan.fade_state[n])
-    if fade >= 0 and turned_alike(speakers.bank.head_pose[fade], plan.head_pose[n]):
-        continued = draw_planned(speakers, plan, n, frame, frame_of[fade], fade)
-        out = out if continued is None else blend_mouths(frame, out, continued, float(plan.fade_weight[n]))
-    return out
-
-
 def _run_fold(video: Path, perception: PerceptionArtifact, audio: np.ndarray, folds: int, fold: int, source: str,
               visemes: VisemeFn | None, strip_frames: int, crossfade: int) -> _Fold:
     total, fps = perception.frames, perception.fps
@@ -141,13 +124,15 @@ def _run_fold(video: Path, perception: PerceptionArtifact, audio: np.ndarray, fo
     wanted = sorted(set(base.tolist()) | set(mouths[mouths >= 0].tolist()) | set(held.tolist()))
     frames = read_frames(video, sorted({int(decoded[i]) for i in wanted}))
     frame_of = {i: frames[int(decoded[i])] for i in wanted}
+    # the renderer's own finisher draws the outputs (mouths fetched from the frames already read)
+    compositor = MouthCompositor(speakers, plan, lambda video, indices: {i: frames[i] for i in indices}, [decoded])
     landmarks = np.full((len(base), *speakers.landmarks.shape[1:]), np.nan, np.float32)
     shown = set(np.linspace(0, len(base) - 1, strip_frames).round().astype(int).tolist()) if strip_frames else set()
     tiles: dict[str, list[np.ndarray]] = {"real": [], "lipsync": [], "base": []}
     half = int(np.nanmedian(np.ptp(speakers.landmarks[:, :, 0], axis=1)) * width * 0.55)  # ~1.1 face widths
     with FaceAnalyzer(FaceOptions()) as faces:
         for n, frame in enumerate(base):
-            output = _output_frame(plan, n, frame_of[int(frame)], speakers, frame_of)
+            output = compositor(n, frame_of[int(frame)])
             seen = faces.analyze(output, perception.arrays["pose_image"][frame])
             if seen is not None:
                 landmarks[n] = seen.landmarks

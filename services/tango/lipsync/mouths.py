@@ -11,8 +11,8 @@ interpolator draws — so transitions speak too; the reasons to leave a frame:
 - `pose_mismatch` (when drawing): no mouth of a head turned within `CompositeConfig.max_pose_deg` fitted;
 - `composite_failed` (when drawing): the face is too small or the alignment failed;
 `MouthCompositor` is the renderer's finisher: it fetches the chosen reference frames in sorted chunks
-through the render's frame source and composites their mouths (`composite`; `draw_planned`, shared with
-`evaluate`: the lips warped part of the way to the plan's target lips), counting what it changed.
+through the render's frame source and composites their mouths (`composite`; `draw_planned`: the lips warped part
+of the way to the plan's target lips), counting what it changed; `evaluate` draws its outputs with it too.
 Over the first `crossfade` frames of each new run of reference frames it also composites the previous
 run's continuation and blends the two inside the mouth (`crossfade`), so that the mouth does not pop.
 """
@@ -135,7 +135,7 @@ def draw_planned(speakers: SpeakerMouths, plan: MouthPlan, position: int, frame:
                  state: int, config: CompositeConfig = CompositeConfig()) -> np.ndarray | None:
     """Output frame `position` with reference state `state`'s mouth (`source`: its frame at the output's size)
     composited on the plan's face, its lips warped `config.lip_warp` of the way to the plan's target lips: the
-    one rule of the renderer (`MouthCompositor`) and of `evaluate`. None when it cannot be done."""
+    drawing rule of `MouthCompositor`. None when it cannot be done."""
     height, width = frame.shape[:2]
     size = np.array([width, height, width], np.float32)  # normalised (x, y, z) -> pixels
     face = plan.face[position] * size
