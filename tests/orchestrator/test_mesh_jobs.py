@@ -22,6 +22,7 @@ from grpc_status import rpc_status
 from live_checks import (check_live_bad_input, check_live_capacity_idle_and_close, check_live_matches_offline_render,
                          check_live_stream)
 from support import allowed_roots
+from tango.cli.cue_file import cues_of, read_cue_file
 from tango.media.encode import probe_output
 from tango.mesh.health import grpc_serving, triton_ready
 from tango.mesh.mesh import LocalMesh
@@ -194,6 +195,61 @@ def test_bad_requests(mesh, speaker, inputs_root, media_dir):
     with pytest.raises(grpc.RpcError) as caught:
         operations.GetOperation(operations_pb2.GetOperationRequest(name="operations/unknown"), timeout=10)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_script_cues_steer_the_path(mesh, speaker, tmp_path):
+    """A producer tags a gesture and a span never to show, then pins the gesture to a word, stresses two words and
+    rests the speaker: the path honours each and the sidecar lists them; cues that cannot be honoured are refused."""
+    orchestrator, _ = stubs(mesh)
+    name = speaker["result"].speaker
+    span = types_pb2.ReferenceRange(reference=0, start_s=2.0, end_s=3.0)
+    orchestrator.TagGesture(pb.TagGestureRequest(speaker=name, tag=pb.GestureTag(name="count", span=span)), timeout=10)
+    avoided = types_pb2.ReferenceRange(reference=0, start_s=7.0, end_s=7.5)
+    orchestrator.TagGesture(pb.TagGestureRequest(speaker=name, tag=pb.GestureTag(name="drink", span=avoided,
+                                                                                   avoid=True)), timeout=10)
+    tags = orchestrator.GetSpeaker(pb.GetSpeakerRequest(name=name), timeout=10).tags
+    assert [(t.name, t.avoid) for t in tags] == [("count", False), ("drink", True)]
+    words = json.loads(Path(speaker["result"].sidecar_uri).read_text())["speech"]["transcript"]["words"]
+    late = [w for w in words if 3.0 < w["start_s"] < 11.0]
+    first, second, third = late[0], late[len(late) // 2], late[-1]
+    cue_file = tmp_path / "cues.json"
+    cue_file.write_text(json.dumps({
+        "emphasis": [{"word": second["word"]}, {"time_s": 1.0}],
+        "gesture": [{"word": third["word"], "name": "count"}],
+        "rest": [{"start_s": first["start_s"], "end_s": first["start_s"] + 1.0}],
+        "avoid": [{"start_s": 8.0, "end_s": 8.3}]}))
+    request = pb.CreateReenactmentRequest(request_id=uuid.uuid4().hex, speaker=name, audio_uri=str(speaker["audio"]),
+                                          cues=read_cue_file(cue_file))
+    done = wait(mesh, orchestrator.CreateReenactment(request, timeout=30).name)
+    assert not done.HasField("error"), done.error.message
+    result = pb.Reenactment()
+    done.response.Unpack(result)
+    outcomes = {(c.kind, c.label): c for c in result.cues}
+    assert [c.kind for c in result.cues] == ["emphasis", "emphasis", "gesture", "rest", "avoid", "avoid"]
+    assert all(c.honoured for c in result.cues), [(c.kind, c.label, c.measure) for c in result.cues]
+    gesture = outcomes[("gesture", f"count @ {third['word']}")]
+    assert abs(gesture.placed_s - third["start_s"]) <= 4 / 30 + 0.034
+    sidecar = json.loads(Path(result.sidecar_uri).read_text())
+    assert [c["kind"] for c in sidecar["cues"]] == [c.kind for c in result.cues]
+    refused = [
+        ({"gesture": [{"word": third["word"], "name": "wave"}]}, "CUE_UNKNOWN_GESTURE"),
+        ({"rest": [{"start_s": 3.0, "end_s": 2.0}]}, "BAD_CUE"),
+        ({"gesture": [{"word": third["word"], "name": "drink"}]}, "CUE_UNKNOWN_GESTURE"),
+    ]
+    for cues, reason in refused:
+        request = pb.CreateReenactmentRequest(speaker=name, audio_uri=str(speaker["audio"]), cues=cues_of(cues))
+        with pytest.raises(grpc.RpcError) as caught:
+            orchestrator.CreateReenactment(request, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_reason(rpc_status.from_call(caught.value)) == reason
+    unheard = pb.CreateReenactmentRequest(speaker=name, audio_uri=str(speaker["audio"]),
+                                          cues=cues_of({"emphasis": [{"word": "hippopotamus"}]}))
+    failed = wait(mesh, orchestrator.CreateReenactment(unheard, timeout=30).name)
+    assert error_reason(failed.error) == "CUE_WORD_NOT_FOUND"
+    with pytest.raises(grpc.RpcError) as caught:
+        orchestrator.TagGesture(pb.TagGestureRequest(speaker=name, tag=pb.GestureTag(name="Bad Name", span=span)),
+                                timeout=10)
+    assert error_reason(rpc_status.from_call(caught.value)) == "BAD_TAG_NAME"
 
 
 def test_the_mesh_admits_only_its_token_over_its_tls(mesh, speaker):

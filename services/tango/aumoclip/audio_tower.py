@@ -2,9 +2,10 @@
 
 Low level: a 7-layer wav2vec2-style 1-D CNN feature encoder (kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2:
 total stride 320 samples = 50 frames/s at 16 kHz), linearly resampled to exactly `fps` frames per second
-(16000/30 is no integer stride), optional extra channels (frozen Wav2Vec2, transcript words) fused in, then
-a few residual temporal convolutions for context. High level: one transformer layer over the (detached,
-when `stop_gradient`) low-level features.
+(16000/30 is no integer stride), optional extra channels (frozen Wav2Vec2, prosody; transcript words where
+`text_level` is "low") fused in, then a few residual temporal convolutions for context. High level: one
+transformer layer over the (detached, when `stop_gradient`) low-level features, with the transcript's word
+features beside them where `text_level` is "high" (TANGO's time-aligned text at the high level).
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class WaveformFeatureEncoder(nn.Module):
 
 
 class AudioTower(nn.Module):
-    """wave (B, S), extra (B, T, E) | None -> low (B, T, C_low), high (B, T, transformer_dim)."""
+    """wave (B, S), extra (B, T, E) | None, high_extra (B, T, E') | None -> low (B, T, C_low),
+    high (B, T, transformer_dim)."""
 
     def __init__(self, config: AuMoCLIPConfig):
         super().__init__()
@@ -55,7 +57,7 @@ class AudioTower(nn.Module):
         self.fuse = nn.Conv1d(width + config.audio_extra_dim, width, 1)
         self.context = nn.Sequential(*[ResidualConvBlock(width, 5, config.dropout)
                                        for _ in range(config.audio_context_layers)])
-        self.high = HighLevelEncoder(width, config.transformer_dim, config.transformer_heads,
+        self.high = HighLevelEncoder(width + config.high_extra_dim, config.transformer_dim, config.transformer_heads,
                                      config.transformer_ff, config.dropout)
         self.low_dim = width
 
@@ -72,10 +74,15 @@ class AudioTower(nn.Module):
         features = self.context(self.fuse(features))  # (B, C, T)
         return features.transpose(1, 2)
 
-    def forward(self, wave: torch.Tensor, extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, wave: torch.Tensor, extra: torch.Tensor | None = None,
+                high_extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         low = self.low_level(wave, extra)  # (B, T, C_low)
-        high = self.high(low.detach() if self.config.stop_gradient else low)  # (B, T, transformer_dim)
-        return low, high
+        features = low.detach() if self.config.stop_gradient else low
+        if self.config.high_extra_dim:
+            if high_extra is None:
+                high_extra = low.new_zeros(low.shape[0], low.shape[1], self.config.high_extra_dim)
+            features = torch.cat([features, _match_frames(high_extra, low.shape[1])], dim=-1)  # (B, T, C_low + E')
+        return low, self.high(features)  # (B, T, transformer_dim)
 
 
 def _match_frames(extra: torch.Tensor, frames: int) -> torch.Tensor:

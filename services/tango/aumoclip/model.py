@@ -65,25 +65,30 @@ class AuMoCLIP(nn.Module):
         return self.log_scale_high.exp().clamp(max=MAX_LOGIT_SCALE)
 
     def _audio_extra(self, wave: torch.Tensor, text: torch.Tensor | None,
-                     prosody: torch.Tensor | None) -> torch.Tensor | None:
-        """Extra audio channels (B, T, wav2vec_dim + text_dim + prosody_dim) or None without enrichments."""
+                     prosody: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Extra audio channels of the low level (B, T, audio_extra_dim) and of the high level (B, T, high_extra_dim),
+        each None where there are none."""
         parts = []
         if self._wav2vec:
             parts.append(self._wav2vec[0](wave))
         frames = parts[0].shape[1] if parts else max(1, wave.shape[1] * self.config.fps // self.config.sample_rate)
+        words = None
         if self.config.text_dim:
             if text is None:  # no transcript: zeros, the value seen for silence during training
                 text = wave.new_zeros(wave.shape[0], frames, self.config.text_dim)
-            parts.append(_frame_channels(text, wave.shape[0], frames, self.config.text_dim, "text"))
+            words = _frame_channels(text, wave.shape[0], frames, self.config.text_dim, "text")
+            if self.config.text_level == "low":
+                parts.append(words)
+                words = None
         if self.config.prosody_dim:
             if prosody is None:
                 prosody = self._prosody[0](wave)  # (B, T, 3) raw
             prosody = _frame_channels(prosody, wave.shape[0], frames, self.config.prosody_dim, "prosody")
             parts.append(normalise_prosody(prosody))
         if not parts:
-            return None
+            return None, words
         length = min(p.shape[1] for p in parts)
-        return torch.cat([p[:, :length] for p in parts], dim=-1)
+        return torch.cat([p[:, :length] for p in parts], dim=-1), words
 
     def embed_audio(self, wave: torch.Tensor, text: torch.Tensor | None = None,
                     prosody: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,7 +97,7 @@ class AuMoCLIP(nn.Module):
         if wave.dim() != 2 or wave.shape[1] == 0:
             raise InputMismatch(f"waveform must be (B, S) with S > 0, got {tuple(wave.shape)}")
         wave = wave.float()
-        low, high = self.audio_tower(wave, self._audio_extra(wave, text, prosody))  # (B, T, C), (B, T, H)
+        low, high = self.audio_tower(wave, *self._audio_extra(wave, text, prosody))  # (B, T, C), (B, T, H)
         return self.audio_low_proj(low), self.audio_pool(high)
 
     def embed_motion(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ("perception", "ingest_replicas", "render_replicas", "graph", "aumoclip", "triton", "retrieval", "interp", "lipsync", "end_to_end")
+SECTIONS = ("perception", "ingest_replicas", "render_replicas", "graph", "aumoclip", "triton", "retrieval", "cues", "interp", "lipsync", "end_to_end")
 
 
 def register(subparsers) -> None:
@@ -70,6 +70,13 @@ def _triton(media: Path) -> dict:
     from tango.triton.bench import triton_benchmark
 
     return triton_benchmark()
+
+
+def _cues(media: Path) -> dict:
+    """Script cue compliance over the shared speech tracks (the 22 s speaker, a tagged gesture and avoid span)."""
+    from tango.mesh.cue_bench import cue_compliance_benchmark
+
+    return cue_compliance_benchmark(media / "video" / "tango_female_test_V1_22s.mp4", sorted((media / "audio").glob("*.wav")))
 
 
 def _retrieval(media: Path) -> dict:

@@ -1,4 +1,4 @@
-"""`tango reenact`, `tango speaker create|list`, `tango jobs list|watch|cancel`."""
+"""`tango reenact`, `tango speaker create|list|tag`, `tango jobs list|watch|cancel`."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,7 @@ from google.protobuf import json_format
 
 from tango.cli import reenact_eval_cmd
 from tango.cli.client import call, channel
+from tango.cli.cue_file import read_cue_file
 from tango.cli.operations import download, metadata_of, orchestrator, result_of, upload, watch
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.runtime.errors import PermissionDenied, UriNotAllowed
@@ -30,6 +31,8 @@ def register(subparsers) -> None:
     reenact.add_argument("--speaker", default="", help="an existing speaker (speakers/<id>) instead of --reference")
     reenact.add_argument("--audio", help="the new speech (required)")
     reenact.add_argument("--transcript", default="")
+    reenact.add_argument("--cues", default="", help="a JSON cue file: emphasis, gestures pinned to words, rest, avoid "
+                                                   "(format: tango.cli.cue_file)")
     reenact.add_argument("-o", "--output", help="output .mp4 (a .json sidecar is written beside it; required)")
     reenact.add_argument("--mode", choices=tuple(MODES), default="dp")
     reenact.add_argument("--transition-frames", type=int, default=0)
@@ -55,6 +58,15 @@ def register(subparsers) -> None:
     create.add_argument("--train-minutes", type=float, default=0.0)
     create.set_defaults(func=run_speaker_create)
     speaker_actions.add_parser("list").set_defaults(func=run_speaker_list)
+    tag = speaker_actions.add_parser("tag", help="name a span of the speaker's footage (a gesture for cues), or "
+                                                 "mark it never to be shown (--avoid)")
+    tag.add_argument("speaker", help="speakers/<id>")
+    tag.add_argument("--name", required=True, help="[a-z0-9_-], e.g. count")
+    tag.add_argument("--start", type=float, required=True, help="seconds into the reference video")
+    tag.add_argument("--end", type=float, required=True)
+    tag.add_argument("--reference", type=int, default=0, help="which of the speaker's reference videos (from 0)")
+    tag.add_argument("--avoid", action="store_true")
+    tag.set_defaults(func=run_speaker_tag)
 
     jobs = subparsers.add_parser("jobs", help="list, watch or cancel long-running jobs")
     job_actions = jobs.add_subparsers(dest="action", required=True)
@@ -93,6 +105,7 @@ def run_reenact(args) -> int:
     if not args.audio or not args.output:
         print("tango reenact: give --audio SPEECH and -o OUTPUT.mp4 (or `tango reenact eval VIDEO`)", file=sys.stderr)
         return 2
+    cues = read_cue_file(args.cues) if args.cues else None
     operation = create_operation(orchestrator().CreateReenactment, lambda to_uri: pb.CreateReenactmentRequest(
         request_id=uuid.uuid4().hex, speaker=args.speaker, reference_uris=[to_uri(r) for r in args.reference or []],
         audio_uri=to_uri(args.audio), transcript_uri=to_uri(args.transcript) if args.transcript else "",
@@ -100,7 +113,7 @@ def run_reenact(args) -> int:
                                       max_height=args.max_height, lip_sync=LIP_SYNC[args.lipsync],
                                       lip_sync_source=LIP_SYNC_SOURCES[args.lipsync_source],
                                       interpolator=args.interpolator),
-        speaker_options=pb.SpeakerOptions(train_minutes=args.train_minutes),
+        speaker_options=pb.SpeakerOptions(train_minutes=args.train_minutes), cues=cues,
     ))
     print(f"operation {operation.name}", file=sys.stderr)
     done = watch(operation.name, "reenact")
@@ -114,6 +127,7 @@ def run_reenact(args) -> int:
                "captions": str(output.with_suffix(".vtt")) if result.captions_uri else None, "speaker": result.speaker,
                "duration_s": round(result.duration_s, 3), "steps": result.steps, "jumps": result.jumps,
                "similarity": round(result.similarity, 4), "operation": operation.name,
+               "cues": [json_format.MessageToDict(c, preserving_proto_field_name=True) for c in result.cues],
                "timings": {t.stage: t.seconds for t in metadata_of(done).timings}}
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
     return 0
@@ -131,6 +145,14 @@ def run_speaker_create(args) -> int:
 def run_speaker_list(args) -> int:
     for speaker in call(orchestrator().ListSpeakers, pb.ListSpeakersRequest(page_size=1000), 30).speakers:
         print(f"{speaker.name}  nodes={speaker.graph_nodes}  seconds={speaker.reference_seconds:.1f}")
+    return 0
+
+
+def run_speaker_tag(args) -> int:
+    tag = pb.GestureTag(name=args.name, avoid=args.avoid,
+                        span=types_pb2.ReferenceRange(reference=args.reference, start_s=args.start, end_s=args.end))
+    print(json_format.MessageToJson(call(orchestrator().TagGesture, pb.TagGestureRequest(speaker=args.speaker, tag=tag),
+                                         30)))
     return 0
 
 

@@ -38,6 +38,9 @@ class OrchestratorCore:
         self.uploads.check_inputs(tenant, [*request.reference_uris, request.audio_uri, request.transcript_uri])
         return self.runner.submit("reenactment", request.request_id, request, tenant)
 
+    def tag_gesture(self, request: pb.TagGestureRequest, tenant: str) -> pb.GestureTag:
+        return self.speakers.tag(request.speaker, request.tag, tenant)
+
     def job(self, name: str, tenant: str) -> Job:
         job_id = name[len(OPERATION_PREFIX):] if name.startswith(OPERATION_PREFIX) else ""
         if not job_id:

@@ -66,6 +66,19 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             PRIMARY KEY (tenant, kind, name)
         )""",
     )),
+    (4, (  # a tenant's tags on a speaker's footage: gestures that script cues pin to words, spans never to show
+        """CREATE TABLE IF NOT EXISTS speaker_tags (
+            tenant TEXT NOT NULL,
+            speaker TEXT NOT NULL,
+            name TEXT NOT NULL,
+            reference INTEGER NOT NULL,
+            start_s {real} NOT NULL,
+            end_s {real} NOT NULL,
+            avoid INTEGER NOT NULL DEFAULT 0,
+            created {real} NOT NULL,
+            PRIMARY KEY (tenant, speaker, name)
+        )""",
+    )),
 )
 
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from tango.artifacts.inputs import InputResolver
-from tango.aumoclip.transcript import load_transcript
 from tango.media.audio import SPEECH_SAMPLE_RATE, load_speech
 from tango.orchestrator.config import OrchestratorConfig
 from tango.orchestrator.job_context import JobContext
-from tango.orchestrator.request_checks import (check_reenactment_options, check_references, check_speaker_options,
-                                               check_uris)
+from tango.orchestrator.request_checks import (check_cue_words, check_cues, check_reenactment_options,
+                                               check_references, check_speaker_options, check_uris)
 from tango.orchestrator.retry import with_retries
 from tango.orchestrator.speaker_pipeline import STAGE_WEIGHTS as SPEAKER_STAGES
 from tango.orchestrator.speaker_pipeline import SpeakerPipeline
@@ -17,9 +16,10 @@ from tango.orchestrator.stage_clients import PathOutput, StageClients
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.render.v1 import render_service_pb2 as render_pb
 from tango.runtime.errors import InvalidArgument
+from tango.speech.quality import SpeechSettings
+from tango.speech.transcript_files import check_fits, read_transcript
 from tango.type.v1 import types_pb2
 
-TRANSCRIPT_SLACK_S = 1.0
 STAGE_WEIGHTS = {**{k: v * 0.5 for k, v in SPEAKER_STAGES.items()}, "audio": 0.02, "retrieval": 0.08, "render": 0.4}
 
 
@@ -51,11 +51,15 @@ class ReenactmentPipeline:
         check_uris(request.speaker, request.audio_uri, request.transcript_uri)
         check_speaker_options(request.speaker_options)
         check_reenactment_options(request.options)
+        check_cues(request.cues)
+        if request.cues.gesture and not request.speaker:
+            raise InvalidArgument("gesture cues name gestures tagged on an existing speaker: give `speaker`",
+                                  reason="CUE_NEEDS_SPEAKER")
         if request.speaker:
-            self.speakers.get(request.speaker, tenant)
+            tagged_cues(request.cues, self.speakers.get(request.speaker, tenant))
         self.inputs.resolve(request.audio_uri)
         if request.transcript_uri:
-            self.inputs.resolve(request.transcript_uri)
+            check_cue_words(request.cues, read_transcript(self.inputs.resolve(request.transcript_uri)).words)
 
     def run(self, request: pb.CreateReenactmentRequest, context: JobContext) -> pb.Reenactment:
         speaker = (self.speakers.get(request.speaker, context.tenant) if request.speaker else
@@ -63,12 +67,13 @@ class ReenactmentPipeline:
         with context.stage("audio"):
             audio_path = self.inputs.resolve(request.audio_uri)
             self._checked_speech(audio_path, request.transcript_uri)
+        cues = tagged_cues(request.cues, speaker)
         with context.stage("retrieval") as record:
             path = with_retries(
                 lambda: self.clients.search_path(speaker.graph.uri, str(audio_path), speaker.checkpoint,
                                                  int(request.options.mode),
                                                  request.options.jump_penalty or self.config.jump_penalty,
-                                                 context.should_stop),
+                                                 context.should_stop, cues, request.transcript_uri),
                 stage="retrieval", attempts=self.config.stage_attempts, base_s=self.config.retry_base_s,
                 should_stop=context.should_stop, on_attempt=context.attempt(record))
         render_request = render_request_of(speaker, path, request.audio_uri, request.options, request.transcript_uri)
@@ -83,20 +88,32 @@ class ReenactmentPipeline:
             render=types_pb2.ArtifactRef(uri=outcome.artifact.uri, sha256=outcome.artifact.sha256,
                                          kind=outcome.artifact.kind),
             video_uri=outcome.video_uri, sidecar_uri=outcome.sidecar_uri, captions_uri=outcome.captions_uri,
-            steps=len(path.path), jumps=len(path.jump_steps), similarity=path.similarity,
+            steps=len(path.path), jumps=len(path.jump_steps), similarity=path.similarity, cues=path.cues,
         )
 
     def _checked_speech(self, audio_path, transcript_uri: str):
         """The target audio as mono 16 kHz speech, refused when silent, too long or off its transcript."""
         speech = load_speech(audio_path, self.config.max_audio_seconds)
-        seconds = len(speech) / SPEECH_SAMPLE_RATE
         if transcript_uri:
-            words = load_transcript(self.inputs.resolve(transcript_uri))
-            last_end = max((w.end for w in words), default=0.0)
-            if not words or last_end > seconds + TRANSCRIPT_SLACK_S:
-                raise InvalidArgument(f"the transcript ends at {last_end:.1f} s but the audio lasts {seconds:.1f} s",
-                                      reason="TRANSCRIPT_MISMATCH")
+            check_fits(read_transcript(self.inputs.resolve(transcript_uri)), len(speech) / SPEECH_SAMPLE_RATE,
+                       SpeechSettings())
         return speech
+
+
+def tagged_cues(cues: types_pb2.ScriptCues, speaker: pb.Speaker) -> types_pb2.ScriptCues:
+    """The cues with each gesture's span taken from the speaker's tag of that name, and the spans the speaker's
+    avoid tags name added to `avoid`; a gesture not tagged on the speaker is refused."""
+    tags = {tag.name: tag for tag in speaker.tags}
+    resolved = types_pb2.ScriptCues()
+    resolved.CopyFrom(cues)
+    for gesture in resolved.gesture:
+        tag = tags.get(gesture.name)
+        if tag is None or tag.avoid:
+            raise InvalidArgument(f"no gesture {gesture.name!r} is tagged on {speaker.name}; tag one with TagGesture",
+                                  reason="CUE_UNKNOWN_GESTURE", metadata={"gesture": gesture.name})
+        gesture.span.CopyFrom(tag.span)
+    resolved.avoid.extend(tag.span for tag in speaker.tags if tag.avoid)
+    return resolved
 
 
 def render_request_of(speaker: pb.Speaker, path: PathOutput, audio_uri: str, options: pb.ReenactmentOptions,
@@ -112,4 +129,4 @@ def render_request_of(speaker: pb.Speaker, path: PathOutput, audio_uri: str, opt
                                              interpolator=options.interpolator, lip_sync=options.lip_sync,
                                              lip_sync_source=options.lip_sync_source)
     return render_pb.RenderVideoRequest(speaker=footage, path=motion, audio_uri=audio_uri, options=render_options,
-                                        transcript_uri=transcript_uri)
+                                        transcript_uri=transcript_uri, cues=path.cues)

@@ -7,6 +7,7 @@ import math
 from tango.media.pcm import PcmFormat
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.runtime.errors import InvalidArgument
+from tango.speech.phones import transcript_words
 from tango.type.v1 import types_pb2
 
 MAX_REFERENCES = 64
@@ -46,6 +47,40 @@ def check_reenactment_options(options: pb.ReenactmentOptions) -> None:
         raise InvalidArgument(f"options.max_height must be 0..{MAX_OUTPUT_HEIGHT}, not {options.max_height}",
                               reason="BAD_MAX_HEIGHT")
     _non_negative("options.jump_penalty", options.jump_penalty, "BAD_JUMP_PENALTY")
+
+
+def check_cues(cues: types_pb2.ScriptCues) -> None:
+    """A cue file's shape: anchors on a word or a time >= 0, spans with start < end, gestures named and not
+    carrying spans of their own (the orchestrator takes them from the speaker's tags)."""
+    anchors = [("emphasis", a) for a in cues.emphasis] + [("gesture", g.at) for g in cues.gesture]
+    for kind, anchor in anchors:
+        if not (math.isfinite(anchor.time_s) and anchor.time_s >= 0 and anchor.occurrence >= 0):
+            raise InvalidArgument(f"{kind} cue at {anchor.time_s} s (occurrence {anchor.occurrence}) is not a place in "
+                                  "the speech", reason="BAD_CUE")
+        if not anchor.word.strip() and anchor.occurrence:
+            raise InvalidArgument(f"{kind} cue gives an occurrence but no word", reason="BAD_CUE")
+    for gesture in cues.gesture:
+        if not gesture.name or gesture.HasField("span"):
+            raise InvalidArgument("a gesture cue names a tagged gesture (and gives no span)", reason="BAD_CUE")
+    spans = [("rest", r.start_s, r.end_s) for r in cues.rest] + [("avoid", r.start_s, r.end_s) for r in cues.avoid]
+    for kind, start, end in spans:
+        if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+            raise InvalidArgument(f"{kind} cue {start}-{end} s is not a span", reason="BAD_CUE")
+    if any(r.reference < 0 for r in cues.avoid):
+        raise InvalidArgument("an avoid cue names a negative reference", reason="BAD_CUE")
+
+
+def check_cue_words(cues: types_pb2.ScriptCues, words: list[str]) -> None:
+    """Every word a cue is anchored on occurs in the given transcript's words (lower-case tokens) often enough."""
+    for anchor in [*cues.emphasis, *(g.at for g in cues.gesture)]:
+        wanted = transcript_words(anchor.word)
+        if not wanted:
+            continue
+        found = sum(words[i:i + len(wanted)] == wanted for i in range(len(words)))
+        if found < max(anchor.occurrence, 1):
+            raise InvalidArgument(f"the word {anchor.word!r} occurs {found} time(s) in the transcript, not "
+                                  f"{max(anchor.occurrence, 1)}", reason="CUE_WORD_NOT_FOUND",
+                                  metadata={"word": anchor.word})
 
 
 def check_live_header(header: pb.StreamReenactmentHeader) -> None:

@@ -43,6 +43,9 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         speakers, token = self.core.speakers.list(_tenant(), request.page_size, request.page_token)
         return pb.ListSpeakersResponse(speakers=speakers, next_page_token=token)
 
+    def TagGesture(self, request: pb.TagGestureRequest, context):
+        return self.core.tag_gesture(request, _tenant())
+
     def CreateReenactment(self, request: pb.CreateReenactmentRequest, context):
         return operation_of(self.core.create_reenactment(request, _tenant()))
 

@@ -83,6 +83,7 @@ class PathOutput:
     mode: str
     jump_difficulty: list[float] = field(default_factory=list)  # aligned with jump_steps
     typical_jump_difficulty: float = 0.0  # median over the graph's jumps
+    cues: list[types_pb2.CueOutcome] = field(default_factory=list)  # how the path honoured the script cues
     extra: dict = field(default_factory=dict)
 
 
@@ -189,14 +190,16 @@ class StageClients:
         return self._unary(self.retrieval.PrepareGraph, request, should_stop).embeddings.uri
 
     def search_path(self, graph_uri: str, audio_uri: str, checkpoint: str, mode: int, jump_penalty: float,
-                    should_stop: StopFn) -> PathOutput:
+                    should_stop: StopFn, cues: types_pb2.ScriptCues | None = None,
+                    transcript_uri: str = "") -> PathOutput:
         options = retrieval_pb.SearchOptions(jump_penalty=jump_penalty) if jump_penalty else retrieval_pb.SearchOptions()
         request = retrieval_pb.SearchPathRequest(graph_uri=graph_uri, audio_uri=audio_uri, checkpoint=checkpoint,
-                                                 mode=mode or retrieval_pb.SEARCH_MODE_DP, options=options)
+                                                 mode=mode or retrieval_pb.SEARCH_MODE_DP, options=options, cues=cues,
+                                                 transcript_uri=transcript_uri)
         reply = self._unary(self.retrieval.SearchPath, request, should_stop)
         return PathOutput(list(reply.path), list(reply.jump_steps), reply.similarity, reply.revisits,
                           reply.search_seconds, reply.embeddings.uri, reply.mode, list(reply.jump_difficulties),
-                          reply.typical_jump_difficulty)
+                          reply.typical_jump_difficulty, list(reply.cues))
 
     def train_speaker_model(self, perceptions: list[types_pb2.ArtifactRef], max_minutes: float,
                             on_progress: ProgressFn, should_stop: StopFn) -> str:

@@ -76,6 +76,8 @@ class PathSpec:
     jump_steps: tuple[int, ...]  # steps entered through a jump edge
     jump_difficulties: tuple[float, ...] = ()  # aligned with jump_steps; empty = default transition length
     typical_jump_difficulty: float = 0.0
+    # how the path honoured the job's script cues: {kind, label, requested_s, placed_s, honoured, measure} each
+    cues: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ class RenderCore:
                           "difficulty": [round(d, 6) for d in path.jump_difficulties] + [path.typical_jump_difficulty],
                           "options": [render_options.max_height, render_options.transition_frames, model,
                                       self.config.transition_method],
-                          "lipsync": dataclasses.astuple(lipsync), "format": RENDER_FORMAT})
+                          "lipsync": dataclasses.astuple(lipsync), "cues": list(path.cues), "format": RENDER_FORMAT})
         cache_hit = self.store.exists(KIND, key)
         if not cache_hit:
             self.store.create(KIND, key, lambda tmp: self._render_into(
@@ -205,7 +207,7 @@ class RenderCore:
         cuts = 0 if plan.jump_frames is None else int(np.count_nonzero(plan.jump & (plan.jump_frames == 0)))
         sidecar = build_sidecar(report, plan.path_nodes, output_metrics(perceptions, plan, report.frames, audio.speech),
                                 reference_metrics(perceptions), lipsync_entry, {**transitions.report(), "cuts": cuts},
-                                speech)
+                                speech, list(path.cues))
         write_sidecar(directory / SIDECAR_FILE, sidecar)
         self.metrics.frames.inc(report.frames)
         self.metrics.fallback_windows.inc(transitions.fallback_windows)

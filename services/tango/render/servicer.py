@@ -25,7 +25,7 @@ class RenderServicer(pb_grpc.RenderServiceServicer):
         self.core = core
 
     def RenderVideo(self, request: pb.RenderVideoRequest, context: grpc.ServicerContext):
-        footage, path, options = footage_of(request.speaker), path_of(request.path), options_of(request.options)
+        footage, path, options = footage_of(request.speaker), path_of(request.path, request.cues), options_of(request.options)
 
         def work(on_progress, should_stop):
             return self.core.render(footage, path, request.audio_uri, options, on_progress, should_stop,
@@ -86,10 +86,13 @@ def footage_of(speaker: pb.SpeakerFootage) -> Footage:
                    perception_uris=tuple(p.uri for p in speaker.perceptions), graph_uri=speaker.graph.uri)
 
 
-def path_of(path: pb.MotionPath) -> PathSpec:
+def path_of(path: pb.MotionPath, cue_outcomes=()) -> PathSpec:
+    cues = tuple({"kind": c.kind, "label": c.label, "requested_s": round(c.requested_s, 3),
+                  "placed_s": round(c.placed_s, 3), "honoured": c.honoured, "measure": round(c.measure, 3)}
+                 for c in cue_outcomes)
     return PathSpec(nodes=tuple(path.nodes), jump_steps=tuple(path.jump_steps),
                     jump_difficulties=tuple(path.jump_difficulties),
-                    typical_jump_difficulty=path.typical_jump_difficulty)
+                    typical_jump_difficulty=path.typical_jump_difficulty, cues=cues)
 
 
 def options_of(options: pb.RenderOptions) -> RenderRequestOptions:

@@ -41,7 +41,7 @@ def sidecar_path(video_path: str | Path) -> Path:
 
 def build_sidecar(report: RenderReport, path_nodes: np.ndarray | list[int], output_metrics: dict,
                   reference_metrics: dict | None, lipsync: dict, transitions: dict | None = None,
-                  speech: dict | None = None) -> dict:
+                  speech: dict | None = None, cues: list[dict] | None = None) -> dict:
     """The sidecar document of one render."""
     rendered = report.to_dict()
     document = {
@@ -57,6 +57,8 @@ def build_sidecar(report: RenderReport, path_nodes: np.ndarray | list[int], outp
         document["transitions"] = transitions
     if speech is not None:
         document["speech"] = speech
+    if cues:
+        document["cues"] = cues
     return document
 
 

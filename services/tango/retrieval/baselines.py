@@ -54,10 +54,15 @@ def step_onset_offsets(onset_frames: np.ndarray, steps: int) -> np.ndarray:
     return offsets
 
 
+def node_speed(motion: np.ndarray) -> np.ndarray:
+    """(N, 4) float64 speed of each node's frames: the mean over joints of |velocity|."""
+    speed = np.linalg.norm(motion[..., VELOCITY_CHANNELS], axis=-1).mean(axis=-1)  # (N, 4)
+    return np.nan_to_num(speed.astype(np.float64))
+
+
 def node_velocity_peaks(motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Peak frame (N,) int64 and peak strength (N,) float64 of each node's speed profile."""
-    speed = np.linalg.norm(motion[..., VELOCITY_CHANNELS], axis=-1).mean(axis=-1)  # (N, 4)
-    speed = np.nan_to_num(speed.astype(np.float64))
+    speed = node_speed(motion)
     return speed.argmax(axis=1), speed.max(axis=1) - speed.mean(axis=1)
 
 

@@ -16,4 +16,7 @@ class RetrievalConfig(ServiceConfig):
     # live streams (StreamPath): steps looked ahead before one is committed (4 = 0.53 s: the 2-s latency budget
     # also holds the render's horizon and a segment), and the hop of the causal feature windows
     live_lookahead_steps: int = 4
+    # script cues: weights of an emphasis word's energy bonus and of a rest span's energy charge (tango.retrieval.cues)
+    cue_emphasis_weight: float = 1.0
+    cue_rest_weight: float = 0.5
     live_hop_frames: int = 8

@@ -1,4 +1,5 @@
-"""Per-step constraints of a search: fixed start node, pinned nodes/segments and avoided nodes.
+"""Per-step constraints of a search: fixed start node, pinned nodes/segments, steps restricted to a set of nodes
+and avoided nodes.
 
 `StepConstraints.resolve` validates the options against the graph and turns segment pins into node
 pins; `allowed(t)` gives the (N,) mask of nodes a path may occupy at step t. `feasibility` computes,
@@ -22,10 +23,11 @@ class StepConstraints:
     steps: int
     pinned: dict[int, int]  # step -> node (start node included as step 0)
     avoid: np.ndarray  # (N,) bool
+    chosen: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # step -> (N,) bool nodes it may take
 
     @property
     def active(self) -> bool:
-        return bool(self.pinned) or bool(self.avoid.any())
+        return bool(self.pinned) or bool(self.chosen) or bool(self.avoid.any())
 
     def allowed(self, step: int) -> np.ndarray:
         """(N,) bool nodes the path may occupy at `step`."""
@@ -33,7 +35,7 @@ class StepConstraints:
             mask = np.zeros(self.num_nodes, dtype=bool)
             mask[self.pinned[step]] = True
             return mask
-        return ~self.avoid
+        return self.chosen[step] & ~self.avoid if step in self.chosen else ~self.avoid
 
     @classmethod
     def resolve(cls, graph: RetrievalGraph, options: SearchOptions, steps: int) -> "StepConstraints":
@@ -56,7 +58,15 @@ class StepConstraints:
             raise InvalidArgument(
                 f"node pinned at step {conflicts[0]} is also avoided", reason="CONFLICTING_CONSTRAINTS"
             )
-        return cls(num_nodes=num_nodes, steps=steps, pinned=pinned, avoid=avoid)
+        chosen = {}
+        for choice in options.choices:
+            nodes = np.asarray(choice.nodes, dtype=np.int64)
+            _check_nodes(nodes, num_nodes, "chosen node", "NODE_OUT_OF_RANGE")
+            if not 0 <= choice.step < steps:
+                raise InvalidArgument(f"step {choice.step} outside 0..{steps - 1}", reason="PIN_STEP_OUT_OF_RANGE")
+            chosen[int(choice.step)] = np.zeros(num_nodes, dtype=bool)
+            chosen[int(choice.step)][nodes] = True
+        return cls(num_nodes=num_nodes, steps=steps, pinned=pinned, avoid=avoid, chosen=chosen)
 
 
 def feasibility(graph: RetrievalGraph, constraints: StepConstraints) -> np.ndarray:

@@ -17,7 +17,9 @@ from tango.artifacts.inputs import InputResolver
 from tango.artifacts.store import ArtifactInfo, ArtifactStore
 from tango.media.audio import check_speech, load_audio
 from tango.media.pcm import PcmFormat
+from tango.graph.artifact_io import GraphArtifact
 from tango.retrieval.config import RetrievalConfig
+from tango.retrieval.cues import Cues, CueWeights, Outcome, judge_cues, plan_cues
 from tango.retrieval.embedding import audio_features, embed_graph_nodes
 from tango.retrieval.inputs import RetrievalGraph, TargetFeatures
 from tango.retrieval.live_features import LiveAudioFeatures
@@ -28,6 +30,8 @@ from tango.retrieval.result import SearchResult
 from tango.retrieval.search import search_path
 from tango.retrieval.search_online import OnlineSearch
 from tango.runtime.errors import InvalidArgument
+from tango.speech.core import transcribe
+from tango.speech.transcript_files import read_transcript
 from tango.triton.client import TritonClient
 
 EMBEDDED_KIND = "embedded_graph"
@@ -84,7 +88,8 @@ class RetrievalCore:
         cached = self.cache.get((info.sha256, checkpoint))
         if cached is not None:
             return PreparedGraph(cached.graph, cached.embeddings, cache_hit=True)
-        graph_arrays = _load_npz(self.store.local_dir(graph_uri, "graph") / "graph.npz")
+        graph_artifact = GraphArtifact.load(self.store.local_dir(graph_uri, "graph"))
+        graph_arrays = graph_artifact.arrays
         key = key_sha256({"graph": info.sha256, "checkpoint": checkpoint, "hop": self.config.window_hop_frames})
         stored = self.store.exists(EMBEDDED_KIND, key)
         if not stored:
@@ -94,19 +99,25 @@ class RetrievalCore:
             self.metrics.embed_seconds.labels("graph").observe(time.perf_counter() - started)
             self.store.create(EMBEDDED_KIND, key, lambda tmp: _save_embeddings(tmp, graph_uri, checkpoint, low, high))
         embedded = _load_npz(self.store.local_dir(self.store.uri(EMBEDDED_KIND, key)) / "embeddings.npz")
-        graph = RetrievalGraph.from_arrays({**graph_arrays, **embedded})
+        graph = RetrievalGraph.from_arrays({**graph_arrays, **embedded}, fps=graph_artifact.meta["fps"])
         prepared = PreparedGraph(graph, self.store.parse(self.store.uri(EMBEDDED_KIND, key)), cache_hit=stored)
         self.cache.put((info.sha256, checkpoint), prepared)
         return prepared
 
     def target_features(self, audio_uri: str, checkpoint: str) -> TargetFeatures:
-        path = self.inputs.resolve(audio_uri)
-        waveform = load_audio(path)
+        return self._features(self._speech(audio_uri), checkpoint)
+
+    def _speech(self, audio_uri: str) -> np.ndarray:
+        """The target speech as 16 kHz mono, refused when silent or too long."""
+        waveform = load_audio(self.inputs.resolve(audio_uri))
         check_speech(waveform, 16_000)
         seconds = len(waveform) / 16_000
         if seconds > self.config.max_audio_seconds:
             raise InvalidArgument(f"audio of {seconds:.0f} s is above the limit of {self.config.max_audio_seconds:.0f} s",
                                   reason="AUDIO_TOO_LONG")
+        return waveform
+
+    def _features(self, waveform: np.ndarray, checkpoint: str) -> TargetFeatures:
         started = time.perf_counter()
         features = audio_features(self.triton, checkpoint, waveform, self.config.window_hop_frames)
         self.metrics.embed_seconds.labels("audio").observe(time.perf_counter() - started)
@@ -127,14 +138,41 @@ class RetrievalCore:
         return LiveSearch(pcm, features, search)
 
     def search(self, graph_uri: str, checkpoint: str, features: TargetFeatures | None, audio_uri: str,
-               options: SearchOptions) -> tuple[SearchResult, PreparedGraph]:
+               options: SearchOptions, cues: Cues = Cues(),
+               transcript_uri: str = "") -> tuple[SearchResult, PreparedGraph, list[Outcome]]:
+        """The path for the target speech (its features, or its audio) honouring the script cues, and how it did."""
         prepared = self.prepare(graph_uri, checkpoint)
+        speech = self._speech(audio_uri) if features is None or cues.needs_words else None
         if features is None:
-            features = self.target_features(audio_uri, checkpoint)
+            features = self._features(speech, checkpoint)
         options = _with_memory_bound(options, self.config.memory_bound_bytes)
-        result = search_path(prepared.graph, features, options)
+        plan = None
+        if not cues.empty:
+            words = self._words(speech, transcript_uri) if cues.needs_words else ()
+            weights = CueWeights(self.config.cue_emphasis_weight, self.config.cue_rest_weight)
+            plan = plan_cues(cues, words, prepared.graph, features.steps, features.fps, weights)
+            options = plan.apply(options)
+        try:
+            result = search_path(prepared.graph, features, options)
+        except InvalidArgument as error:
+            if plan is None or error.reason != "NO_FEASIBLE_PATH":
+                raise
+            raise InvalidArgument("no path honours the cues: the avoided footage and pinned gestures cut off every way "
+                                  "through the speaker's graph (avoid less, or move a gesture)",
+                                  reason="CUES_INFEASIBLE") from error
         self.metrics.search_seconds.labels(options.mode).observe(result.search_seconds)
-        return result, prepared
+        return result, prepared, judge_cues(plan, prepared.graph, result.path) if plan else []
+
+    def _words(self, speech: np.ndarray | None, transcript_uri: str) -> tuple:
+        """The words of the target speech with times: its transcript force-aligned, else recognised."""
+        if speech is None:
+            raise InvalidArgument("cues anchored on words need the speech's audio_uri", reason="MISSING_AUDIO")
+        given = read_transcript(self.inputs.resolve(transcript_uri)) if transcript_uri else None
+        heard = transcribe(speech, given)
+        if not heard.usable:
+            raise InvalidArgument(f"cues anchored on words, but no words were heard in the speech ({heard.reason}); "
+                                  "anchor them on times or give a transcript", reason="CUE_WORDS_UNHEARD")
+        return heard.words
 
 
 def _with_memory_bound(options: SearchOptions, bound: int) -> SearchOptions:

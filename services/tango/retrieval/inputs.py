@@ -26,6 +26,7 @@ class RetrievalGraph:
     node_video: np.ndarray | None = None  # (N,) int32 source video of each node (segment pins)
     node_start_frame: np.ndarray | None = None  # (N,) int32 first frame of each node (segment pins)
     edge_turn: np.ndarray | None = None  # (E,) float32 head turn across the junction, degrees (jump difficulty)
+    fps: float = 30.0  # frame rate of the node frames (node_start_frame)
 
     @property
     def num_nodes(self) -> int:
@@ -45,7 +46,7 @@ class RetrievalGraph:
         return np.repeat(np.arange(self.num_nodes, dtype=np.int32), degrees)
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "RetrievalGraph":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], fps: float = 30.0) -> "RetrievalGraph":
         """Builds the graph from the keys of `graph.npz` (+ `motion_low`/`motion_high` of the
         `embedded_graph` artifact); optional keys may be absent."""
         return cls(
@@ -59,6 +60,7 @@ class RetrievalGraph:
             node_video=_optional(arrays, "node_video", np.int32),
             node_start_frame=_optional(arrays, "node_start_frame", np.int32),
             edge_turn=_optional(arrays, "edge_turn", np.float32),
+            fps=float(fps),
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 SEARCH_MODES = ("dp", "beam", "onset", "random")
 
 
@@ -28,6 +30,33 @@ class SegmentPin:
 
 
 @dataclasses.dataclass(frozen=True)
+class StepChoice:
+    """The path may occupy only `nodes` at `step` (an emphasis: the strong gestures)."""
+
+    step: int
+    nodes: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepBonus:
+    """Soft preferences of a search (script cues): `bonus[k, n]` is added to the score of node n at step
+    `steps[k]` (negative where a node is discouraged). Steps are distinct and sorted."""
+
+    steps: np.ndarray  # (K,) int64
+    bonus: np.ndarray  # (K, N) float32
+
+    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The steps in [start, stop) (offsets from start) and their bonus rows."""
+        inside = (self.steps >= start) & (self.steps < stop)
+        return self.steps[inside] - start, self.bonus[inside]
+
+    def of_path(self, path: np.ndarray) -> float:
+        """The bonus a path collects (steps past its end ignored)."""
+        inside = self.steps < path.shape[0]
+        return float(self.bonus[inside, path[self.steps[inside]]].sum())
+
+
+@dataclasses.dataclass(frozen=True)
 class SearchOptions:
     mode: str = "dp"  # one of SEARCH_MODES
     low_weight: float = 1.0  # w_low: weight of the mean per-frame low-level cosine similarity
@@ -46,6 +75,8 @@ class SearchOptions:
     avoid_nodes: tuple[int, ...] = ()
     pins: tuple[NodePin, ...] = ()
     segment_pins: tuple[SegmentPin, ...] = ()
+    choices: tuple[StepChoice, ...] = ()  # steps restricted to a set of nodes (script cues: emphasis)
+    bonus: StepBonus | None = None  # soft per-step preferences (script cues: emphasis, rest); None = none
     seed: int = 0  # random mode (and tie-free reproducibility of the baselines)
     onset_tolerance_frames: int = 2  # onset mode: a velocity peak this close to an onset is "on the beat"
     score_chunk_steps: int = 128  # steps of the (steps, N) similarity matrix computed at once

@@ -4,7 +4,8 @@ Score of node n at step t:
     s(t, n) = w_low * mean_f cos(audio_low[4t+f], motion_low[n, f]) + w_high * cos(audio_high[t], motion_high[n])
 All features are L2-normalised, so cosines are dot products and the low term of a block of steps is one
 matrix product of (steps, 4*D) by (4*D, N).
-Objective of a path (maximised): sum_t s(t, path[t]) - w_jump * jumps - w_edge_cost * sum(difficulty of jumps)
+plus, where script cues ask for it, a per-step bonus b(t, n) (`SearchOptions.bonus`: emphasis, rest).
+Objective of a path (maximised): sum_t s(t, path[t]) + sum_t b(t, path[t]) - w_jump * jumps - w_edge_cost * sum(difficulty of jumps)
 - w_revisit * revisits; the reported `cost` is its negation. The difficulty of drawing a jump i -> j is
 d_ij (pose, velocity, body-mask and hand-box distance of the junction) + turn_ij / turn_scale_deg (the head's
 turn across it, from the face mesh: a turned head is what interpolation smears first).
@@ -22,7 +23,7 @@ from tango.runtime.errors import InvalidArgument
 def similarity_block(
     graph: RetrievalGraph, features: TargetFeatures, options: SearchOptions, start: int, stop: int
 ) -> np.ndarray:
-    """(stop-start, N) float32 scores s(t, n) for steps start..stop-1 and all nodes."""
+    """(stop-start, N) float32 scores s(t, n) + b(t, n) for steps start..stop-1 and all nodes."""
     steps = stop - start
     dim = graph.dim
     audio_low = features.audio_low[FRAMES_PER_STEP * start : FRAMES_PER_STEP * stop]  # (k*4, D)
@@ -30,6 +31,9 @@ def similarity_block(
     motion_low = graph.motion_low.reshape(graph.num_nodes, FRAMES_PER_STEP * dim)  # (N, 4D)
     scores = (audio_low @ motion_low.T) * np.float32(options.low_weight / FRAMES_PER_STEP)  # (k, N)
     scores += (features.audio_high[start:stop] @ graph.motion_high.T) * np.float32(options.high_weight)
+    if options.bonus is not None:
+        rows, bonus = options.bonus.rows(start, stop)
+        scores[rows] += bonus
     return scores
 
 
@@ -117,6 +121,7 @@ def evaluate_path(
     similarity_sum = float(step_similarity.sum())
     objective = (
         similarity_sum
+        + (options.bonus.of_path(path) if options.bonus is not None else 0.0)
         - options.jump_penalty * int(jump.sum())
         - options.edge_cost_weight * edge_cost_sum
         - options.revisit_penalty * int(revisit.sum())

@@ -5,6 +5,7 @@ import numpy as np
 
 from tango.media.pcm import PcmFormat
 from tango.retrieval.core import RetrievalCore
+from tango.retrieval.cues import Anchor, Cues, GestureCue, Outcome, Span
 from tango.retrieval.features import step_features
 from tango.retrieval.inputs import TargetFeatures
 from tango.retrieval.live_session import LiveBatch
@@ -27,8 +28,9 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
         features = features_from_message(request.features) if request.HasField("features") else None
         if features is None and not request.audio_uri:
             raise InvalidArgument("give audio_uri or precomputed features", reason="MISSING_AUDIO")
-        result, prepared = self.core.search(request.graph_uri, request.checkpoint, features, request.audio_uri,
-                                            options_from_message(request.mode, request.options))
+        result, prepared, outcomes = self.core.search(
+            request.graph_uri, request.checkpoint, features, request.audio_uri,
+            options_from_message(request.mode, request.options), cues_from_message(request.cues), request.transcript_uri)
         info = prepared.embeddings
         return pb.SearchPathResponse(
             path=result.path.tolist(), jump_steps=result.jump_steps.tolist(), steps=result.steps,
@@ -38,6 +40,7 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
             jump_difficulties=result.jump_difficulty.tolist(),
             typical_jump_difficulty=result.typical_jump_difficulty,
             embeddings=types_pb2.ArtifactRef(uri=info.uri, sha256=info.sha256, kind=info.kind),
+            cues=[outcome_message(o) for o in outcomes],
         )
 
     def StreamPath(self, request_iterator, context):
@@ -98,6 +101,24 @@ def options_from_message(mode: int, message: pb.SearchOptions) -> SearchOptions:
         pins=tuple(NodePin(p.step, p.node) for p in message.pins),
         seed=message.seed,
     )
+
+
+def cues_from_message(message: types_pb2.ScriptCues) -> Cues:
+    def anchor(a: types_pb2.CueAnchor) -> Anchor:
+        return Anchor(a.word, a.occurrence, a.time_s)
+
+    def span(r: types_pb2.ReferenceRange) -> Span:
+        return Span(r.reference, r.start_s, r.end_s)
+
+    return Cues(emphasis=tuple(anchor(a) for a in message.emphasis),
+                gesture=tuple(GestureCue(anchor(g.at), g.name, span(g.span)) for g in message.gesture),
+                rest=tuple((r.start_s, r.end_s) for r in message.rest),
+                avoid=tuple(span(r) for r in message.avoid))
+
+
+def outcome_message(outcome: Outcome) -> types_pb2.CueOutcome:
+    return types_pb2.CueOutcome(kind=outcome.kind, label=outcome.label, requested_s=outcome.requested_s,
+                                placed_s=outcome.placed_s, honoured=outcome.honoured, measure=outcome.measure)
 
 
 def features_from_message(message: pb.AudioFeatures) -> TargetFeatures:
