@@ -154,6 +154,8 @@ def test_reenactment_end_to_end(mesh, speaker, female_video):
     heard = sidecar["speech"]  # no transcript was given: the speech was recognised and captioned
     assert (heard["transcript"]["source"], heard["transcript"]["status"], heard["captions"]) == \
            ("recognition", "ok", "video.vtt")
+    (reference,) = heard["references"]  # what ingest heard in the reference, kept in its perception artifact
+    assert reference["status"] in ("ok", "no_speech", "low_confidence") and reference["language"]
     captions = Path(result.captions_uri).read_text()
     assert captions.startswith("WEBVTT") and captions.count(" --> ") == heard["cues"] > 0
     again = reenact(mesh, speaker["audio"], references=[female_video], request_id="e2e-first")  # same request
@@ -188,6 +190,13 @@ def test_bad_requests(mesh, speaker, inputs_root, media_dir):
         with pytest.raises(grpc.RpcError) as caught:
             orchestrator.CreateReenactment(request, timeout=10)
         assert caught.value.code() == code
+    empty, too_long = inputs_root / "empty.txt", inputs_root / "too_long.srt"
+    empty.write_text("  \n")
+    too_long.write_text("1\n00:00:01,000 --> 00:01:40,000\nwords far past the end of the speech\n")
+    for transcript, reason in ((empty, "EMPTY_TRANSCRIPT"), (too_long, "TRANSCRIPT_TOO_LONG")):
+        request = pb.CreateReenactmentRequest(speaker=name, audio_uri=str(speaker["audio"]), transcript_uri=str(transcript))
+        failed = wait(mesh, orchestrator.CreateReenactment(request, timeout=30).name)
+        assert error_reason(failed.error) == reason
     silent = inputs_root / "silence.wav"
     sf.write(str(silent), np.zeros(16000 * 3, dtype=np.float32), 16000)
     failed = wait(mesh, reenact(mesh, silent, speaker=name).name)

@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from tango.perception.core import heard
 from tango.perception.artifact_io import PerceptionArtifact, write_perception_artifact
-from tango.perception.result import PerceptionResult
+from tango.perception.result import SCHEMA_VERSION, PerceptionResult
 from tango.perception.summary import summarize
 from tango.runtime.errors import ArtifactNotFound, FailedPrecondition, WrongArtifactKind
 
@@ -35,7 +36,7 @@ def _synthetic_result(frames: int = 5, with_audio: bool = True) -> tuple[Percept
         "face_landmarks": rng.random((frames, 95, 3)).astype(np.float32),
         "head_pose": rng.normal(size=(frames, 3)).astype(np.float32),
     }
-    meta = {"kind": "perception", "schema_version": 2, "representation": "mediapipe", "fields": list(arrays),
+    meta = {"kind": "perception", "schema_version": SCHEMA_VERSION, "representation": "mediapipe", "fields": list(arrays),
             "fps": 30.0, "frames": frames, "duration_s": frames / 30.0, "width": 1280, "height": 960,
             "source": {"uri": "file:///x.mp4", "sha256": "0" * 64}, "has_audio": with_audio}
     meta["stats"] = summarize(arrays, meta)
@@ -82,9 +83,22 @@ def test_wrong_kind_and_version(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps(meta | {"kind": "graph"}))
     with pytest.raises(WrongArtifactKind):
         PerceptionArtifact.load(tmp_path)
-    (tmp_path / "meta.json").write_text(json.dumps(meta | {"schema_version": 1}))  # before face mesh: re-analysed
-    with pytest.raises(WrongArtifactKind):
-        PerceptionArtifact.load(tmp_path)
+    for old in (1, 2):  # before face mesh, before the transcript: re-analysed, not misread
+        (tmp_path / "meta.json").write_text(json.dumps(meta | {"schema_version": old}))
+        with pytest.raises(WrongArtifactKind):
+            PerceptionArtifact.load(tmp_path)
+
+
+def test_the_audio_transcript_is_heard_once_and_kept(tmp_path):
+    """Ingest keeps what the recogniser heard in the reference's audio (a tone: no speech, with its reason)."""
+    result, _ = _synthetic_result()
+    assert PerceptionArtifact.load(write_perception_artifact(tmp_path / "plain", result)).speech() is None
+    kept = PerceptionArtifact.load(write_perception_artifact(tmp_path / "heard", heard(result)))
+    speech = kept.speech()
+    assert speech is not None and speech.status != "ok" and speech.words == () and speech.reason
+    assert speech.phones is not None or speech.status != "ok"
+    without_audio, _ = _synthetic_result(with_audio=False)
+    assert heard(without_audio).speech is None
 
 
 def test_missing_artifact(tmp_path):
@@ -106,7 +120,7 @@ def test_smplx_artifact_has_no_masks(tmp_path):
     arrays = {"timestamps_s": np.arange(3) / 30.0, "source_frame": np.arange(3, dtype=np.int32),
               "person_present": np.ones(3, bool), "smplx_poses": np.zeros((3, 55, 3), np.float32),
               "smplx_trans": np.zeros((3, 3), np.float32), "smplx_betas": np.zeros(10, np.float32)}
-    meta = {"kind": "perception", "schema_version": 2, "representation": "smplx", "fields": list(arrays),
+    meta = {"kind": "perception", "schema_version": SCHEMA_VERSION, "representation": "smplx", "fields": list(arrays),
             "fps": 30.0, "frames": 3, "duration_s": 0.1, "width": 0, "height": 0,
             "source": {"uri": "file:///m.npz", "sha256": "1" * 64}, "has_audio": False, "stats": {}}
     write_perception_artifact(tmp_path, PerceptionResult(arrays, meta, None))

@@ -1,4 +1,4 @@
-"""Read and write the perception artifact directory: arrays.npz, meta.json, audio.wav (CONTRACTS.md)."""
+"""Read and write the perception artifact directory: arrays.npz, meta.json, audio.wav, speech.json (CONTRACTS.md)."""
 from __future__ import annotations
 
 import json
@@ -11,11 +11,13 @@ from tango.media.audio import load_audio, write_wav
 from tango.perception.result import (
     ARTIFACT_KIND, AUDIO_SAMPLE_RATE, MEDIAPIPE_FIELDS, SCHEMA_VERSION, SMPLX_FIELDS, PerceptionResult,
 )
+from tango.speech.result import SpeechTranscript
 from tango.runtime.errors import ArtifactNotFound, CorruptMedia, FailedPrecondition, InvalidArgument, WrongArtifactKind
 
 ARRAYS_FILE = "arrays.npz"
 META_FILE = "meta.json"
 AUDIO_FILE = "audio.wav"
+SPEECH_FILE = "speech.json"
 _REQUIRED = {"mediapipe": MEDIAPIPE_FIELDS, "smplx": SMPLX_FIELDS}
 
 
@@ -27,6 +29,8 @@ def write_perception_artifact(directory: Path | str, result: PerceptionResult) -
     np.savez_compressed(directory / ARRAYS_FILE, **result.arrays)
     if result.audio is not None:
         write_wav(directory / AUDIO_FILE, result.audio, AUDIO_SAMPLE_RATE)
+    if result.speech is not None:
+        (directory / SPEECH_FILE).write_text(json.dumps(result.speech, allow_nan=False))
     (directory / META_FILE).write_text(json.dumps(result.meta, indent=1, sort_keys=True, allow_nan=False))
     return directory
 
@@ -87,6 +91,12 @@ class PerceptionArtifact:
         """(S,) float32 mono at 16 kHz, or None when the source had no audio."""
         path = self.directory / AUDIO_FILE
         return load_audio(path, AUDIO_SAMPLE_RATE) if path.is_file() else None
+
+    def speech(self) -> SpeechTranscript | None:
+        """The transcript of the audio heard at ingest (words and phones with times; a wordless one with its reason
+        where no usable speech was heard), or None for a source without audio and for parts of an analysis."""
+        path = self.directory / SPEECH_FILE
+        return SpeechTranscript.from_json(path.read_text()) if path.is_file() else None
 
     def _mask_parts(self) -> tuple[np.ndarray, int, int]:
         if "mask_bits" not in self.arrays:

@@ -18,7 +18,8 @@ from tango.perception.config import PerceptionConfig
 from tango.perception.merge import merge_parts
 from tango.perception.metrics import PerceptionMetrics
 from tango.perception.pipeline import PerceptionOptions, analyze_video, plan_span, span_fps
-from tango.perception.result import AUDIO_SAMPLE_RATE, SCHEMA_VERSION
+from tango.perception.result import AUDIO_SAMPLE_RATE, SCHEMA_VERSION, PerceptionResult
+from tango.speech.core import transcribe
 from tango.perception.segments import plan_ranges
 from tango.perception.smplx_import import import_smplx_motion
 from tango.perception.summary import summarize
@@ -55,6 +56,14 @@ class PerceptionOutcome:
     seconds: float
 
 
+def heard(result: PerceptionResult) -> PerceptionResult:
+    """The result with its audio's transcript (recognised words and phones, US English; a wordless transcript with
+    its reason for speech the recogniser cannot handle), kept in the artifact for the stages that need words."""
+    if result.audio is None:
+        return result
+    return dataclasses.replace(result, speech=transcribe(result.audio, phones=True).to_dict())
+
+
 class PerceptionCore:
     def __init__(self, config: PerceptionConfig, store: ArtifactStore, inputs: InputResolver, metrics: PerceptionMetrics):
         self.config = config
@@ -76,6 +85,8 @@ class PerceptionCore:
 
         result = analyze_video(path, options, on_progress=progress, should_stop=should_stop,
                                source_uri=uri, source_sha256=self.hashes.sha256(path))
+        if options.frame_range is None:  # a part's words are heard once, over the whole audio, by the merge
+            result = heard(result)
         if request.skip_cache and self.store.exists(KIND, key):
             self.store.delete(KIND, key)
         info = self.store.create(KIND, key, lambda tmp: write_perception_artifact(tmp, result))
@@ -107,7 +118,7 @@ class PerceptionCore:
         if not part_uris:
             raise InvalidArgument("MergeAnalyses needs the part artifacts", reason="NO_PARTS")
         parts = [self._part(path, options, part_uri) for part_uri in part_uris]
-        result = merge_parts(parts, extract_audio(path, AUDIO_SAMPLE_RATE), options.min_pose_ratio)
+        result = heard(merge_parts(parts, extract_audio(path, AUDIO_SAMPLE_RATE), options.min_pose_ratio))
         if self.store.exists(KIND, key):
             self.store.delete(KIND, key)
         info = self.store.create(KIND, key, lambda tmp: write_perception_artifact(tmp, result))
@@ -138,8 +149,8 @@ class PerceptionCore:
         if self.store.exists(KIND, key):
             return self._outcome(self.store.uri(KIND, key), cache_hit=True, started=started)
         model_dir = Path(self.config.smplx_model_dir) if self.config.smplx_model_dir else None
-        result = import_smplx_motion(motion_path, audio_path, model_dir, source_uri=motion_uri,
-                                     source_sha256=self.hashes.sha256(motion_path))
+        result = heard(import_smplx_motion(motion_path, audio_path, model_dir, source_uri=motion_uri,
+                                           source_sha256=self.hashes.sha256(motion_path)))
         info = self.store.create(KIND, key, lambda tmp: write_perception_artifact(tmp, result))
         return self._outcome(info.uri, cache_hit=False, started=started)
 
@@ -167,7 +178,7 @@ class PerceptionCore:
         return PerceptionOutcome(
             artifact=self.store.parse(uri, KIND),
             meta=artifact.meta,
-            summary=summarize(artifact.arrays, artifact.meta),
+            summary=summarize(artifact.arrays, artifact.meta, artifact.speech()),
             cache_hit=cache_hit,
             seconds=seconds,
         )

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 ARTIFACT_KIND = "perception"
-SCHEMA_VERSION = 2  # 2: face mesh (face_present, face_landmarks, head_pose)
+SCHEMA_VERSION = 3  # 2: face mesh (face_present, face_landmarks, head_pose); 3: the audio's transcript (speech.json)
 AUDIO_SAMPLE_RATE = 16000
 
 # The arrays of a MediaPipe perception artifact (CONTRACTS.md), in contract order.
@@ -23,3 +23,4 @@ class PerceptionResult:
     arrays: dict[str, np.ndarray]
     meta: dict
     audio: np.ndarray | None  # (S,) float32 mono at 16 kHz, or None when the source has no audio
+    speech: dict | None = None  # the audio's transcript (`SpeechTranscript.to_dict()`, words and phones), or None

@@ -79,6 +79,8 @@ def result_message(outcome: PerceptionOutcome) -> pb.PerceptionResult:
             pose_ratio=float(summary["pose_ratio"] or 0.0), hands_ratio=float(summary["hands_ratio"] or 0.0),
             mean_hand_clarity=float(summary["mean_hand_clarity"] or 0.0),
             face_ratio=float(summary.get("face_ratio") or 0.0),
+            speech_status=(summary.get("speech") or {}).get("status", ""),
+            speech_words=(summary.get("speech") or {}).get("words", 0),
         ),
         cache_hit=outcome.cache_hit,
         representation=meta.get("representation", ""),

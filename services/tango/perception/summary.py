@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from tango.speech.result import SpeechTranscript
 
-def summarize(arrays: dict[str, np.ndarray], meta: dict) -> dict:
+
+def summarize(arrays: dict[str, np.ndarray], meta: dict, speech: SpeechTranscript | None = None) -> dict:
     """frames, fps, duration_s, pose_ratio, hands_ratio (frames with >= 1 hand), mean_hand_clarity,
-    face_ratio (frames with a meshed face).
+    face_ratio (frames with a meshed face), speech (what was heard: status, words, language, reason; None
+    without audio).
 
     Ratios and the mean are None where the artifact has no such data (an SMPL-X import has no hands).
     """
@@ -21,6 +24,9 @@ def summarize(arrays: dict[str, np.ndarray], meta: dict) -> dict:
         "mean_hand_clarity": None,
         "face_ratio": float(np.mean(arrays["face_present"])) if "face_present" in arrays and frames else None,
     }
+    if speech is not None:
+        summary["speech"] = {"status": speech.status, "words": len(speech.words), "language": speech.language,
+                             "reason": speech.reason}
     if "hand_boxes" in arrays and frames:
         hand_present = ~np.isnan(arrays["hand_boxes"]).any(axis=2)  # (F, 2)
         summary["hands_ratio"] = float(np.mean(hand_present.any(axis=1)))

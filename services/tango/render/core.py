@@ -46,7 +46,7 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE, CAPTIONS_FILE = "video.mp4", "video.json", "video.vtt"
-RENDER_FORMAT = 19  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+RENDER_FORMAT = 20  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
 # 4 = transition length by jump difficulty; 5 = layered transitions; 6 = mouths placed by the head in 3-D and
 # crossfaded at jumps between runs; 7 = the hardest jumps cut, not drawn; 8 = layered person shape carried at 1/4 size;
 # 9 = layered faces morphed by their landmarks where the flow fails; 10 = mouths chosen by landmark distance;
@@ -57,7 +57,8 @@ RENDER_FORMAT = 19  # part of the cache key: 2 = soundtrack at its own rate and 
 # by a similarity fitted to the window's flow; 15 = layered: occlusion masks not trusted where the warped ends
 # disagree; 16 = captions (video.vtt) and the speech's transcript in the sidecar; 17 = pasted mouths' lips warped
 # half way to the predicted lips; 18 = layered: the background plate shown only where the warped ends disagree;
-# 19 = lip-sync offset fields sampled where cv2.resize puts them (they were up to 2.5 px off)
+# 19 = lip-sync offset fields sampled where cv2.resize puts them (they were up to 2.5 px off); 20 = the sidecar lists
+# the script cues and what ingest heard in each reference
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ class RenderCore:
                               on_progress=on_progress, should_stop=should_stop, finish=lipsync_run.finisher)
         lipsync_entry = lipsync_run.after_encoding(video_path, audio.speech, SPEECH_SAMPLE_RATE, audio.soundtrack)
         cuts = 0 if plan.jump_frames is None else int(np.count_nonzero(plan.jump & (plan.jump_frames == 0)))
+        speech["references"] = [reference_speech(p) for p in perceptions]
         sidecar = build_sidecar(report, plan.path_nodes, output_metrics(perceptions, plan, report.frames, audio.speech),
                                 reference_metrics(perceptions), lipsync_entry, {**transitions.report(), "cuts": cuts},
                                 speech, list(path.cues))
@@ -249,6 +251,15 @@ def output_metrics(perceptions: list[PerceptionArtifact], plan, frames: int, spe
     positions = gather_path_frames(poses, plan.clip_video, plan.clip_start, frames)
     hands = gather_path_frames(clarity, plan.clip_video, plan.clip_start, frames)
     return motion_metrics(np.nan_to_num(positions), plan.fps, speech, SPEECH_SAMPLE_RATE, hand_clarity=hands)
+
+
+def reference_speech(perception: PerceptionArtifact) -> dict | None:
+    """What ingest heard in a reference's audio (its words are in the perception artifact's speech.json)."""
+    heard = perception.speech()
+    if heard is None:
+        return None
+    return {"status": heard.status, "words": len(heard.words), "language": heard.language, "reason": heard.reason,
+            "confidence": round(heard.confidence, 4)}
 
 
 def reference_metrics(perceptions: list[PerceptionArtifact]) -> dict:

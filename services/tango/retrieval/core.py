@@ -157,8 +157,8 @@ class RetrievalCore:
         except InvalidArgument as error:
             if plan is None or error.reason != "NO_FEASIBLE_PATH":
                 raise
-            raise InvalidArgument("no path honours the cues: the avoided footage and pinned gestures cut off every way "
-                                  "through the speaker's graph (avoid less, or move a gesture)",
+            raise InvalidArgument("no path honours the cues: the avoided footage, pinned gestures, emphasis and rest "
+                                  "cut off every way through the speaker's graph (avoid less, or move a gesture)",
                                   reason="CUES_INFEASIBLE") from error
         self.metrics.search_seconds.labels(options.mode).observe(result.search_seconds)
         return result, prepared, judge_cues(plan, prepared.graph, result.path) if plan else []

@@ -6,7 +6,7 @@ its first frame (30 fps, 4 frames a step) at frame offset o in that step. With e
 (the peak speed of its 4 frames) and m the median energy over the graph:
 - emphasis: the anchor's step adds  w_emphasis * min(e_n / m, 3) * (1 if |peak_n - o| <= 1 else 1/2)  to every
   node's score, so a strong gesture whose velocity peak falls on the word is preferred (not forced);
-- rest [a, b): every step of it subtracts  w_rest * min(e_n / m, 3);
+- rest [a, b): every step of it may hold only calm nodes (e_n <= m) and subtracts  w_rest * min(e_n / m, 3);
 - gesture: the tagged reference span's nodes are pinned on consecutive steps (a segment pin) placed so that the
   span's stroke, its fastest frame, lands on the anchor's step; a span that cannot fit there is refused;
 - avoid: the nodes of a reference span (and of the speaker's avoid tags) are never used.
@@ -30,6 +30,7 @@ from tango.speech.phones import transcript_words
 
 ENERGY_CAP = 3.0  # a node's energy counts up to this many times the median
 STRONG = 2.0  # a strong gesture: a node whose energy is at least this many times the median
+CALM = 1.0  # a calm node: energy at most this many times the median
 EMPHASIS_RATIO = 1.5  # an emphasis is honoured at this many times the path's median energy
 GESTURE_TOLERANCE_STEPS = 1
 
@@ -115,6 +116,7 @@ class CuePlan:
     rests: tuple[tuple[_Placed, int], ...]  # (start, end step exclusive)
     avoids: tuple[tuple[Span, np.ndarray], ...]  # (span, its nodes)
     strong: tuple[int, ...]  # the nodes an emphasis step may hold
+    calm: tuple[int, ...]  # the nodes a rest step may hold
     bonus: StepBonus | None
 
     def apply(self, options: SearchOptions) -> SearchOptions:
@@ -122,6 +124,7 @@ class CuePlan:
         avoided = tuple(int(n) for _, nodes in self.avoids for n in nodes)
         pins = tuple(NodePin(start + k, int(node)) for _, start, nodes in self.gestures for k, node in enumerate(nodes))
         choices = tuple(StepChoice(p.step, self.strong) for p in self.emphasis) if self.strong else ()
+        choices += tuple(StepChoice(step, self.calm) for p, end in self.rests for step in range(p.step, end))
         return dataclasses.replace(options, avoid_nodes=tuple(options.avoid_nodes) + avoided,
                                    pins=tuple(options.pins) + pins, choices=tuple(options.choices) + choices,
                                    bonus=self.bonus)
@@ -154,8 +157,9 @@ def plan_cues(cues: Cues, words: tuple[Word, ...], graph: RetrievalGraph, steps:
         order = sorted(rows)
         bonus = StepBonus(np.asarray(order, np.int64), np.stack([rows[s] for s in order]).astype(np.float32))
     strong = tuple(int(n) for n in np.flatnonzero(scaled >= STRONG))
+    calm = tuple(int(n) for n in np.flatnonzero(scaled <= CALM))
     return CuePlan(fps=fps, emphasis=emphasis, gestures=gestures, rests=rests, avoids=avoids, strong=strong,
-                   bonus=bonus)
+                   calm=calm, bonus=bonus)
 
 
 def judge_cues(plan: CuePlan, graph: RetrievalGraph, path: np.ndarray) -> list[Outcome]:
