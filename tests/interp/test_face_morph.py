@@ -178,7 +178,7 @@ def test_layered_morphs_the_face_where_the_flow_fails():
     rng = np.random.default_rng(1)
     after[:, 40:120, 60:140] = rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)  # the face: no flow follows noise
     points0, points1 = np.stack([face_points(90.0)] * 2), np.stack([face_points(114.0)] * 2)
-    engine = LayeredInterpolator(LayeredConfig(face_min_turn_deg=0.0))  # the synthetic face only moves
+    engine = LayeredInterpolator(LayeredConfig(face_min_turn_deg=0.0, eye_switch=False))  # the synthetic face only moves
     field = engine._flow._flow_field(before[-1], after[0], None, None)
     chosen, d_morph, d_flow = engine.face_choice(before[-1], after[0], field, points0, points1)
     assert chosen.mesh is not None and np.isfinite(d_morph) and np.isfinite(d_flow)

@@ -31,6 +31,9 @@ per frame, `tango.perception.face.FACE_POINTS`: normalised x / W, y / H, z / W, 
 5. Opacity: the convex hull of the face points at p(tau) (the oval, and the nose of a turned head), shrunk
    towards the oval's centroid by `mask_scale`, filled and feathered with a Gaussian of sigma `feather_frac` of
    the face size (sqrt of the oval's area).
+Eyes (`eye_corners`, `eye_region`): each eye's outer and inner corner from the landmarks and a feathered ellipse
+about them, where the layered interpolator switches an eye from one end to the other instead of dissolving two
+different lids (`tango.interp.layered` step 7).
 """
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from tango.perception.face import ALIGN_ROWS, FACE_POINTS, OVAL_ROWS
+from tango.perception.face import ALIGN_ROWS, EYE_CORNER_ROWS, FACE_POINTS, OVAL_ROWS
 
 FACE_POINT_COUNT = len(FACE_POINTS)
 
@@ -340,3 +343,39 @@ def face_alpha(points: np.ndarray, box: tuple[int, int, int, int], size: float,
     cv2.fillPoly(alpha, [np.round(polygon * 16.0).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
     sigma = config.feather_frac * size
     return cv2.GaussianBlur(alpha, (0, 0), sigma) if sigma > 0.3 else alpha
+
+
+# ---- eyes ----
+
+def eye_corners(landmarks: np.ndarray | None, width: int, height: int) -> np.ndarray | None:
+    """(2, 2, 2) pixel (x, y) of each eye's outer and inner corner from a (95, 3) landmark row; None without a face."""
+    if not face_present(landmarks):
+        return None
+    return (landmarks[EYE_CORNER_ROWS, :2].astype(np.float64) * np.array([width, height])).reshape(2, 2, 2)
+
+
+def eye_region(corners: np.ndarray, shape: tuple[int, int], axes: tuple[float, float] = (0.8, 0.6),
+               feather: float = 0.3) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """(box (x0, y0, x1, y1), (h, w) float32 weight inside it) of one eye in an image of `shape` (H, W), or None
+    when off the image: the union over the placements `corners` (P, 2, 2) (pixel outer and inner corner of the
+    eye, e.g. where each end puts it) of an ellipse about the corners' midpoint with semi-axes `axes` eye widths
+    (corner to corner) along and across the corner line (lids and their creases, not the brow), its weight
+    ramped (smoothstep) from 1 at `1 - feather` of its radius to 0 at `1 + feather`."""
+    height, width = shape
+    corners = np.asarray(corners, np.float64).reshape(-1, 2, 2)
+    eye_width = np.maximum(np.linalg.norm(corners[:, 1] - corners[:, 0], axis=1), 1.0)  # (P,)
+    centres = corners.mean(axis=1)  # (P, 2)
+    reach = (1.0 + feather) * max(axes) * eye_width[:, None]  # (P, 1)
+    (x0, y0), (x1, y1) = np.floor((centres - reach).min(axis=0)), np.ceil((centres + reach).max(axis=0)) + 1
+    x0, y0, x1, y1 = int(max(0, x0)), int(max(0, y0)), int(min(width, x1)), int(min(height, y1))
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    weight = np.zeros((y1 - y0, x1 - x0), np.float64)
+    for (outer, inner), centre, size in zip(corners, centres, eye_width):
+        along = (inner - outer) / size
+        dx, dy = xs - centre[0], ys - centre[1]
+        u, v = (dx * along[0] + dy * along[1]) / (axes[0] * size), (-dx * along[1] + dy * along[0]) / (axes[1] * size)
+        ramp = np.clip((1.0 + feather - np.sqrt(u * u + v * v)) / (2.0 * feather), 0.0, 1.0)
+        weight = np.maximum(weight, ramp * ramp * (3.0 - 2.0 * ramp))
+    return (x0, y0, x1, y1), weight.astype(np.float32)

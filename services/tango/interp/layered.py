@@ -42,6 +42,14 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    there: `face_morph` step 4), composited over the frame in the feathered face hull. Otherwise (no face at an
    end, no landmarks sent, or the flow follows the face better, as on real in-between frames) the face stays
    the flow's.
+7. Eyes (with face landmarks of both ends; `eye_switch`): a lid or blink state that differs between the ends
+   is no motion the flow can follow: it aligns the eye and the dissolve then shows two lid edges (a soft,
+   doubled lid, or a half-closed blend of the ends' blink states). Each eye's region at tau (an ellipse about
+   its corners, `eye_axes` eye widths, feathered by `eye_feather`; where each end's motion path puts it, or at
+   the points at tau in the face morph) switches from one end to the other at tau = 1/2 (t' of steps 3 and 6
+   set to 0 before, 1 from it) in proportion to how much its warped ends differ there (the `eye_quantile` of
+   |W0 - W1| in the region's core, ramped through `agree_levels`): one crisp lid, then the other, like a blink.
+   Eyes that agree keep the blend.
 """
 from __future__ import annotations
 
@@ -54,8 +62,9 @@ import numpy as np
 from tango.interp import face_morph
 from tango.interp.background import BackgroundFeatures, homography_path, is_identity, sift_mask
 from tango.interp.face_morph import FaceMesh, FaceMorphConfig
-from tango.interp.flow import FlowInterpolator, FlowInterpolatorConfig, _FlowField, _warp
+from tango.interp.flow import FlowInterpolator, FlowInterpolatorConfig, _FlowField, _quadratic_path, _warp
 from tango.interp.masks import dilate
+from tango.perception.face import EYE_CORNER_ROWS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +97,13 @@ class LayeredConfig:
     distrust_occlusion: bool = True  # where the warped ends disagree, the occlusion masks do not pick the end
     face_switch: bool = True  # the aligned faces mix with the per-pixel switch time t' (step 3), not plain tau
     background_where_disagree: bool = True  # step 5: the background replaces F only where the warped ends disagree
+    # step 7: inside each eye (face landmarks of both ends) whose warped ends differ, the eye switches from one end
+    # to the other at tau = 1/2 instead of dissolving (a lid the flow cannot move onto the other end's would show
+    # twice); the ends differ at an eye when this quantile of |W0 - W1| in its core passes `agree_levels`
+    eye_switch: bool = True
+    eye_axes: tuple[float, float] = (0.8, 0.6)  # the eye's region: semi-axes in eye widths along, across its corners
+    eye_feather: float = 0.3  # its weight ramps from 1 to 0 between 1 -+ this of its radius
+    eye_quantile: float = 0.9  # the lid edges are a thin part of the region
 
 
 @dataclasses.dataclass
@@ -144,8 +160,14 @@ class LayeredInterpolator:
         taus = np.arange(1, num_frames + 1, dtype=np.float32) / (num_frames + 1)
         mesh = self._face_mesh(first, last, field, landmarks_before, landmarks_after)
         backgrounds = None if mesh is None else _backgrounds_at_ends(plate, layers)
-        return np.stack([self._with_face(self._frame_at(first, last, plate, layers, field, float(t)), first, last,
-                                         mesh, float(t), backgrounds) for t in taus])
+        eyes = None
+        if self.config.eye_switch and landmarks_before is not None and landmarks_after is not None:
+            height, width = first.shape[:2]
+            eyes = face_morph.eye_corners(landmarks_before[-1], width, height), \
+                face_morph.eye_corners(landmarks_after[0], width, height)
+            eyes = None if eyes[0] is None or eyes[1] is None else eyes
+        return np.stack([self._with_face(self._frame_at(first, last, plate, layers, field, float(t), eyes), first,
+                                         last, mesh, float(t), backgrounds) for t in taus])
 
     # ---- face ----
 
@@ -190,6 +212,9 @@ class LayeredInterpolator:
         x0, y0, x1, y1 = layer.box
         if self.config.face_switch:  # a quick switch where the aligned faces still differ (mouth, teeth, shading)
             t_eff = self._switch_tau(layer.warped0, layer.warped1, tau)  # (h, w)
+            if self.config.eye_switch:  # the eyes at the points at tau, where both ends are aligned
+                eyes = mesh.points_at(tau)[EYE_CORNER_ROWS].reshape(2, 1, 2, 2) - np.array([x0, y0])
+                t_eff = self._switch_eyes(t_eff, layer.warped0, layer.warped1, eyes, tau)
             layer = dataclasses.replace(layer, face=face_morph.blend_seen(layer.warped0, layer.warped1, layer.seen0,
                                                                           layer.seen1, t_eff))
         frame[y0:y1, x0:x1] = _mix(layer.face, frame[y0:y1, x0:x1], layer.alpha + 1e-6, 1.0 - layer.alpha + 1e-6)
@@ -294,14 +319,50 @@ class LayeredInterpolator:
         span = 1.0 - (1.0 - self.config.switch_width) * disagree
         return np.clip((tau - 0.5) / span + 0.5, 0.0, 1.0)
 
+    def _switch_eyes(self, t_eff: np.ndarray, warped0: np.ndarray, warped1: np.ndarray, eyes: np.ndarray,
+                     tau: float) -> np.ndarray:
+        """t_eff (h, w) with each eye whose warped ends (h, w, 3) differ switched from end 0 (tau < 1/2) to end 1
+        (step 7): eyes (2, P, 2, 2) P placements of each eye's outer and inner corner, pixels of t_eff."""
+        config = self.config
+        low, high = config.agree_levels
+        step = 1.0 if tau >= 0.5 else 0.0
+        for placements in eyes:
+            region = face_morph.eye_region(placements, t_eff.shape, config.eye_axes, config.eye_feather)
+            if region is None:
+                continue
+            (x0, y0, x1, y1), weight = region
+            core = weight > 0.5
+            if not core.any():
+                continue
+            difference = cv2.cvtColor(cv2.absdiff(warped0[y0:y1, x0:x1], warped1[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+            level = np.clip((np.quantile(difference[core], config.eye_quantile) - low) / (high - low), 0.0, 1.0)
+            if level > 0.0:
+                inside = t_eff[y0:y1, x0:x1]
+                t_eff[y0:y1, x0:x1] = inside + (level * weight) * (step - inside)
+        return t_eff
+
+    def _eyes_at(self, field: _FlowField, eyes: tuple[np.ndarray, np.ndarray], tau: float) -> np.ndarray:
+        """(2, 2, 2, 2) each eye's corners (2, 2, 2 per end) carried to tau by each end's motion path: where the
+        warped ends put that eye (they need not agree where the flow failed)."""
+        corners0, corners1 = (corners.reshape(-1, 2) for corners in eyes)  # (4, 2) pixels
+        if field.f0m is not None and field.f12 is not None:
+            to_t0 = _quadratic_path(_sample(field.f01, corners0), _sample(field.f0m, corners0), tau, field.outer_step)
+            to_t1 = _quadratic_path(_sample(field.f10, corners1), _sample(field.f12, corners1), 1.0 - tau,
+                                    field.outer_step)
+        else:
+            to_t0, to_t1 = tau * _sample(field.f01, corners0), (1.0 - tau) * _sample(field.f10, corners1)
+        return np.stack([(corners0 + to_t0).reshape(2, 2, 2), (corners1 + to_t1).reshape(2, 2, 2)], axis=1)
+
     def _frame_at(self, first: np.ndarray, last: np.ndarray, plate: np.ndarray | None, layers: _Layers,
-                  field: _FlowField, tau: float) -> np.ndarray:
+                  field: _FlowField, tau: float, eyes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         f_t0, f_t1 = self._flow._flows_from_t(field, tau)  # (H, W, 2) each
         warped0, warped1 = _warp(first, f_t0), _warp(last, f_t1)  # (H, W, 3) uint8
         vis0 = 1.0 - _warp(field.occ1, f_t1)  # (H, W) not content that only appears in I1
         vis1 = 1.0 - _warp(field.occ0, f_t0)
         disagree = self._disagreement(warped0, warped1)  # (H, W)
         t_eff = self._switch_tau(warped0, warped1, tau, disagree)
+        if eyes is not None:
+            t_eff = self._switch_eyes(t_eff, warped0, warped1, self._eyes_at(field, eyes, tau), tau)
         if self.config.distrust_occlusion:  # where the flow failed, its occlusion masks are noise too
             vis0, vis1 = vis0 + disagree * (1.0 - vis0), vis1 + disagree * (1.0 - vis1)
         c0, c1 = (1.0 - t_eff) * vis0, t_eff * vis1
@@ -341,6 +402,13 @@ def _mix(a: np.ndarray, b: np.ndarray, weight_a: np.ndarray, weight_b: np.ndarra
     """
     total = weight_a + weight_b
     return cv2.blendLinear(a, b, (weight_a / total).astype(np.float32), (weight_b / total).astype(np.float32))
+
+
+def _sample(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 2) float64 bilinear samples of an (H, W, 2) flow at (N, 2) pixel points (borders replicated)."""
+    coords = points.astype(np.float32).reshape(1, -1, 2)
+    sampled = cv2.remap(flow, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return sampled.reshape(-1, 2).astype(np.float64)
 
 
 def _warp_box(image: np.ndarray, flow: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
