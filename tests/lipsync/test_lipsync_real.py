@@ -14,23 +14,28 @@ from tango.lipsync.render_hook import mouth_finisher
 from tango.lipsync.visemes import viseme_track
 from tango.media.audio import load_audio, load_track
 from tango.media.video import read_frames
+from tango.perception.core import heard
 from tango.perception.pipeline import PerceptionOptions, analyze_video
 from tango.perception.result import PerceptionResult
 from tango.render.lipsync import Skipped
 from tango.render.plan import RenderOptions, RenderPlan
+from tango.speech.result import SpeechTranscript
 
 
 class _Artifact:
-    """A perception result in the shape of PerceptionArtifact (arrays, meta, frames, fps, audio())."""
+    """A perception result in the shape of PerceptionArtifact (arrays, meta, frames, fps, audio(), speech())."""
 
     def __init__(self, result: PerceptionResult):
-        self.arrays, self.meta, self._audio = result.arrays, result.meta, result.audio
+        self.arrays, self.meta, self._audio, self._speech = result.arrays, result.meta, result.audio, result.speech
 
     frames = property(lambda self: int(self.meta["frames"]))
     fps = property(lambda self: float(self.meta["fps"]))
 
     def audio(self):
         return self._audio
+
+    def speech(self):
+        return None if self._speech is None else SpeechTranscript.from_dict(self._speech)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +57,18 @@ def test_face_mesh_and_bank(anchor):
     error = np.linalg.norm(speakers.bank.lips[usable] - own[usable], axis=-1).mean()
     spread = np.linalg.norm(own[usable] - own[usable].mean(axis=0), axis=-1).mean()
     assert speakers.bank.lips.shape == (perception.frames, 40, 2) and error < 0.25 * spread
+
+
+def test_the_bank_reads_the_phones_ingest_heard(anchor):
+    """The reference's visemes come from the phones kept at ingest (speech.json), not from a new recognition."""
+    _, perception = anchor
+    recognised = build_speaker_mouths([perception], visemes=viseme_track).bank.visemes
+    kept = _Artifact(heard(PerceptionResult(perception.arrays, perception.meta, perception.audio())))
+
+    def unused(*_):
+        raise AssertionError("the reference's phones were recognised again")
+
+    assert np.array_equal(build_speaker_mouths([kept], visemes=unused).bank.visemes, recognised)
 
 
 def test_held_out_evaluation(anchor, tmp_path):

@@ -21,6 +21,7 @@ from tango.lipsync.mouth_model import (
 )
 from tango.lipsync.mouth_search import MouthBank
 from tango.lipsync.mouth_shape import MouthShapes, ShapeBasis, mouth_shapes, rigid_template
+from tango.lipsync.visemes import frame_visemes
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.runtime.errors import FailedPrecondition
 
@@ -83,7 +84,7 @@ def build_speaker_mouths(perceptions: list[PerceptionArtifact], visemes: VisemeF
         trained = np.where(allowed[:, None], coefficients, np.nan)
         model = train_mouth_model(features, trained, model_config)
         if visemes is not None:
-            per_video = [visemes(a, p.frames, p.fps) for a, p in zip(audio, perceptions)]
+            per_video = [_reference_visemes(p, a, visemes) for a, p in zip(audio, perceptions)]
             bank_visemes = np.concatenate(per_video)
             heard = np.concatenate([viseme_features(v, model_config) for v in per_video])  # context within a video
             phone_model = train_mouth_model(np.concatenate([features, heard], axis=1), trained, model_config,
@@ -96,6 +97,14 @@ def build_speaker_mouths(perceptions: list[PerceptionArtifact], visemes: VisemeF
     return SpeakerMouths(template=template, basis=basis, bank=bank, landmarks=landmarks, video=video, local=local,
                          offsets=offsets, model=model, face_ratio=float(present.mean()),
                          phone_model=phone_model, lips=shapes.lips[..., :2])
+
+
+def _reference_visemes(perception: PerceptionArtifact, audio: np.ndarray, visemes: VisemeFn) -> np.ndarray:
+    """(F,) viseme of each reference frame: from the phones ingest heard (the artifact's speech.json), else heard now."""
+    heard = perception.speech()
+    if heard is not None and heard.phones is not None:
+        return frame_visemes(heard.phones, perception.frames, perception.fps)
+    return visemes(audio, perception.frames, perception.fps)
 
 
 def _pixels_per_video(landmarks: np.ndarray, video: np.ndarray, perceptions: list[PerceptionArtifact]) -> np.ndarray:

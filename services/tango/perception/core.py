@@ -20,6 +20,7 @@ from tango.perception.metrics import PerceptionMetrics
 from tango.perception.pipeline import PerceptionOptions, analyze_video, plan_span, span_fps
 from tango.perception.result import AUDIO_SAMPLE_RATE, SCHEMA_VERSION, PerceptionResult
 from tango.speech.core import transcribe
+from tango.speech.phones import recognize_phones
 from tango.perception.segments import plan_ranges
 from tango.perception.smplx_import import import_smplx_motion
 from tango.perception.summary import summarize
@@ -57,11 +58,14 @@ class PerceptionOutcome:
 
 
 def heard(result: PerceptionResult) -> PerceptionResult:
-    """The result with its audio's transcript (recognised words and phones, US English; a wordless transcript with
-    its reason for speech the recogniser cannot handle), kept in the artifact for the stages that need words."""
+    """The result with what its audio says, kept in the artifact for the stages that need it: the recognised words
+    (US English; none, with a reason, for speech the recogniser cannot handle) and the phones of the word-free phone
+    loop (lip sync's visemes of the reference: heard once here, not at every render)."""
     if result.audio is None:
         return result
-    return dataclasses.replace(result, speech=transcribe(result.audio, phones=True).to_dict())
+    words = transcribe(result.audio)
+    phones = tuple(recognize_phones(result.audio))
+    return dataclasses.replace(result, speech=dataclasses.replace(words, phones=phones).to_dict())
 
 
 class PerceptionCore:

@@ -20,6 +20,9 @@ class RenderConfig(ServiceConfig):
     transition_method: str = "layered"
     transition_frames: int = 8
     max_height: int = 1080
+    # x264 quality of offline renders: 18, a master a broadcast chain re-encodes (at 23, the demo showed a 39-level
+    # fleck beside a nostril in one B-frame that the drawn frame did not have); live streams keep their own 23
+    crf: int = 18
     lipsync_dir: str = ""  # a user's Wav2Lip weights (wav2lip.pth / wav2lip_gan.pth), for lip_sync=WAV2LIP
     # what drives the own-mouth lip sync: both (the speaker's phone model: audio + recognised phones; measured
     # best on both videos of `tango lipsync eval`), model (audio only) or phones (visemes only)

@@ -140,7 +140,8 @@ class RenderCore:
         started = time.perf_counter()
         check_request(footage, path, audio_uri)
         render_options = RenderOptions(max_height=options.max_height or self.config.max_height,
-                                       transition_frames=options.transition_frames or self.config.transition_frames)
+                                       transition_frames=options.transition_frames or self.config.transition_frames,
+                                       crf=self.config.crf)
         model = options.interpolator or self.config.interpolator
         lipsync = LipSyncRequest(mode=options.lip_sync, source=options.lip_sync_source or self.config.lipsync_source,
                                  wav2lip_dir=self.config.lipsync_dir)
@@ -149,7 +150,7 @@ class RenderCore:
                           "path": list(path.nodes),
                           "jumps": list(path.jump_steps),
                           "difficulty": [round(d, 6) for d in path.jump_difficulties] + [path.typical_jump_difficulty],
-                          "options": [render_options.max_height, render_options.transition_frames, model,
+                          "options": [render_options.max_height, render_options.transition_frames, render_options.crf, model,
                                       self.config.transition_method],
                           "lipsync": dataclasses.astuple(lipsync), "cues": list(path.cues), "format": RENDER_FORMAT})
         cache_hit = self.store.exists(KIND, key)

@@ -187,7 +187,7 @@ def resolve_lipsync(
 
 def lipsync_video(model: LipSyncModel, ready: Ready, video_path: str | Path, out_path: str | Path,
                   audio: np.ndarray, audio_rate: int, soundtrack: AudioTrack | None,
-                  batch_frames: int = 32, crf: int = 23) -> Applied:
+                  batch_frames: int = 32, crf: int = 18) -> Applied:
     """Re-encodes `video_path` to `out_path` with every frame passed through the model, in batches.
     The model hears `audio` (mono speech at `audio_rate`); the output carries `soundtrack`."""
     try:

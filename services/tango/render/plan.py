@@ -33,7 +33,7 @@ class RenderOptions:
     context_frames: int = 4  # real frames on each side handed to the interpolator (k)
     fetch_chunk_frames: int = 32  # most frames asked of the frame source in one call (bounds memory)
     max_fetch_gap: int = 30  # source frames skipped inside one fetch before a new fetch is started
-    crf: int = 23
+    crf: int = 18
     preset: str = "veryfast"
     progress_every: int = 8  # output frames between two progress reports
 

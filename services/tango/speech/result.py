@@ -64,9 +64,8 @@ class SpeechTranscript:
             "acoustic_fit": None if self.acoustic_fit is None else round(self.acoustic_fit, 3),
             "duration_s": round(self.duration_s, 3), "dropped_words": list(self.dropped_words),
         }
-        if self.phones is not None:
-            document["phones"] = [{"phone": p.phone, "start_s": round(p.start_s, 3), "end_s": round(p.end_s, 3)}
-                                  for p in self.phones]
+        if self.phones is not None:  # unrounded: frames take their visemes from these times, ties included
+            document["phones"] = [{"phone": p.phone, "start_s": p.start_s, "end_s": p.end_s} for p in self.phones]
         return document
 
     def to_json(self) -> str:
