@@ -61,6 +61,21 @@ def test_gesture_stroke_meets_its_word_and_avoided_footage_never_shows(graph):
     assert avoided.honoured and avoided.placed_s == -1.0 and avoided.measure == 0
 
 
+def test_a_missed_emphasis_is_searched_again_with_a_higher_floor(graph):
+    """`tightened`: on a lively path a strong node can miss 1.5x its median; that emphasis gets the floor that would
+    have passed, 10 % to spare (fewer nodes allowed); a path that missed nothing gets no stricter plan."""
+    plan = plan_cues(Cues(emphasis=(Anchor("reasons"),), rest=((3.0, 4.0),)), WORDS, graph, STEPS, 30.0)
+    lively = np.flatnonzero((plan.relative > 1.3) & (plan.relative < 1.9))
+    path = np.resize(lively, STEPS)
+    outcomes = judge_cues(plan, graph, path)
+    missed = [dataclasses.replace(o, honoured=o.kind == "rest") for o in outcomes]
+    stricter = plan.tightened(path, missed)
+    median = float(np.median(plan.relative[path]))
+    assert stricter.floors == (1.5 * 1.1 * median,) and stricter.floors[0] > 2.0 and stricter.ceilings == plan.ceilings
+    assert len(stricter.apply(SearchOptions()).choices[0].nodes) < len(plan.apply(SearchOptions()).choices[0].nodes)
+    assert plan.tightened(path, [dataclasses.replace(o, honoured=True) for o in outcomes]) is None
+
+
 def test_rest_keeps_the_speaker_calm(graph):
     result, (rest,) = _search(graph, Cues(rest=((3.0, 6.0),)))
     assert rest.kind == "rest" and rest.honoured and rest.measure <= 1.0

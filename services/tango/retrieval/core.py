@@ -19,7 +19,7 @@ from tango.media.audio import check_speech, load_audio
 from tango.media.pcm import PcmFormat
 from tango.graph.artifact_io import GraphArtifact
 from tango.retrieval.config import RetrievalConfig
-from tango.retrieval.cues import Cues, CueWeights, Outcome, judge_cues, plan_cues
+from tango.retrieval.cues import REPAIRS, CuePlan, Cues, CueWeights, Outcome, judge_cues, plan_cues
 from tango.retrieval.embedding import audio_features, embed_graph_nodes
 from tango.retrieval.inputs import RetrievalGraph, TargetFeatures
 from tango.retrieval.live_features import LiveAudioFeatures
@@ -146,22 +146,29 @@ class RetrievalCore:
         if features is None:
             features = self._features(speech, checkpoint)
         options = _with_memory_bound(options, self.config.memory_bound_bytes)
-        plan = None
-        if not cues.empty:
-            words = self._words(speech, transcript_uri) if cues.needs_words else ()
-            weights = CueWeights(self.config.cue_emphasis_weight, self.config.cue_rest_weight)
-            plan = plan_cues(cues, words, prepared.graph, features.steps, features.fps, weights)
-            options = plan.apply(options)
-        try:
+        if cues.empty:
             result = search_path(prepared.graph, features, options)
-        except InvalidArgument as error:
-            if plan is None or error.reason != "NO_FEASIBLE_PATH":
-                raise
-            raise InvalidArgument("no path honours the cues: the avoided footage, pinned gestures, emphasis and rest "
-                                  "cut off every way through the speaker's graph (avoid less, or move a gesture)",
-                                  reason="CUES_INFEASIBLE") from error
+            self.metrics.search_seconds.labels(options.mode).observe(result.search_seconds)
+            return result, prepared, []
+        words = self._words(speech, transcript_uri) if cues.needs_words else ()
+        weights = CueWeights(self.config.cue_emphasis_weight, self.config.cue_rest_weight)
+        plan = plan_cues(cues, words, prepared.graph, features.steps, features.fps, weights)
+        result = _cued_search(prepared.graph, features, options, plan)
+        outcomes = judge_cues(plan, prepared.graph, result.path)
+        for _ in range(REPAIRS):  # a missed emphasis or rest: searched again, stricter
+            stricter = plan.tightened(result.path, outcomes)
+            if stricter is None:
+                break
+            try:
+                retried = _cued_search(prepared.graph, features, options, stricter)
+            except InvalidArgument:
+                break
+            judged = judge_cues(stricter, prepared.graph, retried.path)
+            if sum(o.honoured for o in judged) <= sum(o.honoured for o in outcomes):
+                break
+            plan, result, outcomes = stricter, retried, judged
         self.metrics.search_seconds.labels(options.mode).observe(result.search_seconds)
-        return result, prepared, judge_cues(plan, prepared.graph, result.path) if plan else []
+        return result, prepared, outcomes
 
     def _words(self, speech: np.ndarray | None, transcript_uri: str) -> tuple:
         """The words of the target speech with times: its transcript force-aligned, else recognised."""
@@ -173,6 +180,17 @@ class RetrievalCore:
             raise InvalidArgument(f"cues anchored on words, but no words were heard in the speech ({heard.reason}); "
                                   "anchor them on times or give a transcript", reason="CUE_WORDS_UNHEARD")
         return heard.words
+
+
+def _cued_search(graph: RetrievalGraph, features: TargetFeatures, options: SearchOptions, plan: CuePlan) -> SearchResult:
+    try:
+        return search_path(graph, features, plan.apply(options))
+    except InvalidArgument as error:
+        if error.reason != "NO_FEASIBLE_PATH":
+            raise
+        raise InvalidArgument("no path honours the cues: the avoided footage, pinned gestures, emphasis and rest cut off "
+                              "every way through the speaker's graph (avoid less, or move a gesture)",
+                              reason="CUES_INFEASIBLE") from error
 
 
 def _with_memory_bound(options: SearchOptions, bound: int) -> SearchOptions:

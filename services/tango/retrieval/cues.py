@@ -4,15 +4,18 @@ judgement of how the chosen path honoured each.
 A cue's anchor is a word of the target transcript (its K-th occurrence) or a time; it lands on the step holding
 its first frame (30 fps, 4 frames a step) at frame offset o in that step. With e_n the motion energy of node n
 (the peak speed of its 4 frames) and m the median energy over the graph:
-- emphasis: the anchor's step adds  w_emphasis * min(e_n / m, 3) * (1 if |peak_n - o| <= 1 else 1/2)  to every
-  node's score, so a strong gesture whose velocity peak falls on the word is preferred (not forced);
+- emphasis: the anchor's step may hold only strong gestures (e_n >= 2m, where any node is that strong) and adds
+  w_emphasis * min(e_n / m, 3) * (1 if |peak_n - o| <= 1 else 1/2)  to their scores, so the strongest whose
+  velocity peak falls on the word is preferred;
 - rest [a, b): every step of it may hold only calm nodes (e_n <= m) and subtracts  w_rest * min(e_n / m, 3);
 - gesture: the tagged reference span's nodes are pinned on consecutive steps (a segment pin) placed so that the
   span's stroke, its fastest frame, lands on the anchor's step; a span that cannot fit there is refused;
 - avoid: the nodes of a reference span (and of the speaker's avoid tags) are never used.
 Judged on the path: an emphasis is honoured when the energy of the node there is at least 1.5x the median energy
 of the path's nodes; a gesture when its stroke lies within one step of its word; a rest when the mean energy
-over its steps is at most the path's median; an avoid when no frame of its span is shown.
+over its steps is at most the path's median; an avoid when no frame of its span is shown. An emphasis or a rest
+the path misses is searched again (at most REPAIRS times) with its floor or ceiling set to what would have passed
+against that path's median, 10 % to spare (`CuePlan.tightened`).
 """
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ from tango.speech.phones import transcript_words
 ENERGY_CAP = 3.0  # a node's energy counts up to this many times the median
 STRONG = 2.0  # a strong gesture: a node whose energy is at least this many times the median
 CALM = 1.0  # a calm node: energy at most this many times the median
+REPAIR_MARGIN = 1.1  # a missed emphasis (rest) is searched again with nodes 10 % past what would have passed
+REPAIRS = 2  # searches again at most
 EMPHASIS_RATIO = 1.5  # an emphasis is honoured at this many times the path's median energy
 GESTURE_TOLERANCE_STEPS = 1
 
@@ -115,19 +120,42 @@ class CuePlan:
     gestures: tuple[tuple[_Placed, int, np.ndarray], ...]  # (word, first pinned step, the span's nodes in order)
     rests: tuple[tuple[_Placed, int], ...]  # (start, end step exclusive)
     avoids: tuple[tuple[Span, np.ndarray], ...]  # (span, its nodes)
-    strong: tuple[int, ...]  # the nodes an emphasis step may hold
-    calm: tuple[int, ...]  # the nodes a rest step may hold
+    relative: np.ndarray  # (N,) each node's energy over the graph's median
+    floors: tuple[float, ...]  # per emphasis: the relative energy its step's nodes need (STRONG at first)
+    ceilings: tuple[float, ...]  # per rest: the relative energy its steps' nodes may not pass (CALM at first)
     bonus: StepBonus | None
 
     def apply(self, options: SearchOptions) -> SearchOptions:
-        """The options with the cues' pinned gestures, avoided nodes and preferences added."""
+        """The options with the cues' pinned gestures, steps restricted to strong or calm nodes, avoided nodes and
+        preferences added. A floor no node reaches restricts nothing (the bonus still prefers the strongest)."""
         avoided = tuple(int(n) for _, nodes in self.avoids for n in nodes)
         pins = tuple(NodePin(start + k, int(node)) for _, start, nodes in self.gestures for k, node in enumerate(nodes))
-        choices = tuple(StepChoice(p.step, self.strong) for p in self.emphasis) if self.strong else ()
-        choices += tuple(StepChoice(step, self.calm) for p, end in self.rests for step in range(p.step, end))
+        choices = []
+        for placed, floor in zip(self.emphasis, self.floors):
+            strong = np.flatnonzero(self.relative >= floor)
+            if strong.size:
+                choices.append(StepChoice(placed.step, tuple(int(n) for n in strong)))
+        for (placed, end), ceiling in zip(self.rests, self.ceilings):
+            calm = tuple(int(n) for n in np.flatnonzero(self.relative <= ceiling))
+            choices += [StepChoice(step, calm) for step in range(placed.step, end)] if calm else []
         return dataclasses.replace(options, avoid_nodes=tuple(options.avoid_nodes) + avoided,
-                                   pins=tuple(options.pins) + pins, choices=tuple(options.choices) + choices,
+                                   pins=tuple(options.pins) + pins, choices=tuple(options.choices) + tuple(choices),
                                    bonus=self.bonus)
+
+    def tightened(self, path: np.ndarray, outcomes: list[Outcome]) -> "CuePlan | None":
+        """Where `path` missed an emphasis or a rest, a plan whose floor (ceiling) for it is what would pass against
+        this path's median energy, with REPAIR_MARGIN to spare; None when nothing missed or nothing can be stricter."""
+        median = float(np.median(self.relative[path]))
+        missed = {(o.kind, i) for kind in ("emphasis", "rest")
+                  for i, o in enumerate(o for o in outcomes if o.kind == kind) if not o.honoured}
+        floors = tuple(max(f, EMPHASIS_RATIO * REPAIR_MARGIN * median) if ("emphasis", i) in missed else f
+                       for i, f in enumerate(self.floors))
+        ceilings = tuple(min(c, median / REPAIR_MARGIN) if ("rest", i) in missed else c
+                         for i, c in enumerate(self.ceilings))
+        if (floors, ceilings) == (self.floors, self.ceilings) or (
+                floors and (self.relative >= max(floors)).sum() == 0):
+            return None
+        return dataclasses.replace(self, floors=floors, ceilings=ceilings)
 
 
 def plan_cues(cues: Cues, words: tuple[Word, ...], graph: RetrievalGraph, steps: int, fps: float,
@@ -156,10 +184,9 @@ def plan_cues(cues: Cues, words: tuple[Word, ...], graph: RetrievalGraph, steps:
     if rows:
         order = sorted(rows)
         bonus = StepBonus(np.asarray(order, np.int64), np.stack([rows[s] for s in order]).astype(np.float32))
-    strong = tuple(int(n) for n in np.flatnonzero(scaled >= STRONG))
-    calm = tuple(int(n) for n in np.flatnonzero(scaled <= CALM))
-    return CuePlan(fps=fps, emphasis=emphasis, gestures=gestures, rests=rests, avoids=avoids, strong=strong,
-                   calm=calm, bonus=bonus)
+    return CuePlan(fps=fps, emphasis=emphasis, gestures=gestures, rests=rests, avoids=avoids,
+                   relative=energy / max(float(np.median(energy)), 1e-9), floors=(STRONG,) * len(emphasis),
+                   ceilings=(CALM,) * len(rests), bonus=bonus)
 
 
 def judge_cues(plan: CuePlan, graph: RetrievalGraph, path: np.ndarray) -> list[Outcome]:
