@@ -91,6 +91,9 @@ def test_rest_keeps_the_speaker_calm(graph):
     (Cues(gesture=(GestureCue(Anchor("three"), "a", Span(0, 0.0, 1.0)),
                    GestureCue(Anchor("reasons"), "b", Span(1, 0.0, 1.0)))), "CUE_GESTURE_DOES_NOT_FIT"),
     (Cues(gesture=(GestureCue(Anchor("three"), "tiny", Span(0, 0.0, 0.1)),)), "CUE_SPAN_NOT_IN_GRAPH"),
+    (Cues(emphasis=(Anchor("reasons"),), rest=((2.0, 3.0),)), "CUES_CONFLICT"),
+    (Cues(emphasis=(Anchor("reasons"),), gesture=(GestureCue(Anchor("three"), "count", Span(1, 1.0, 2.0)),)),
+     "CUES_CONFLICT"),
 ])
 def test_a_cue_that_cannot_be_honoured_is_refused_before_the_search(graph, cues, reason):
     with pytest.raises(InvalidArgument) as error:

@@ -3,8 +3,10 @@ and, for each shared speech track, script cues chosen from its own words (three 
 to a word, a rest span, the avoid tag), searched by the real retrieval service. Reported per track: how each kind
 of cue was honoured, against the same track searched without cues, and what the cues cost in audio similarity.
 
-Cue words are content words (4 letters or more) of the track's recognised transcript nearest 20 %, 50 % and 80 %
-of its length (emphasis) and 35 % (the gesture); the rest span is 1.5 s from 65 %. Criteria (`tango.retrieval.cues`):
+Cue words are content words (4 letters or more) of the track's recognised transcript: nearest 35 % of its length
+for the gesture, and nearest 20 %, 50 % and 80 % for emphasis among the words clear of the gesture's span and the
+rest (an emphasis there is refused as CUES_CONFLICT); the rest span is 1.5 s (at most a tenth of the track) from
+65 %. Criteria (`tango.retrieval.cues`):
 a gesture's stroke within one step of its word; energy at an emphasis word >= 1.5x the path's median; no frame
 of an avoided span used.
 """
@@ -34,6 +36,7 @@ from tango.type.v1 import types_pb2
 GESTURE = types_pb2.ReferenceRange(reference=0, start_s=5.0, end_s=6.0)
 AVOID = types_pb2.ReferenceRange(reference=0, start_s=10.0, end_s=12.0)
 FPS = 30.0
+GESTURE_CLEARANCE_S = GESTURE.end_s - GESTURE.start_s  # the tagged gesture's length: its stroke lies within it
 
 
 def cue_compliance_benchmark(reference: Path, audios: list[Path]) -> dict:
@@ -78,12 +81,16 @@ def _track(retrieval, speaker: pb.Speaker, energy: np.ndarray, audio: Path) -> d
     if len(words) < 4:
         return {"audio": audio.name, "skipped": "fewer than 4 content words recognised", "_outcomes": []}
     duration = max(w.end_s for w in words)
-    emphasis = [_nearest(words, duration * f) for f in (0.2, 0.5, 0.8)]
     gesture = _nearest(words, duration * 0.35)
+    rest = (duration * 0.65, duration * 0.65 + min(1.5, 0.1 * duration))
+    # emphasis words clear of what they would conflict with (CUES_CONFLICT): the gesture's span and the rest
+    taken = [(gesture.start_s - GESTURE_CLEARANCE_S, gesture.start_s + GESTURE_CLEARANCE_S), rest]
+    emphasis = [_nearest([w for w in words if not any(a - 0.15 <= w.start_s < b + 0.15 for a, b in taken)],
+                         duration * f) for f in (0.2, 0.5, 0.8)]
     cues = types_pb2.ScriptCues(
         emphasis=[_anchor(words, w) for w in emphasis],
         gesture=[types_pb2.GestureCue(at=_anchor(words, gesture), name="count")],
-        rest=[types_pb2.TimeRange(start_s=duration * 0.65, end_s=duration * 0.65 + 1.5)])
+        rest=[types_pb2.TimeRange(start_s=rest[0], end_s=rest[1])])
     request = retrieval_pb.SearchPathRequest(graph_uri=speaker.graph.uri, audio_uri=str(audio),
                                              checkpoint=speaker.checkpoint, mode=retrieval_pb.SEARCH_MODE_DP)
     started = time.perf_counter()

@@ -172,6 +172,7 @@ def plan_cues(cues: Cues, words: tuple[Word, ...], graph: RetrievalGraph, steps:
     gestures = tuple(_place_gesture(g, words, graph, speed, fps, duration, steps) for g in cues.gesture)
     _check_gestures_apart(gestures)
     rests = tuple(_place_rest(a, b, fps, duration, steps) for a, b in cues.rest)
+    _check_emphasis_free(emphasis, gestures, rests)
     avoids = tuple((span, _span_nodes(graph, span, whole=False)) for span in cues.avoid)
     rows: dict[int, np.ndarray] = {}
     for placed in emphasis:
@@ -263,6 +264,19 @@ def _check_gestures_apart(gestures: tuple[tuple[_Placed, int, np.ndarray], ...])
         if start < end:
             raise InvalidArgument(f"gestures {first!r} and {second!r} overlap in the output",
                                   reason="CUE_GESTURE_DOES_NOT_FIT")
+
+
+def _check_emphasis_free(emphasis: tuple[_Placed, ...], gestures: tuple[tuple[_Placed, int, np.ndarray], ...],
+                         rests: tuple[tuple[_Placed, int], ...]) -> None:
+    """An emphasis inside a pinned gesture (whose own footage is shown there) or a rest (calm asked for) cannot be
+    honoured by any choice: refused."""
+    spans = [(start, start + len(nodes), f"gesture {placed.label!r}") for placed, start, nodes in gestures]
+    spans += [(placed.step, end, f"rest {placed.label}") for placed, end in rests]
+    for placed in emphasis:
+        for start, end, what in spans:
+            if start <= placed.step < end:
+                raise InvalidArgument(f"emphasis on {placed.label!r} ({placed.requested_s:.2f} s) falls inside {what}",
+                                      reason="CUES_CONFLICT")
 
 
 def _place_rest(start_s: float, end_s: float, fps: float, duration: float, steps: int) -> tuple[_Placed, int]:
