@@ -148,3 +148,36 @@ def test_live_mouths_segment_by_segment(anchor):
         top = perception.arrays["face_landmarks"][shown[start], :, 1].min() * perception.meta["height"]
         assert np.nonzero(changed)[1].min() > top  # below the brow
     assert mouths.report()["frames_changed"] >= 50
+
+
+def test_meshing_generated_faces_leaves_real_frames_as_they_were(anchor):
+    """The renderer's finisher meshes generated frames (and the real frame before each window, to calibrate);
+    every real frame it draws is bit-identical to the drawing without that."""
+    from tango.lipsync.mouths import MouthCompositor
+
+    video, perception = anchor
+    audio = shared_media("audio/sadtalker_RD_Radio31_000.wav")
+    track, speech = load_track(audio), load_audio(audio, 16000)
+    steps = int(track.duration_s * perception.fps / 4) + 1
+    starts = (np.arange(steps) * 4) % min(24, perception.frames - 8)  # a jump back every 6 steps
+    jump = np.r_[False, np.diff(starts) != 4]
+    plan = RenderPlan(np.zeros(steps, np.int32), starts.astype(np.int32), jump, (perception.arrays["source_frame"],),
+                      perception.fps, track)
+
+    def frames(_video: int, indices: list[int]) -> dict[int, np.ndarray]:
+        return read_frames(video, indices)
+
+    finisher = mouth_finisher([perception], plan, RenderOptions(), speech, frames, "model")
+    assert finisher.generated_faces is not None
+    plain = MouthCompositor(finisher.speakers, finisher.plan, frames, finisher.source_frame)
+    states = finisher.plan.frame_state
+    window = int(np.flatnonzero((states < 0) & (finisher.plan.mouth >= 0))[0])
+    before = window - 1
+    positions = list(range(max(before - 1, 0), window + 2))
+    shown = read_frames(video, [int(finisher.speakers.local[max(s, 0)]) for s in states[positions]])
+    for position, state in zip(positions, states[positions]):
+        frame = shown[int(finisher.speakers.local[max(state, 0)])]
+        drawn, reference = finisher(position, frame.copy()), plain(position, frame.copy())
+        if state >= 0:
+            np.testing.assert_array_equal(drawn, reference)
+    assert finisher.generated_faces.found + finisher.generated_faces.missed == sum(states[positions] < 0)

@@ -10,6 +10,13 @@ interpolator draws — so transitions speak too; the reasons to leave a frame:
 - `no_face`: the frame shown (or a side of its window) has no meshed face (turned away, occluded, small);
 - `pose_mismatch` (when drawing): no mouth of a head turned within `CompositeConfig.max_pose_deg` fitted;
 - `composite_failed` (when drawing): the face is too small or the alignment failed;
+At drawing time a generated frame's pixels exist, and its face is not always where the blend puts it: the
+interpolator moves the head along a curved path (5-8 px off the straight blend mid-window on the 22 s demo), so
+a mouth pasted on the blend slipped against the drawn face. `GeneratedFaces` meshes the generated frame itself
+(MediaPipe face mesh, as perception does, on a crop around the blended face) and moves the blended face onto the
+meshed rigid points (eye corners, nose) by their 3-D similarity; the blend stays where no face is meshed or the
+mesh lies implausibly far from it (`max_offset` inter-ocular distances) or within its own noise of it
+(`min_offset`). Real frames keep their own mesh (drawn bit-identically to before).
 `MouthCompositor` is the renderer's finisher: it fetches the chosen reference frames in sorted chunks
 through the render's frame source and composites their mouths (`composite`; `draw_planned`: the lips warped part
 of the way to the plan's target lips), counting what it changed; `evaluate` draws its outputs with it too.
@@ -28,8 +35,10 @@ import numpy as np
 from tango.lipsync.bank import SpeakerMouths, VisemeFn
 from tango.lipsync.composite import CompositeConfig, composite_mouth, lip_shift, turned_alike
 from tango.lipsync.crossfade import blend_mouths, fade_schedule
+from tango.lipsync.mouth_shape import ALIGN_ROWS, similarity_fit
 from tango.lipsync.visemes import viseme_similarity as default_viseme_similarity
 from tango.lipsync.mouth_search import MouthSearchConfig, MouthTargets, search_mouths, unary_costs
+from tango.perception.face import FACE_POINTS, OVAL_ROWS, FaceOptions, crop_square, still_face_mesh
 from tango.render.frames import FrameSource
 
 SOURCES = ("model", "phones", "both")
@@ -132,24 +141,126 @@ def plan_mouths(speakers: SpeakerMouths, speech: np.ndarray, fps: float, frame_s
 
 
 def draw_planned(speakers: SpeakerMouths, plan: MouthPlan, position: int, frame: np.ndarray, source: np.ndarray,
-                 state: int, config: CompositeConfig = CompositeConfig()) -> np.ndarray | None:
+                 state: int, config: CompositeConfig = CompositeConfig(),
+                 face: np.ndarray | None = None) -> np.ndarray | None:
     """Output frame `position` with reference state `state`'s mouth (`source`: its frame at the output's size)
-    composited on the plan's face, its lips warped `config.lip_warp` of the way to the plan's target lips: the
-    drawing rule of `MouthCompositor`. None when it cannot be done."""
+    composited on the plan's face (or `face`, (95, 3) output pixels, z in x's pixels, where given), its lips
+    warped `config.lip_warp` of the way to the plan's target lips: the drawing rule of `MouthCompositor`. None
+    when it cannot be done."""
     height, width = frame.shape[:2]
     size = np.array([width, height, width], np.float32)  # normalised (x, y, z) -> pixels
-    face = plan.face[position] * size
+    face = plan.face[position] * size if face is None else face
     shift = None
     if plan.lips is not None and speakers.lips is not None:
         shift = lip_shift(face, speakers.template, plan.lips[position], speakers.lips[state], config)
     return composite_mouth(frame, face, source, speakers.landmarks[state] * size, config, shift)
 
 
+def moved_onto(blend: np.ndarray, found: np.ndarray, max_offset: float, min_offset: float = 0.0) -> np.ndarray | None:
+    """(95, 3) the blended face `blend` (pixels, z in x's pixels) moved by the 3-D similarity of its rigid points
+    onto those of `found` (the face meshed in the frame), or None (keep the blend) when that is implausible — a
+    point of `found` not finite, or its rigid points lying on average more than `max_offset` inter-ocular
+    distances from the blend's — or not worth it: less than `min_offset` from it (within the mesh's own noise)."""
+    blend, found = np.asarray(blend, np.float64), np.asarray(found, np.float64)
+    if not (np.isfinite(blend).all() and np.isfinite(found).all()):
+        return None
+    interocular = float(np.linalg.norm(blend[ALIGN_ROWS[0], :2] - blend[ALIGN_ROWS[3], :2]))
+    offset = float(np.linalg.norm(found[ALIGN_ROWS, :2] - blend[ALIGN_ROWS, :2], axis=1).mean())
+    if not interocular > 0 or not min_offset * interocular <= offset <= max_offset * interocular:
+        return None
+    scale, rotation, shift = similarity_fit(blend[None, ALIGN_ROWS], found[ALIGN_ROWS])
+    return (scale[0] * blend @ rotation[0].T + shift[0]).astype(np.float32)
+
+
+class GeneratedFaces:
+    """Where the face really is in a generated frame: MediaPipe face mesh (still images, refined landmarks, as
+    perception meshes the references) on a square crop around the blended face, `crop_scale` face widths wide
+    meshed at `crop_px`, less the mesher's offset from perception's on the real frame before the window
+    (`calibrate`); the blend moved onto it (`moved_onto`), or None. ~15-20 ms per generated frame (2 busy cores)."""
+
+    def __init__(self, max_offset: float = 0.35, min_offset: float = 0.03, options: FaceOptions = FaceOptions()):
+        # min_offset: the face meshed on a generated frame wanders a pixel or two (inter-ocular ~117 px on the 22 s
+        # demo); nearer the blend than that, moving the mouth only adds the noise. On the demo's 83 generated
+        # frames (mouth-corner slip against the nose, re-meshed on the output, before -> after): 2.45 -> 2.04 px
+        # with 0.03 and with 0.02, but 0.03 worsened fewer frames (14 vs 19 by > 0.5 px) of those near the blend
+        self.max_offset, self.min_offset = max_offset, min_offset
+        self.options = options
+        self._model = None
+        self.found = 0  # frames the face was meshed and used in
+        self.missed = 0  # frames left on the blend: no face meshed, or it lies within min_offset or past max_offset
+        self.offsets: list[float] = []  # px: mean rigid-point move from the blend, where used
+        self.seconds = 0.0
+        self._bias: tuple[int | None, np.ndarray | None] = (None, None)  # (key, (95, 3) px) see `calibrate`
+
+    def calibrate(self, key: int, frame: np.ndarray, known: np.ndarray) -> None:
+        """Meshes a REAL frame whose face `known` (95, 3 pixels: perception's mesh) is known, and keeps, under
+        `key`, how this mesher's face sits off perception's there (still images on this crop vs perception's
+        tracked video mesh differ by a pixel or two): the generated frames after it take it off theirs."""
+        began = time.perf_counter()
+        found = self._mesh_face(frame, known)
+        self._bias = (key, None if found is None else found - known)
+        self.seconds += time.perf_counter() - began
+
+    def __call__(self, frame: np.ndarray, blend: np.ndarray, key: int | None = None) -> np.ndarray | None:
+        """frame (H, W, 3) uint8 rgb; blend (95, 3) pixels; key: the `calibrate` key whose offset to take off
+        (the real frame before the window). (95, 3) pixels of the face to draw on, or None."""
+        began = time.perf_counter()
+        try:
+            found = self._mesh_face(frame, blend)
+            if found is not None and key is not None and self._bias[0] == key and self._bias[1] is not None:
+                found = found - self._bias[1]
+            moved = None if found is None else moved_onto(blend, found, self.max_offset, self.min_offset)
+        finally:
+            self.seconds += time.perf_counter() - began
+        if moved is None:
+            self.missed += 1
+        else:
+            self.found += 1
+            self.offsets.append(float(np.linalg.norm(moved[ALIGN_ROWS, :2] - blend[ALIGN_ROWS, :2], axis=1).mean()))
+        return moved
+
+    def _mesh_face(self, frame: np.ndarray, near: np.ndarray) -> np.ndarray | None:
+        """(95, 3) pixels of the face meshed in a crop of `frame` around the face `near` (95, 3 pixels), or None."""
+        if not np.isfinite(near).all():
+            return None
+        oval = near[OVAL_ROWS, :2]
+        width = float(np.ptp(oval[:, 0]))
+        if width < self.options.min_head_px:
+            return None
+        side = int(round(self.options.crop_scale * width))
+        x0, y0 = (np.round(oval.mean(axis=0) - side / 2)).astype(int)
+        crop = crop_square(np.ascontiguousarray(frame), int(x0), int(y0), side, self.options.crop_px)
+        points = self._run_mesh(crop)
+        if points is None:
+            return None
+        return points[list(FACE_POINTS)] * side + np.array([x0, y0, 0.0])  # (95, 3) pixels, z in x's pixels
+
+    def _run_mesh(self, crop: np.ndarray) -> np.ndarray | None:
+        """(478, 3) normalised crop points of MediaPipe's face mesh, or None."""
+        if self._model is None:
+            self._model = still_face_mesh(self.options)
+        result = self._model.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        return np.array([(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], np.float64)
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+    def report(self) -> dict:
+        return {"meshed": self.found, "blend": self.missed,
+                "mean_move_px": round(float(np.mean(self.offsets)), 2) if self.offsets else 0.0}
+
+
 class MouthCompositor:
-    """Renderer finisher: (position, frame) -> frame with the planned mouth; fetches mouths in chunks."""
+    """Renderer finisher: (position, frame) -> frame with the planned mouth; fetches mouths in chunks. On a
+    generated frame the mouth goes where `generated_faces` finds the face in it (None: on the plan's blend)."""
 
     def __init__(self, speakers: SpeakerMouths, plan: MouthPlan, frame_source: FrameSource,
-                 source_frame: list[np.ndarray], config: CompositeConfig = CompositeConfig(), chunk: int = 32):
+                 source_frame: list[np.ndarray], config: CompositeConfig = CompositeConfig(), chunk: int = 32,
+                 generated_faces: GeneratedFaces | None = None):
         self.speakers = speakers
         self.plan = plan
         self.frame_source = frame_source
@@ -162,8 +273,12 @@ class MouthCompositor:
         self.crossfaded = 0
         self.left: Counter = Counter(plan.left)
         self.seconds = {"fetch": 0.0, "composite": 0.0}
+        self.generated_faces = generated_faces
+        self._before = real_neighbours(plan.frame_state)[0]  # (N,) the real output frame before each
+        self._face: tuple[int, np.ndarray | None] | None = None  # (position, face pixels) of the frame drawn
 
     def __call__(self, position: int, frame: np.ndarray) -> np.ndarray:
+        self._calibrate(position, frame)
         state = int(self.plan.mouth[position])
         if state < 0:
             return frame
@@ -173,6 +288,7 @@ class MouthCompositor:
             self.left[LEFT_POSE] += 1
             return frame
         began = time.perf_counter()
+        self._face = (position, self._generated_face(position, frame))
         out = self._draw(position, frame, state)
         fade = int(self.plan.fade_state[position])
         if out is not None and fade >= 0 and self._turned_alike(position, fade):
@@ -190,13 +306,32 @@ class MouthCompositor:
     def _turned_alike(self, position: int, state: int) -> bool:
         return turned_alike(self.speakers.bank.head_pose[state], self.plan.head_pose[position], self.config)
 
+    def _generated_face(self, position: int, frame: np.ndarray) -> np.ndarray | None:
+        """(95, 3) output pixels of the face found in generated frame `position`; None: the plan's (a real
+        frame, no finder, or none found)."""
+        if self.generated_faces is None or self.plan.frame_state[position] >= 0:
+            return None
+        height, width = frame.shape[:2]
+        blend = self.plan.face[position] * np.array([width, height, width], np.float32)
+        return self.generated_faces(frame, blend, key=int(self._before[position]))
+
+    def _calibrate(self, position: int, frame: np.ndarray) -> None:
+        """At a real frame just before a window of generated frames, calibrates the face finder on it."""
+        states = self.plan.frame_state
+        if (self.generated_faces is None or states[position] < 0 or position + 1 >= len(states)
+                or states[position + 1] >= 0 or self.plan.mouth[position + 1] < 0):
+            return
+        height, width = frame.shape[:2]
+        self.generated_faces.calibrate(position, frame, self.plan.face[position] * np.array([width, height, width]))
+
     def _draw(self, position: int, frame: np.ndarray, state: int) -> np.ndarray | None:
         """The frame with reference state `state`'s mouth composited onto output frame `position`'s face."""
         height, width = frame.shape[:2]
         source = self._cache[state]
         if source.shape[:2] != (height, width):
             source = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
-        return draw_planned(self.speakers, self.plan, position, frame, source, state, self.config)
+        face = self._face[1] if self._face is not None and self._face[0] == position else None
+        return draw_planned(self.speakers, self.plan, position, frame, source, state, self.config, face)
 
     def _fetch(self, position: int) -> None:
         """Reads the mouths of output frames [position, position + chunk), grouped per video, sorted."""
@@ -218,8 +353,12 @@ class MouthCompositor:
 
     def report(self, method: str = "mouths") -> dict:
         """The sidecar's `lipsync` entry."""
+        generated = {} if self.generated_faces is None else {"generated_faces": self.generated_faces.report()}
+        seconds = dict(self.seconds)
+        if self.generated_faces is not None:
+            seconds["generated_faces"] = self.generated_faces.seconds
         return {"status": "applied", "method": method, "source": self.plan.source, "frames_changed": self.changed,
                 "frames_left": int(sum(self.left.values())), "left": dict(self.left), "mouth_runs": self.plan.jumps + 1,
-                "frames_crossfaded": self.crossfaded,
+                "frames_crossfaded": self.crossfaded, **generated,
                 "timings_s": {"plan": round(self.plan.seconds, 4),
-                              **{k: round(v, 4) for k, v in self.seconds.items()}}}
+                              **{k: round(v, 4) for k, v in seconds.items()}}}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tango.lipsync.bank import SpeakerMouths, build_speaker_mouths, has_faces
-from tango.lipsync.mouths import MouthCompositor, plan_mouths
+from tango.lipsync.mouths import GeneratedFaces, MouthCompositor, plan_mouths
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.render.frames import FrameSource
 from tango.render.lipsync import Skipped, lipsync_video, resolve_lipsync
@@ -70,7 +70,8 @@ def mouth_finisher(perceptions: list[PerceptionArtifact], plan: RenderPlan, opti
         return Skipped(reason=error.message)
     states = output_frame_states(speakers, plan, options)
     mouth_plan = plan_mouths(speakers, speech, plan.fps, states, source=source, visemes=visemes)
-    return MouthCompositor(speakers, mouth_plan, frame_source, [p.arrays["source_frame"] for p in perceptions])
+    return MouthCompositor(speakers, mouth_plan, frame_source, [p.arrays["source_frame"] for p in perceptions],
+                           generated_faces=GeneratedFaces())
 
 
 class LipSyncRun:

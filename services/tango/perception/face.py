@@ -104,6 +104,13 @@ def _solutions() -> Any:
     return mp.solutions
 
 
+def still_face_mesh(options: FaceOptions = FaceOptions()) -> Any:
+    """MediaPipe face mesh for single images (refined landmarks, one face): FaceAnalyzer's mesher for a frame that is
+    not part of a video (a generated transition frame); `process(crop)` as MediaPipe's, `close()` when done."""
+    return _solutions().face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                                           min_detection_confidence=options.min_detection)
+
+
 class FaceAnalyzer:
     """Face mesh of successive frames of ONE video, cropped around the head (a context manager)."""
 
