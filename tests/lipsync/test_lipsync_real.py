@@ -84,12 +84,13 @@ def test_held_out_evaluation(anchor, tmp_path):
     assert (tmp_path / "strip.png").stat().st_size > 0
 
 
-def test_finisher_changes_only_the_lower_face(anchor):
-    video, perception = anchor
+def _looping_plan(video, perception, loop_frames: int):
+    """A render plan over the radio speech that plays the reference's first `loop_frames` frames over and over (a
+    jump back at each loop), with the speech and a frame source of the video."""
     audio = shared_media("audio/sadtalker_RD_Radio31_000.wav")
     track, speech = load_track(audio), load_audio(audio, 16000)
     steps = int(track.duration_s * perception.fps / 4) + 1
-    starts = (np.arange(steps) * 4) % (perception.frames - 8)
+    starts = (np.arange(steps) * 4) % loop_frames
     jump = np.r_[False, np.diff(starts) != 4]
     plan = RenderPlan(np.zeros(steps, np.int32), starts.astype(np.int32), jump, (perception.arrays["source_frame"],),
                       perception.fps, track)
@@ -97,6 +98,12 @@ def test_finisher_changes_only_the_lower_face(anchor):
     def frames(_video: int, indices: list[int]) -> dict[int, np.ndarray]:
         return read_frames(video, indices)
 
+    return plan, speech, frames
+
+
+def test_finisher_changes_only_the_lower_face(anchor):
+    video, perception = anchor
+    plan, speech, frames = _looping_plan(video, perception, perception.frames - 8)
     finisher = mouth_finisher([perception], plan, RenderOptions(), speech, frames, "model")
     assert not isinstance(finisher, Skipped)
     original = read_frames(video, [12])[12]
@@ -156,17 +163,7 @@ def test_meshing_generated_faces_leaves_real_frames_as_they_were(anchor):
     from tango.lipsync.mouths import MouthCompositor
 
     video, perception = anchor
-    audio = shared_media("audio/sadtalker_RD_Radio31_000.wav")
-    track, speech = load_track(audio), load_audio(audio, 16000)
-    steps = int(track.duration_s * perception.fps / 4) + 1
-    starts = (np.arange(steps) * 4) % min(24, perception.frames - 8)  # a jump back every 6 steps
-    jump = np.r_[False, np.diff(starts) != 4]
-    plan = RenderPlan(np.zeros(steps, np.int32), starts.astype(np.int32), jump, (perception.arrays["source_frame"],),
-                      perception.fps, track)
-
-    def frames(_video: int, indices: list[int]) -> dict[int, np.ndarray]:
-        return read_frames(video, indices)
-
+    plan, speech, frames = _looping_plan(video, perception, min(24, perception.frames - 8))  # a jump back every 6 steps
     finisher = mouth_finisher([perception], plan, RenderOptions(), speech, frames, "model")
     assert finisher.generated_faces is not None
     plain = MouthCompositor(finisher.speakers, finisher.plan, frames, finisher.source_frame)
