@@ -14,34 +14,18 @@ from tango.lipsync.render_hook import mouth_finisher
 from tango.lipsync.visemes import viseme_track
 from tango.media.audio import load_audio, load_track
 from tango.media.video import read_frames
+from tango.perception.artifact_io import InMemoryArtifact
 from tango.perception.core import heard
 from tango.perception.pipeline import PerceptionOptions, analyze_video
 from tango.perception.result import PerceptionResult
 from tango.render.lipsync import Skipped
 from tango.render.plan import RenderOptions, RenderPlan
-from tango.speech.result import SpeechTranscript
-
-
-class _Artifact:
-    """A perception result in the shape of PerceptionArtifact (arrays, meta, frames, fps, audio(), speech())."""
-
-    def __init__(self, result: PerceptionResult):
-        self.arrays, self.meta, self._audio, self._speech = result.arrays, result.meta, result.audio, result.speech
-
-    frames = property(lambda self: int(self.meta["frames"]))
-    fps = property(lambda self: float(self.meta["fps"]))
-
-    def audio(self):
-        return self._audio
-
-    def speech(self):
-        return None if self._speech is None else SpeechTranscript.from_dict(self._speech)
 
 
 @pytest.fixture(scope="module")
 def anchor():
     video = shared_media("video/mimictalk_German_20s.mp4")
-    return video, _Artifact(analyze_video(video, PerceptionOptions(max_seconds=10.0)))
+    return video, InMemoryArtifact(analyze_video(video, PerceptionOptions(max_seconds=10.0)))
 
 
 def test_face_mesh_and_bank(anchor):
@@ -63,7 +47,7 @@ def test_the_bank_reads_the_phones_ingest_heard(anchor):
     """The reference's visemes come from the phones kept at ingest (speech.json), not from a new recognition."""
     _, perception = anchor
     recognised = build_speaker_mouths([perception], visemes=viseme_track).bank.visemes
-    kept = _Artifact(heard(PerceptionResult(perception.arrays, perception.meta, perception.audio())))
+    kept = InMemoryArtifact(heard(PerceptionResult(perception.arrays, perception.meta, perception.audio())))
 
     def unused(*_):
         raise AssertionError("the reference's phones were recognised again")
@@ -120,7 +104,7 @@ def test_finisher_changes_only_the_lower_face(anchor):
 
 def test_no_face_is_a_clean_skip(anchor):
     _, perception = anchor
-    faceless = _Artifact(PerceptionResult(arrays={**perception.arrays,
+    faceless = InMemoryArtifact(PerceptionResult(arrays={**perception.arrays,
                                                   "face_present": np.zeros(perception.frames, bool)},
                                           meta=perception.meta, audio=perception.audio()))
     track = load_track(shared_media("audio/sadtalker_RD_Radio31_000.wav"))

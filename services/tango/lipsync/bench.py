@@ -14,22 +14,14 @@ from tango.lipsync.render_hook import mouth_finisher
 from tango.lipsync.visemes import viseme_track
 from tango.media.audio import load_audio, load_track
 from tango.media.video import iter_frames, read_frames
+from tango.perception.artifact_io import InMemoryArtifact
 from tango.perception.face import FaceAnalyzer
 from tango.perception.pipeline import PerceptionOptions, analyze_video
 from tango.render.plan import RenderOptions, RenderPlan
 from tango.render.renderer import frames_only, render_video
 
 
-class _Perception:
-    def __init__(self, result):
-        self.arrays, self.meta, self._audio = result.arrays, result.meta, result.audio
-        self.frames, self.fps = int(result.meta["frames"]), float(result.meta["fps"])
-
-    def audio(self):
-        return self._audio
-
-
-def _face_mesh_ms(video: Path, perception: _Perception, frames: int) -> float:
+def _face_mesh_ms(video: Path, perception: InMemoryArtifact, frames: int) -> float:
     with FaceAnalyzer() as faces:
         took = 0.0
         for frame in iter_frames(video, None, max_frames=frames):
@@ -39,7 +31,7 @@ def _face_mesh_ms(video: Path, perception: _Perception, frames: int) -> float:
     return 1000.0 * took / frames
 
 
-def _path(perception: _Perception, seconds: float) -> tuple[np.ndarray, np.ndarray, int]:
+def _path(perception: InMemoryArtifact, seconds: float) -> tuple[np.ndarray, np.ndarray, int]:
     """Clip starts, jump flags and steps of a path of 12-step runs from spread-out places of the reference (jumps between runs)."""
     steps = int(seconds * perception.fps / 4) + 1
     starts = (np.arange(steps) * 4 + (np.arange(steps) // 12) * 97) % (perception.frames - 8)
@@ -47,7 +39,7 @@ def _path(perception: _Perception, seconds: float) -> tuple[np.ndarray, np.ndarr
 
 
 def lipsync_benchmark(video: Path, audio: Path, seconds: float = 10.0) -> dict:
-    perception = _Perception(analyze_video(video, PerceptionOptions(max_seconds=seconds)))
+    perception = InMemoryArtifact(analyze_video(video, PerceptionOptions(max_seconds=seconds)))
     speech, track = load_audio(audio, 16000), load_track(audio)
     figures: dict = {"reference_s": seconds, "face_ratio": perception.meta["stats"]["face_ratio"],
                      "face_mesh_ms_per_frame": round(_face_mesh_ms(video, perception, 60), 2)}

@@ -122,3 +122,25 @@ class PerceptionArtifact:
         bits, height, width = self._mask_parts()
         unpacked = np.unpackbits(bits, axis=1, count=height * width)  # (F, Hm*Wm)
         return unpacked.reshape(-1, height, width).astype(bool)
+
+
+class InMemoryArtifact:
+    """A `PerceptionResult` read like a PerceptionArtifact (arrays, meta, frames, fps, audio(), speech()), for work
+    done in one process without the artifact store (benchmarks, tests)."""
+
+    def __init__(self, result: PerceptionResult) -> None:
+        self.arrays, self.meta, self._result = result.arrays, result.meta, result
+
+    @property
+    def frames(self) -> int:
+        return int(self.meta["frames"])
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta["fps"])
+
+    def audio(self) -> np.ndarray | None:
+        return self._result.audio
+
+    def speech(self) -> SpeechTranscript | None:
+        return None if self._result.speech is None else SpeechTranscript.from_dict(self._result.speech)
