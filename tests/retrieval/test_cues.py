@@ -30,7 +30,7 @@ def _search(graph, cues: Cues, options: SearchOptions = SearchOptions()):
     features = random_features(STEPS, seed=5)
     plan = plan_cues(cues, WORDS, graph, STEPS, 30.0)
     result = search_path(graph, features, plan.apply(options))
-    return result, judge_cues(plan, graph, result.path)
+    return result, judge_cues(plan, result.path)
 
 
 def test_emphasis_lands_a_strong_gesture_on_the_word(graph):
@@ -67,7 +67,7 @@ def test_a_missed_emphasis_is_searched_again_with_a_higher_floor(graph):
     plan = plan_cues(Cues(emphasis=(Anchor("reasons"),), rest=((3.0, 4.0),)), WORDS, graph, STEPS, 30.0)
     lively = np.flatnonzero((plan.relative > 1.3) & (plan.relative < 1.9))
     path = np.resize(lively, STEPS)
-    outcomes = judge_cues(plan, graph, path)
+    outcomes = judge_cues(plan, path)
     missed = [dataclasses.replace(o, honoured=o.kind == "rest") for o in outcomes]
     stricter = plan.tightened(path, missed)
     median = float(np.median(plan.relative[path]))

@@ -154,7 +154,7 @@ class RetrievalCore:
         weights = CueWeights(self.config.cue_emphasis_weight, self.config.cue_rest_weight)
         plan = plan_cues(cues, words, prepared.graph, features.steps, features.fps, weights)
         result = _cued_search(prepared.graph, features, options, plan)
-        outcomes = judge_cues(plan, prepared.graph, result.path)
+        outcomes = judge_cues(plan, result.path)
         for _ in range(REPAIRS):  # a missed emphasis or rest: searched again, stricter
             stricter = plan.tightened(result.path, outcomes)
             if stricter is None:
@@ -163,7 +163,7 @@ class RetrievalCore:
                 retried = _cued_search(prepared.graph, features, options, stricter)
             except InvalidArgument:
                 break
-            judged = judge_cues(stricter, prepared.graph, retried.path)
+            judged = judge_cues(stricter, retried.path)
             if sum(o.honoured for o in judged) <= sum(o.honoured for o in outcomes):
                 break
             plan, result, outcomes = stricter, retried, judged

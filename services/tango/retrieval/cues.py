@@ -121,6 +121,7 @@ class CuePlan:
     rests: tuple[tuple[_Placed, int], ...]  # (start, end step exclusive)
     avoids: tuple[tuple[Span, np.ndarray], ...]  # (span, its nodes)
     relative: np.ndarray  # (N,) each node's energy over the graph's median
+    peak: np.ndarray  # (N,) the frame of each node's velocity peak (0..3)
     floors: tuple[float, ...]  # per emphasis: the relative energy its step's nodes need (STRONG at first)
     ceilings: tuple[float, ...]  # per rest: the relative energy its steps' nodes may not pass (CALM at first)
     bonus: StepBonus | None
@@ -166,10 +167,11 @@ def plan_cues(cues: Cues, words: tuple[Word, ...], graph: RetrievalGraph, steps:
     duration = steps * FRAMES_PER_STEP / fps
     speed = node_speed(graph.motion)  # (N, 4)
     energy = speed.max(axis=1)  # (N,)
-    scaled = np.minimum(energy / max(float(np.median(energy)), 1e-9), ENERGY_CAP)  # (N,)
+    relative = energy / max(float(np.median(energy)), 1e-9)  # (N,)
+    scaled = np.minimum(relative, ENERGY_CAP)  # (N,)
     peak = speed.argmax(axis=1)  # (N,)
     emphasis = tuple(_place(a, words, fps, duration, "emphasis") for a in cues.emphasis)
-    gestures = tuple(_place_gesture(g, words, graph, speed, fps, duration, steps) for g in cues.gesture)
+    gestures = tuple(_place_gesture(g, words, graph, relative, fps, duration, steps) for g in cues.gesture)
     _check_gestures_apart(gestures)
     rests = tuple(_place_rest(a, b, fps, duration, steps) for a, b in cues.rest)
     _check_emphasis_free(emphasis, gestures, rests)
@@ -186,14 +188,13 @@ def plan_cues(cues: Cues, words: tuple[Word, ...], graph: RetrievalGraph, steps:
         order = sorted(rows)
         bonus = StepBonus(np.asarray(order, np.int64), np.stack([rows[s] for s in order]).astype(np.float32))
     return CuePlan(fps=fps, emphasis=emphasis, gestures=gestures, rests=rests, avoids=avoids,
-                   relative=energy / max(float(np.median(energy)), 1e-9), floors=(STRONG,) * len(emphasis),
+                   relative=relative, peak=peak, floors=(STRONG,) * len(emphasis),
                    ceilings=(CALM,) * len(rests), bonus=bonus)
 
 
-def judge_cues(plan: CuePlan, graph: RetrievalGraph, path: np.ndarray) -> list[Outcome]:
+def judge_cues(plan: CuePlan, path: np.ndarray) -> list[Outcome]:
     """How the path honoured each cue, in the order emphasis, gesture, rest, avoid."""
-    speed = node_speed(graph.motion)  # (N, 4)
-    energy = speed.max(axis=1)
+    energy = plan.relative  # ratios of energies do not depend on the unit
     median = max(float(np.median(energy[path])), 1e-9)
     step_s = FRAMES_PER_STEP / plan.fps
     outcomes = []
@@ -201,14 +202,14 @@ def judge_cues(plan: CuePlan, graph: RetrievalGraph, path: np.ndarray) -> list[O
         node = path[placed.step]
         ratio = float(energy[node]) / median
         outcomes.append(Outcome("emphasis", placed.label, placed.requested_s,
-                                (placed.step * FRAMES_PER_STEP + int(speed[node].argmax())) / plan.fps,
+                                (placed.step * FRAMES_PER_STEP + int(plan.peak[node])) / plan.fps,
                                 ratio >= EMPHASIS_RATIO, ratio))
     for placed, start, nodes in plan.gestures:
-        stroke = int(speed[nodes].max(axis=1).argmax())
+        stroke = int(energy[nodes].argmax())
         shown = bool(np.array_equal(path[start:start + len(nodes)], nodes))
         offset = start + stroke - placed.step
         outcomes.append(Outcome("gesture", placed.label, placed.requested_s,
-                                (start + stroke) * step_s + int(speed[nodes[stroke]].argmax()) / plan.fps,
+                                (start + stroke) * step_s + int(plan.peak[nodes[stroke]]) / plan.fps,
                                 shown and abs(offset) <= GESTURE_TOLERANCE_STEPS, float(offset)))
     for placed, end in plan.rests:
         ratio = float(energy[path[placed.step:end]].mean()) / median
@@ -243,12 +244,12 @@ def _anchor_seconds(anchor: Anchor, words: tuple[Word, ...]) -> float:
     return float(starts[occurrence - 1])
 
 
-def _place_gesture(cue: GestureCue, words: tuple[Word, ...], graph: RetrievalGraph, speed: np.ndarray, fps: float,
+def _place_gesture(cue: GestureCue, words: tuple[Word, ...], graph: RetrievalGraph, energy: np.ndarray, fps: float,
                    duration: float, steps: int) -> tuple[_Placed, int, np.ndarray]:
     placed = _place(cue.at, words, fps, duration, "gesture")
     placed = dataclasses.replace(placed, label=f"{cue.name} @ {placed.label}")
     nodes = _span_nodes(graph, cue.span, whole=True)
-    stroke = int(speed[nodes].max(axis=1).argmax())  # the node holding the span's fastest frame
+    stroke = int(energy[nodes].argmax())  # the node holding the span's fastest frame
     start = placed.step - stroke
     if start < 0 or start + len(nodes) > steps:
         raise InvalidArgument(

@@ -75,7 +75,7 @@ class SearchOptions:
     avoid_nodes: tuple[int, ...] = ()
     pins: tuple[NodePin, ...] = ()
     segment_pins: tuple[SegmentPin, ...] = ()
-    choices: tuple[StepChoice, ...] = ()  # steps restricted to a set of nodes (script cues: emphasis)
+    choices: tuple[StepChoice, ...] = ()  # steps restricted to a set of nodes (script cues: emphasis, rest)
     bonus: StepBonus | None = None  # soft per-step preferences (script cues: emphasis, rest); None = none
     seed: int = 0  # random mode (and tie-free reproducibility of the baselines)
     onset_tolerance_frames: int = 2  # onset mode: a velocity peak this close to an onset is "on the beat"
