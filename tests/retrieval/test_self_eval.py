@@ -12,8 +12,9 @@ from tango.aumoclip.config import AuMoCLIPConfig
 from tango.aumoclip.model import AuMoCLIP
 from tango.cli.main import main
 from tango.graph.synthetic import synthetic_perception
-from tango.retrieval.self_eval import (MODES, beat_alignment, correlation, crop_perception, motion_energy,
-                                       self_reenact)
+from tango.retrieval.inputs import FRAMES_PER_STEP
+from tango.retrieval.self_eval import (MODES, SelfEvalConfig, beat_alignment, correlation, crop_perception,
+                                       motion_energy, self_reenact)
 
 FPS, SR = 30, 16000
 
@@ -58,6 +59,9 @@ def test_crop_perception_cuts_every_per_frame_array():
     cropped = crop_perception(perception.arrays, perception.meta, 2.0)
     assert cropped.meta["frames"] == 60 and cropped.meta["duration_s"] == pytest.approx(2.0)
     assert cropped.arrays["pose_world"].shape[0] == 60
+    middle = crop_perception(perception.arrays, perception.meta, 2.0, start_s=1.0)
+    assert middle.meta["frames"] == 30
+    np.testing.assert_array_equal(middle.arrays["pose_world"], perception.arrays["pose_world"][30:60])
     np.testing.assert_array_equal(cropped.arrays["mask_shape"], perception.arrays["mask_shape"])
 
 
@@ -80,6 +84,38 @@ def test_self_reenact_reports_every_mode(tmp_path):
     assert ranks == [1, 2, 3, 4]
     # the dp path maximises the scores it is ranked by: the random walk never beats it
     assert report["dp"]["similarity"] >= report["random"]["similarity"]
+    # the random baseline is a distribution of walks; dp and onset are placed within it
+    random = report["random"]
+    assert random["draws"] == SelfEvalConfig().random_draws
+    assert random["energy_corr_p05"] <= random["energy_corr"] <= random["energy_corr_p95"]
+    assert random["energy_corr_p05"] < random["energy_corr_p95"]  # the walks differ
+    for mode in ("dp", "onset"):
+        assert 0.0 <= report[mode]["energy_corr_above_random"] <= 1.0
+        assert 0.0 <= report[mode]["beat_align_above_random"] <= 1.0
+
+
+def test_folds_hold_out_each_span_in_turn_and_average(tmp_path):
+    arrays, meta, audio = _speaker()
+    trained = []
+
+    def train_model(pairs, work_dir):
+        trained.append(([pair.frames for pair in pairs], work_dir.name))
+        return _tiny_model()
+
+    config = SelfEvalConfig(folds=3, random_draws=20)
+    report = self_reenact(arrays, meta, audio, tmp_path, train_model, config)
+    # 12 s in 3 folds: the speaker of fold k is the footage before and after its 4 s span
+    assert [len(frames) for frames, _ in trained] == [1, 2, 1]  # the middle fold's speaker has two pieces
+    assert [name for _, name in trained] == ["fold0", "fold1", "fold2"]
+    for frames, _ in trained:
+        assert sum(frames) == pytest.approx(240, abs=2)
+    assert report["folds"] == 3 and report["target_seconds"] == pytest.approx(12.0, abs=0.3)
+    assert report["reference_seconds"] == pytest.approx(8.0, abs=0.05)
+    assert report["random"]["draws"] == 20
+    steps = report["dp"]["steps"]  # summed over the folds
+    assert steps == report["onset"]["steps"] == report["random"]["steps"]
+    assert steps * FRAMES_PER_STEP == pytest.approx(report["target_seconds"] * FPS, abs=3)
+    assert sorted(report[name]["similarity_rank"] for name in (*MODES, "real")) == [1, 2, 3, 4]
 
 
 def test_cli_json_with_a_given_checkpoint(tmp_path, capsys):

@@ -6,6 +6,9 @@ per-speaker AuMoCLIP trained as at ingest, or `--checkpoint DIR`), the audio of 
 (`tango.retrieval.self_eval`). One JSON object per video (`{"videos": [...]}` for several); a video that cannot
 be evaluated (too short to train a speaker: give `--checkpoint`) gets `error` and `reason` instead.
 `--work DIR` keeps the perception and the speaker model of each video there, so a rerun reuses them.
+`--folds K` makes each 1/K of the video the target in turn (one speaker model per fold, figures averaged):
+K times the speech behind each figure. A `--checkpoint` is then shared by every fold, so unless it was trained
+elsewhere it has heard some of the targets.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ def register(actions) -> None:
                         help="an AuMoCLIP checkpoint directory instead of training a speaker model per video")
     parser.add_argument("--prosody", action="store_true", help="speaker models with pitch and energy")
     parser.add_argument("--reference-fraction", type=float, default=0.75)
+    parser.add_argument("--folds", type=int, default=1,
+                        help="K > 1: each 1/K of the video in turn is the target (one speaker model per fold)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-minutes", type=float, default=30.0,
                         help="safety cap on each speaker model's training (its fixed step budget decides)")
@@ -55,16 +60,16 @@ def _perception(video: Path, work: Path) -> tuple[dict, dict, np.ndarray]:
     return result.arrays, result.meta, result.audio
 
 
-def _trainer(args, work: Path):
+def _trainer(args):
     from tango.aumoclip.checkpoint import load_checkpoint
     from tango.aumoclip.speaker import speaker_config, train_speaker_model
 
-    def train_model(pairs, _work_dir):
+    def train_model(pairs, work_dir):
         if args.checkpoint:
             return load_checkpoint(args.checkpoint)
         config = speaker_config(pairs[0].representation, prosody=args.prosody)
-        train_speaker_model(pairs, work / "speaker", seed=args.seed, config=config, max_minutes=args.max_minutes)
-        return load_checkpoint(work / "speaker")
+        train_speaker_model(pairs, work_dir / "speaker", seed=args.seed, config=config, max_minutes=args.max_minutes)
+        return load_checkpoint(work_dir / "speaker")
 
     return train_model
 
@@ -77,11 +82,12 @@ def evaluate_video(video: str, args, root: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     try:
         arrays, meta, audio = _perception(Path(video), work)
-        config = SelfEvalConfig(reference_fraction=args.reference_fraction, seed=args.seed)
-        report = self_reenact(arrays, meta, audio, work, _trainer(args, work), config)
+        config = SelfEvalConfig(reference_fraction=args.reference_fraction, seed=args.seed, folds=args.folds)
+        report = self_reenact(arrays, meta, audio, work, _trainer(args), config)
     except TangoError as error:
         return {"video": Path(video).name, "error": error.message, "reason": error.reason}
-    checkpoint = args.checkpoint or str(work / "speaker")
+    own = str(work / "speaker") if args.folds <= 1 else [str(work / f"fold{k}" / "speaker") for k in range(args.folds)]
+    checkpoint = args.checkpoint or own
     return {"video": Path(video).name, **report, "checkpoint": checkpoint,
             "seconds": round(time.perf_counter() - started, 1)}
 
