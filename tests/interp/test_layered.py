@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from tango.interp.flow import FlowInterpolator, _FlowField
-from tango.interp.layered import LayeredConfig, LayeredInterpolator, _bounding_box
+from tango.interp.flow import _warp
+from tango.interp.flow import remap, warp_maps
+from tango.interp.layered import LayeredConfig, LayeredInterpolator, _bounding_box, _sharpened
 from tango.interp.masks import dilate, erode, refine_mask
 from tango.interp.plate import build_plate, masked_median
 from tango.interp.transition import TransitionInterpolator
@@ -124,6 +126,33 @@ def test_where_the_ends_disagree_their_occlusion_masks_do_not_pick_the_end():
     assert layers.empty
     frame = layered._frame_at(first, last, None, layers, field, 0.6)  # switch time t' = 0.83
     assert np.abs(frame.astype(int) - round(200 * (0.1 / 0.3 + 0.5))).max() <= 2
+
+
+def test_where_the_ends_disagree_they_are_resampled_bicubically():
+    """A half-pixel warp of fine texture: bilinear where the weight (the disagreement) is 0, bicubic where it is 1
+    (sharper: a bilinear warp at sub-pixel offsets averages neighbours), a mix between; tiles the weight leaves
+    alone are not resampled again, and the maps are `flow._warp`'s."""
+    rng = np.random.default_rng(0)
+    height, width = 100, 150
+    image = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), np.uint8), (0, 0), 0.7)
+    flow = np.full((height, width, 2), 0.5, np.float32)
+    maps = warp_maps(flow)
+    bilinear = remap(image, maps)
+    np.testing.assert_array_equal(bilinear, _warp(image, flow))
+    cubic = cv2.remap(image, maps[0], maps[1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    weight = np.zeros((height, width), np.float32)
+    weight[:, :64] = 1.0
+    weight[:, 64:70] = 0.5
+    out = _sharpened(image, maps, bilinear, weight)
+    np.testing.assert_array_equal(out[:, :64], cubic[:, :64])
+    np.testing.assert_array_equal(out[:, 96:], bilinear[:, 96:])
+    half = (cubic[:, 64:70].astype(int) + bilinear[:, 64:70]) / 2.0
+    assert np.abs(out[:, 64:70] - half).max() <= 1.0
+
+    def sharpness(x: np.ndarray) -> float:
+        return float(cv2.Laplacian(cv2.cvtColor(x[5:-5, 5:60], cv2.COLOR_RGB2GRAY), cv2.CV_32F).var())
+    assert sharpness(out) > 1.3 * sharpness(bilinear)
+    assert _sharpened(image, maps, bilinear, np.zeros_like(weight)) is bilinear
 
 
 def test_where_the_flow_follows_the_person_the_background_leaves_its_edge_alone():

@@ -9,7 +9,8 @@ import numpy as np
 
 from tango.interp import face_morph
 from tango.interp.flow import _warp
-from tango.interp.layered import LayeredConfig, LayeredInterpolator
+from tango.interp.flow import warp_maps
+from tango.interp.layered import LayeredConfig, LayeredInterpolator, _sharpened
 from tango.perception.face import EYE_CORNER_ROWS
 
 HEIGHT, WIDTH = 160, 200
@@ -52,7 +53,12 @@ def draw(config: LayeredConfig) -> tuple[np.ndarray, list[tuple[np.ndarray, np.n
     warped = []
     for tau in (0.25, 0.5, 0.75):
         f_t0, f_t1 = engine._flow._flows_from_t(field, tau)
-        warped.append((_warp(before[-1], f_t0), _warp(after[0], f_t1)))
+        ends = _warp(before[-1], f_t0), _warp(after[0], f_t1)
+        if config.sharp_where_disagree:  # resampled as the interpolator resamples them where they disagree
+            disagree = engine._disagreement(*ends)
+            ends = _sharpened(before[-1], warp_maps(f_t0), ends[0], disagree), \
+                _sharpened(after[0], warp_maps(f_t1), ends[1], disagree)
+        warped.append(ends)
     return out, warped
 
 

@@ -27,7 +27,9 @@ per frame, `tango.perception.face.FACE_POINTS`: normalised x / W, y / H, z / W, 
      (its own edge band of `silhouette_frac` of the face size, half backdrop, agrees with neither), floored at
      `background_seen`: no background of one end is drawn inside the other's face.
    s_k -> 1 as tau -> k. The residual flow moving the ends onto each other is scaled by min(s0, s1): where one
-   end does not see the face, its flow is noise.
+   end does not see the face, its flow is noise. The ends are resampled bicubically (`cubic`): a bilinear warp
+   at sub-pixel offsets blurs, and the morph draws only head turns, where the ends disagree (as
+   `tango.interp.layered` step 3 resamples the flow warp where they disagree).
 5. Opacity: the convex hull of the face points at p(tau) (the oval, and the nose of a turned head), shrunk
    towards the oval's centroid by `mask_scale`, filled and feathered with a Gaussian of sigma `feather_frac` of
    the face size (sqrt of the oval's area).
@@ -57,6 +59,7 @@ class FaceMorphConfig:
     max_folded_frac: float = 0.15  # mesh area whose orientation flips at an end: not comparable beyond this
     min_face_px: float = 24.0  # faces smaller than this (sqrt of the oval area) are left to the flow
     refine: bool = True  # the aligned ends meet by their residual optical flow (DIS) inside the face box
+    cubic: bool = True  # the ends are resampled bicubically (bilinear: softer at sub-pixel offsets)
     # an end's triangle magnified to tau by area ratio (end / tau) below the first is not drawn from it, above the
     # second fully (folded: negative ratio, never)
     stretch_levels: tuple[float, float] = (0.6, 0.95)
@@ -214,14 +217,15 @@ class FaceMorpher:
             return None
         box, index, (map0, map1) = maps
         stretch = _stretch_seen(mesh, tau, index, self.config)  # (2, h, w) geometric visibility of each end
-        w0, w1 = _remap(first, map0), _remap(last, map1)  # (h, w, 3) each end aligned to the points at tau
+        interpolation = cv2.INTER_CUBIC if self.config.cubic else cv2.INTER_LINEAR
+        w0, w1 = _remap(first, map0, interpolation), _remap(last, map1, interpolation)  # (h, w, 3) aligned to tau
         seen0, seen1 = self._seen(stretch, (w0, w1), (map0, map1), backgrounds, mesh.size, tau)
         if self._dis is not None:  # one resampling of each end: the residual shift moves the maps, not the pixels
             g0, g1 = cv2.cvtColor(w0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(w1, cv2.COLOR_RGB2GRAY)
             f01, f10 = self._dis.calc(g0, g1, None), self._dis.calc(g1, g0, None)  # (h, w, 2)
             trust = np.minimum(seen0, seen1)[..., None]  # where an end does not see the face its flow is noise
             map0, map1 = _shift(map0, tau * trust * f10), _shift(map1, (1.0 - tau) * trust * f01)
-            w0, w1 = _remap(first, map0), _remap(last, map1)
+            w0, w1 = _remap(first, map0, interpolation), _remap(last, map1, interpolation)
             seen0, seen1 = self._seen(stretch, (w0, w1), (map0, map1), backgrounds, mesh.size, tau)
         face = blend_seen(w0, w1, seen0, seen1, np.float32(tau))
         alpha = face_alpha(mesh.points_at(tau), box, mesh.size, self.config) * (index >= 0)
@@ -293,9 +297,10 @@ def _stretch_seen(mesh: FaceMesh, tau: float, index: np.ndarray, config: FaceMor
     return np.stack(out)
 
 
-def _remap(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """(h, w, 3) image sampled at coords (h, w, 2) float32 pixel positions, bilinear, borders replicated."""
-    return cv2.remap(image, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def _remap(image: np.ndarray, coords: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """(h, w, 3) image sampled at coords (h, w, 2) float32 pixel positions (bilinear unless told), borders
+    replicated."""
+    return cv2.remap(image, coords[..., 0], coords[..., 1], interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _shift(coords: np.ndarray, flow: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ Between the last frame before a jump (I0) and the first frame after it (I1):
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -163,8 +164,25 @@ def _upsample_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Backward warp: out(x) = image(x + flow(x)), bilinear, borders replicated."""
+    return remap(image, warp_maps(flow))
+
+
+def warp_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) (H, W) float32 sample positions of the backward warp by flow (H, W, 2): made once, they serve every
+    image warped by the same flow."""
     height, width = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    map_x = grid_x + flow[..., 0]
-    map_y = grid_y + flow[..., 1]
-    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    xs, ys = _grid(width, height)
+    return xs + flow[..., 0], ys + flow[..., 1]
+
+
+def remap(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """`image` sampled at `maps` (`warp_maps`), borders replicated."""
+    return cv2.remap(image, maps[0], maps[1], interpolation=interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) float32 pixel x and y coordinates (read only)."""
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys

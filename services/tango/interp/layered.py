@@ -20,6 +20,12 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    (ends agree: plain blend) down to `switch_width` (they disagree: a short cut instead of a double exposure).
    There the flow's occlusion masks failed too: vis is raised to 1 by the disagreement, or their patches hand
    pixels back to the end switched away from (a head turn: backdrop torn into the cheek, skin onto the neck).
+   There, too, the ends are resampled bicubically (`sharp_where_disagree`), bilinearly elsewhere: a bilinear
+   warp at sub-pixel offsets is a low-pass filter (inside the faces of the 22 s speaker's taken jumps it kept
+   0.62-0.71 of the real ends' Laplacian variance, 0.69-0.90 with this), and where the frame shows one end
+   after the switch nothing says its detail is wrong; where the ends agree (real in-between frames: motion
+   blur, compression) the bilinear softening is the closer guess (held-out gaps of the 22 s speaker: -0.09 dB
+   bicubic everywhere, -0.02 dB only where the ends disagree).
 4. Person shape alpha(tau): (1 - tau) A0 + tau A1, with A0, A1 the masks warped to tau by the same flows
    (where both ends cover a pixel unwarped it stays person), sharpened about 0.5, dilated by
    `alpha_dilate_frac` and feathered; drawn at 1/`alpha_scale` of the frame size (the masks come from
@@ -62,7 +68,8 @@ import numpy as np
 from tango.interp import face_morph
 from tango.interp.background import BackgroundFeatures, homography_path, is_identity, sift_mask
 from tango.interp.face_morph import FaceMesh, FaceMorphConfig
-from tango.interp.flow import FlowInterpolator, FlowInterpolatorConfig, _FlowField, _quadratic_path, _warp
+from tango.interp.flow import (FlowInterpolator, FlowInterpolatorConfig, _FlowField, _quadratic_path, _warp, remap,
+                               warp_maps)
 from tango.interp.masks import dilate
 from tango.perception.face import EYE_CORNER_ROWS
 
@@ -95,6 +102,7 @@ class LayeredConfig:
     # speaker's held-out gaps an 18.8 degree turn drawn by the morph lost 0.2 dB to the flow)
     face_min_turn_deg: float = 20.0
     distrust_occlusion: bool = True  # where the warped ends disagree, the occlusion masks do not pick the end
+    sharp_where_disagree: bool = True  # step 3: where the warped ends disagree they are resampled bicubically
     face_switch: bool = True  # the aligned faces mix with the per-pixel switch time t' (step 3), not plain tau
     background_where_disagree: bool = True  # step 5: the background replaces F only where the warped ends disagree
     # step 7: inside each eye (face landmarks of both ends) whose warped ends differ, the eye switches from one end
@@ -143,7 +151,8 @@ class LayeredInterpolator:
         self.config = config
         self._flow = FlowInterpolator(config.flow)
         self._face = face_morph.FaceMorpher(config.face)
-        self._face_points_only = face_morph.FaceMorpher(dataclasses.replace(config.face, refine=False))
+        # the landmark-aligned face is judged against the (bilinear) flow warp resampled alike
+        self._face_points_only = face_morph.FaceMorpher(dataclasses.replace(config.face, refine=False, cubic=False))
         self._features = BackgroundFeatures(config.homography_max_side)
 
     def __call__(self, before: np.ndarray, after: np.ndarray, num_frames: int, *, masks_before: np.ndarray,
@@ -356,10 +365,13 @@ class LayeredInterpolator:
     def _frame_at(self, first: np.ndarray, last: np.ndarray, plate: np.ndarray | None, layers: _Layers,
                   field: _FlowField, tau: float, eyes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         f_t0, f_t1 = self._flow._flows_from_t(field, tau)  # (H, W, 2) each
-        warped0, warped1 = _warp(first, f_t0), _warp(last, f_t1)  # (H, W, 3) uint8
-        vis0 = 1.0 - _warp(field.occ1, f_t1)  # (H, W) not content that only appears in I1
-        vis1 = 1.0 - _warp(field.occ0, f_t0)
+        maps0, maps1 = warp_maps(f_t0), warp_maps(f_t1)  # the warps by f_t0, f_t1, shared by image and mask
+        warped0, warped1 = remap(first, maps0), remap(last, maps1)  # (H, W, 3) uint8
+        vis0 = 1.0 - remap(field.occ1, maps1)  # (H, W) not content that only appears in I1
+        vis1 = 1.0 - remap(field.occ0, maps0)
         disagree = self._disagreement(warped0, warped1)  # (H, W)
+        if self.config.sharp_where_disagree:
+            warped0, warped1 = _sharpened(first, maps0, warped0, disagree), _sharpened(last, maps1, warped1, disagree)
         t_eff = self._switch_tau(warped0, warped1, tau, disagree)
         if eyes is not None:
             t_eff = self._switch_eyes(t_eff, warped0, warped1, self._eyes_at(field, eyes, tau), tau)
@@ -417,6 +429,30 @@ def _warp_box(image: np.ndarray, flow: np.ndarray, box: tuple[int, int, int, int
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     return cv2.remap(image, xs + flow[y0:y1, x0:x1, 0], ys + flow[y0:y1, x0:x1, 1], interpolation=cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+def _sharpened(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray], warped: np.ndarray, weight: np.ndarray,
+               tile: int = 32, floor: float = 0.05) -> np.ndarray:
+    """(H, W, 3) uint8 the bilinear warp `warped` of `image` by `maps` (`warp_maps`), replaced by the bicubic warp in
+    proportion to weight (H, W) in [0, 1]; resampled again only on the tiles (`tile` px) where the weight passes
+    `floor` (below it the two differ by a fraction of a grey level), a run of such tiles at a time."""
+    height, width = weight.shape
+    rows, cols = -(-height // tile), -(-width // tile)
+    padded = np.zeros((rows * tile, cols * tile), np.float32)
+    padded[:height, :width] = weight
+    active = padded.reshape(rows, tile, cols, tile).max(axis=(1, 3)) > floor  # (rows, cols)
+    if not active.any():
+        return warped
+    out = warped.copy()
+    for row in range(rows):
+        flags = np.concatenate([[False], active[row], [False]])
+        starts, ends = np.flatnonzero(flags[1:] & ~flags[:-1]), np.flatnonzero(~flags[1:] & flags[:-1])
+        for start, end in zip(starts, ends):  # tiles [start, end) of this row
+            x0, y0, x1, y1 = start * tile, row * tile, min(width, end * tile), min(height, (row + 1) * tile)
+            cubic = remap(image, (maps[0][y0:y1, x0:x1], maps[1][y0:y1, x0:x1]), cv2.INTER_CUBIC)  # (h, w, 3)
+            inside = weight[y0:y1, x0:x1]
+            out[y0:y1, x0:x1] = cv2.blendLinear(cubic, warped[y0:y1, x0:x1], inside, 1.0 - inside)
+    return out
 
 
 def _mean_difference(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> float:
