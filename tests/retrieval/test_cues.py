@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tango.aumoclip.transcript import Word
-from tango.retrieval.baselines import node_speed
+from tango.retrieval.inputs import node_speed
 from tango.retrieval.cues import Anchor, Cues, GestureCue, Span, judge_cues, plan_cues
 from tango.retrieval.options import SearchOptions
 from tango.retrieval.search import search_path

@@ -34,6 +34,8 @@ def register(actions) -> None:
     parser.add_argument("--reference-fraction", type=float, default=0.75)
     parser.add_argument("--folds", type=int, default=1,
                         help="K > 1: each 1/K of the video in turn is the target (one speaker model per fold)")
+    parser.add_argument("--energy-weight", type=float, default=None,
+                        help="the search's loudness following (default: the product's; 0 = off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-minutes", type=float, default=30.0,
                         help="safety cap on each speaker model's training (its fixed step budget decides)")
@@ -75,6 +77,7 @@ def _trainer(args):
 
 
 def evaluate_video(video: str, args, root: Path) -> dict:
+    from tango.retrieval.options import SearchOptions
     from tango.retrieval.self_eval import SelfEvalConfig, self_reenact
 
     started = time.perf_counter()
@@ -82,7 +85,9 @@ def evaluate_video(video: str, args, root: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     try:
         arrays, meta, audio = _perception(Path(video), work)
-        config = SelfEvalConfig(reference_fraction=args.reference_fraction, seed=args.seed, folds=args.folds)
+        search = SearchOptions() if args.energy_weight is None else SearchOptions(energy_weight=args.energy_weight)
+        config = SelfEvalConfig(reference_fraction=args.reference_fraction, seed=args.seed, folds=args.folds,
+                                search=search)
         report = self_reenact(arrays, meta, audio, work, _trainer(args), config)
     except TangoError as error:
         return {"video": Path(video).name, "error": error.message, "reason": error.reason}

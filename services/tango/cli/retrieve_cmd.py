@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     parser.add_argument("--jump-penalty", type=float, default=None, help="default: the service's")
     parser.add_argument("--difficulty-weight", type=float, default=None,
                         help="weight of a jump's drawing difficulty (default: the service's)")
+    parser.add_argument("--energy-weight", type=float, default=None,
+                        help="weight of loudness following (default: the service's; 0 = off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run)
@@ -58,8 +60,9 @@ def run(args) -> int:
     graph_uri, checkpoint = graph_and_checkpoint(args.graph, args.checkpoint)
     request = pb.SearchPathRequest(graph_uri=graph_uri, audio_uri=str(Path(args.audio).resolve()), checkpoint=checkpoint,
                                    mode=MODES[args.mode],
-                                   options=pb.SearchOptions(seed=args.seed, **_given(jump_penalty=args.jump_penalty,
-                                                                                     jump_difficulty_weight=args.difficulty_weight)))
+                                   options=pb.SearchOptions(seed=args.seed, **_given(
+                                       jump_penalty=args.jump_penalty, jump_difficulty_weight=args.difficulty_weight,
+                                       energy_weight=args.energy_weight)))
     reply = call(pb_grpc.RetrievalServiceStub(channel("retrieval")).SearchPath, request, 1800)
     summary = {"steps": reply.steps, "jumps": reply.jumps, "revisits": reply.revisits,
                "similarity": round(reply.similarity, 5), "cost": round(reply.cost, 5),

@@ -34,6 +34,7 @@ import numpy as np
 from tango.lipsync.bank import VisemeFn, build_speaker_mouths
 from tango.lipsync.mouth_shape import mouth_shapes, rigid_template, to_pixels
 from tango.lipsync.mouths import CROSSFADE_FRAMES, MouthCompositor, plan_mouths
+from tango.media.audio import centred_loudness_db
 from tango.media.video import read_frames
 from tango.perception.artifact_io import PerceptionArtifact
 from tango.perception.face import FaceAnalyzer, FaceOptions
@@ -46,12 +47,7 @@ MARGIN_FRAMES = 8  # between the bank and the held-out span
 def envelope(speech: np.ndarray, n_frames: int, fps: float, window_s: float = 0.12) -> np.ndarray:
     """(n_frames,) loudness (dB RMS) of the speech in a `window_s` window centred on each video frame:
     the syllable-rate envelope that a mouth follows (frame-length windows follow single phones)."""
-    centre = np.round((np.arange(n_frames) + 0.5) / fps * SPEECH_RATE).astype(np.int64)
-    half = int(window_s * SPEECH_RATE / 2)
-    low, high = np.clip(centre - half, 0, len(speech)), np.clip(centre + half, 0, len(speech))
-    squared = np.concatenate([[0.0], np.cumsum(speech.astype(np.float64) ** 2)])
-    power = (squared[high] - squared[low]) / np.maximum(high - low, 1)
-    return 10.0 * np.log10(power + 1e-8)
+    return centred_loudness_db(speech, SPEECH_RATE, (np.arange(n_frames) + 0.5) / fps, window_s)
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:

@@ -26,8 +26,7 @@ from tango.mesh.mesh import LocalMesh
 from tango.orchestrator.reenact_pipeline import tagged_cues
 from tango.orchestrator.v1 import orchestrator_service_pb2 as pb
 from tango.orchestrator.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from tango.retrieval.baselines import node_speed
-from tango.retrieval.inputs import FRAMES_PER_STEP
+from tango.retrieval.inputs import FRAMES_PER_STEP, node_speed
 from tango.retrieval.v1 import retrieval_service_pb2 as retrieval_pb
 from tango.retrieval.v1 import retrieval_service_pb2_grpc as retrieval_grpc
 from tango.speech.core import transcribe_file

@@ -26,15 +26,12 @@ import time
 import numpy as np
 
 from tango.retrieval.constraints import StepConstraints, feasibility_if_needed
-from tango.retrieval.inputs import FRAMES_PER_STEP, RetrievalGraph, TargetFeatures
+from tango.retrieval.inputs import FRAMES_PER_STEP, RetrievalGraph, TargetFeatures, node_speed
 from tango.retrieval.memory import check_memory_bound, estimate_memory_bytes
 from tango.retrieval.options import SearchOptions
 from tango.retrieval.result import SearchResult
 from tango.retrieval.scoring import evaluate_path
 from tango.runtime.errors import InputMismatch, InvalidArgument
-
-VELOCITY_CHANNELS = slice(3, 6)
-
 
 def audio_onset_frames(waveform: np.ndarray, sample_rate: int, fps: float) -> np.ndarray:
     """(K,) int64 sorted frame indices (at `fps`) of the audio onsets found by librosa."""
@@ -52,12 +49,6 @@ def step_onset_offsets(onset_frames: np.ndarray, steps: int) -> np.ndarray:
     unique_steps, first = np.unique(step_of, return_index=True)  # frames are sorted: first = earliest
     offsets[unique_steps] = frames[first] % FRAMES_PER_STEP
     return offsets
-
-
-def node_speed(motion: np.ndarray) -> np.ndarray:
-    """(N, 4) float64 speed of each node's frames: the mean over joints of |velocity|."""
-    speed = np.linalg.norm(motion[..., VELOCITY_CHANNELS], axis=-1).mean(axis=-1)  # (N, 4)
-    return np.nan_to_num(speed.astype(np.float64))
 
 
 def node_velocity_peaks(motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,8 +24,7 @@ import dataclasses
 import numpy as np
 
 from tango.aumoclip.transcript import Word
-from tango.retrieval.baselines import node_speed
-from tango.retrieval.inputs import FRAMES_PER_STEP, RetrievalGraph
+from tango.retrieval.inputs import FRAMES_PER_STEP, RetrievalGraph, node_speed
 from tango.retrieval.options import NodePin, SearchOptions, StepBonus, StepChoice
 from tango.retrieval.scoring import find_edges
 from tango.runtime.errors import InvalidArgument, InputMismatch

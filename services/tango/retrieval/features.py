@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tango.retrieval.energy import step_loudness
 from tango.retrieval.inputs import FRAMES_PER_STEP, RetrievalGraph, TargetFeatures
 from tango.runtime.errors import GraphTooSmall, InputMismatch, InvalidArgument
 
@@ -43,10 +44,12 @@ def step_features(
     step_centre = np.arange(steps) * FRAMES_PER_STEP + (FRAMES_PER_STEP - 1) / 2  # (T,)
     window = np.rint((step_centre - (window_frames - 1) / 2) / high_hop_frames).astype(np.int64)
     audio_high = window_high[np.clip(window, 0, window_high.shape[0] - 1)]  # (T, D)
+    waveform = None if waveform is None else np.asarray(waveform, dtype=np.float32)
     return TargetFeatures(
         audio_low=_normalise(audio_low),
         audio_high=_normalise(audio_high),
-        waveform=None if waveform is None else np.asarray(waveform, dtype=np.float32),
+        waveform=waveform,
+        loudness=None if waveform is None or waveform.size == 0 else step_loudness(waveform, sample_rate, fps, steps),
         sample_rate=sample_rate,
         fps=fps,
     )
@@ -66,6 +69,8 @@ def validate_inputs(graph: RetrievalGraph, features: TargetFeatures) -> None:
         raise InputMismatch(f"audio feature dim {features.dim} != motion feature dim {graph.dim}")
     if not (np.isfinite(features.audio_low).all() and np.isfinite(features.audio_high).all()):
         raise InvalidArgument("audio features contain NaN or inf", reason="NON_FINITE_FEATURES")
+    if features.loudness is not None and features.loudness.shape != (steps,):
+        raise InputMismatch(f"loudness {features.loudness.shape} must be one value per step ({steps})")
 
 
 def _validate_graph(graph: RetrievalGraph) -> None:

@@ -6,10 +6,13 @@ contract"); `tango.retrieval.features.validate_inputs` checks their shapes befor
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
 FRAMES_PER_STEP = 4  # a graph node is a 4-frame clip; one search step = one node
+VELOCITY_CHANNELS = slice(3, 6)  # the linear velocity of each joint in the motion representation
+ANGULAR_VELOCITY_CHANNELS = slice(12, 15)  # its angular velocity (SMPL-X without joint positions has only this)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +42,16 @@ class RetrievalGraph:
     @property
     def dim(self) -> int:
         return int(self.motion_high.shape[-1])
+
+    @functools.cached_property
+    def node_energy(self) -> np.ndarray | None:
+        """(N,) float32 each node's log mean joint speed, linear + angular, standardised over the graph (None
+        without motion)."""
+        if self.motion is None:
+            return None
+        angular = np.linalg.norm(self.motion[..., ANGULAR_VELOCITY_CHANNELS], axis=-1).mean(axis=-1)  # (N, 4)
+        speed = node_speed(self.motion) + np.nan_to_num(angular.astype(np.float64))
+        return standardise(np.log(speed.mean(axis=1) + 1e-4))
 
     def edge_sources(self) -> np.ndarray:
         """(E,) int32 source node of every edge, expanded from the CSR row pointer."""
@@ -71,6 +84,7 @@ class TargetFeatures:
     audio_low: np.ndarray  # (T*4, D) float32 L2-normalised low-level features at 30 fps
     audio_high: np.ndarray  # (T, D) float32 L2-normalised high-level feature of the window covering step t
     waveform: np.ndarray | None = None  # (S,) float32 mono waveform (onset baseline)
+    loudness: np.ndarray | None = None  # (T,) float32 each step's loudness, standardised over the target
     sample_rate: int = 16_000
     fps: float = 30.0
 
@@ -81,6 +95,19 @@ class TargetFeatures:
     @property
     def dim(self) -> int:
         return int(self.audio_high.shape[-1])
+
+
+def node_speed(motion: np.ndarray) -> np.ndarray:
+    """(N, 4) float64 speed of each node's frames: the mean over joints of |velocity|."""
+    speed = np.linalg.norm(motion[..., VELOCITY_CHANNELS], axis=-1).mean(axis=-1)  # (N, 4)
+    return np.nan_to_num(speed.astype(np.float64))
+
+
+def standardise(values: np.ndarray) -> np.ndarray:
+    """float32 z-scores (all 0 for a constant array)."""
+    values = np.asarray(values, np.float64)
+    spread = values.std()
+    return ((values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)).astype(np.float32)
 
 
 def _optional(arrays: dict[str, np.ndarray], key: str, dtype: type) -> np.ndarray | None:

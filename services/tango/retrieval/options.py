@@ -66,6 +66,8 @@ class SearchOptions:
     # 22 s speaker over the six shared tracks (jump penalty 1.0): mean similarity -1.6 %, mean difficulty of
     # the chosen jumps -3.3 %, jumps 103 -> 91 (0.5: -2.5 % / -4.2 %; 0.1: -0.4 % / -1.0 %)
     edge_cost_weight: float = 0.25
+    # w_energy: loudness following (`tango.retrieval.energy`); chosen by self-reenactment, see there
+    energy_weight: float = 0.2
     turn_scale_deg: float = 20.0  # a head turn of this many degrees adds 1 to a jump's difficulty
     revisit_penalty: float = 0.5  # subtracted for each step whose node already occurs in the last window
     revisit_window: int = 8  # R: a revisit is a node seen in the R previous steps of the path (0 = off)
@@ -101,7 +103,7 @@ def validate_options(options: SearchOptions) -> None:
         "turn_scale_deg": math.isfinite(options.turn_scale_deg) and options.turn_scale_deg > 0,
         "edge_cost_weight": math.isfinite(options.edge_cost_weight) and options.edge_cost_weight >= 0,
         **{name: math.isfinite(getattr(options, name))
-           for name in ("low_weight", "high_weight", "jump_penalty", "revisit_penalty")},
+           for name in ("low_weight", "high_weight", "jump_penalty", "revisit_penalty", "energy_weight")},
     }
     bad = [name for name, ok in checks.items() if not ok]
     if bad:

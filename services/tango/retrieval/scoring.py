@@ -4,9 +4,11 @@ Score of node n at step t:
     s(t, n) = w_low * mean_f cos(audio_low[4t+f], motion_low[n, f]) + w_high * cos(audio_high[t], motion_high[n])
 All features are L2-normalised, so cosines are dot products and the low term of a block of steps is one
 matrix product of (steps, 4*D) by (4*D, N).
-plus, where script cues ask for it, a per-step bonus b(t, n) (`SearchOptions.bonus`: emphasis, rest).
-Objective of a path (maximised): sum_t s(t, path[t]) + sum_t b(t, path[t]) - w_jump * jumps - w_edge_cost * sum(difficulty of jumps)
-- w_revisit * revisits; the reported `cost` is its negation. The difficulty of drawing a jump i -> j is
+plus loudness following e(t, n) = w_energy * L_t * E_n where the target's waveform is known
+(`tango.retrieval.energy`), and, where script cues ask for it, a per-step bonus b(t, n) (`SearchOptions.bonus`:
+emphasis, rest). Objective of a path (maximised): sum_t s(t, path[t]) + e(t, path[t]) + b(t, path[t])
+- w_jump * jumps - w_edge_cost * sum(difficulty of jumps) - w_revisit * revisits; the reported `cost` is its
+negation, the reported `similarity` the mean of s alone. The difficulty of drawing a jump i -> j is
 d_ij (pose, velocity, body-mask and hand-box distance of the junction) + turn_ij / turn_scale_deg (the head's
 turn across it, from the face mesh: a turned head is what interpolation smears first).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tango.retrieval.energy import energy_block, follows_loudness, path_energy
 from tango.retrieval.inputs import FRAMES_PER_STEP, RetrievalGraph, TargetFeatures
 from tango.retrieval.options import SearchOptions
 from tango.retrieval.result import SearchResult
@@ -31,6 +34,8 @@ def similarity_block(
     motion_low = graph.motion_low.reshape(graph.num_nodes, FRAMES_PER_STEP * dim)  # (N, 4D)
     scores = (audio_low @ motion_low.T) * np.float32(options.low_weight / FRAMES_PER_STEP)  # (k, N)
     scores += (features.audio_high[start:stop] @ graph.motion_high.T) * np.float32(options.high_weight)
+    if follows_loudness(graph, features, options.energy_weight):
+        scores += energy_block(graph, features, options.energy_weight, start, stop)
     if options.bonus is not None:
         rows, bonus = options.bonus.rows(start, stop)
         scores[rows] += bonus
@@ -121,6 +126,8 @@ def evaluate_path(
     similarity_sum = float(step_similarity.sum())
     objective = (
         similarity_sum
+        + (path_energy(graph, features, options.energy_weight, path)
+           if follows_loudness(graph, features, options.energy_weight) else 0.0)
         + (options.bonus.of_path(path) if options.bonus is not None else 0.0)
         - options.jump_penalty * int(jump.sum())
         - options.edge_cost_weight * edge_cost_sum

@@ -62,6 +62,7 @@ class SelfEvalConfig:
     beat_sigma_frames: float = 3.0  # Bailando's sigma (frames at 30 fps)
     random_draws: int = 200  # random walks scored for the `random` baseline's distribution
     folds: int = 1  # > 1: each 1/folds of the video in turn is the target, the footage around it the speaker
+    search: SearchOptions = SearchOptions()  # the product's search options (each mode and seed set per search)
     modes: tuple[str, ...] = MODES
 
 
@@ -131,7 +132,7 @@ def _real_similarity(embedder: LocalEmbedder, real: np.ndarray, features: Target
     low, high = embed_graph_nodes(embedder, "", nodes, np.zeros(steps, np.int32),
                                   np.arange(steps, dtype=np.int32) * FRAMES_PER_STEP, hop)
     trimmed = dataclasses.replace(features, audio_low=features.audio_low[: steps * FRAMES_PER_STEP],
-                                  audio_high=features.audio_high[:steps])
+                                  audio_high=features.audio_high[:steps], loudness=None)
     return float(path_similarity(_chain_graph(low, high), trimmed, options, np.arange(steps)).mean())
 
 
@@ -170,6 +171,10 @@ def target_spans(frames: int, config: SelfEvalConfig) -> list[tuple[int, int]]:
     return spans
 
 
+def _options(config: SelfEvalConfig, mode: str, seed: int) -> SearchOptions:
+    return dataclasses.replace(config.search, mode=mode, seed=seed)
+
+
 def _run_fold(full: AudioMotionPair, arrays: dict, meta: dict, span: tuple[int, int], work_dir: Path,
               train_model: TrainFn, config: SelfEvalConfig) -> _Fold:
     """Speaker from the footage around `span` (one piece before it, one after), its audio reenacted."""
@@ -188,16 +193,15 @@ def _run_fold(full: AudioMotionPair, arrays: dict, meta: dict, span: tuple[int, 
     modes, draws = {}, None
     for mode in config.modes:
         if mode == "random":  # `random_draws` seeded walks
-            walks = [_path_measures(graph, search_path(graph, features, SearchOptions(mode=mode, seed=config.seed + k)),
+            walks = [_path_measures(graph, search_path(graph, features, _options(config, mode, config.seed + k)),
                                     real, onsets, config) for k in range(max(config.random_draws, 1))]
             draws = {key: np.array([walk[key] for walk in walks], np.float64) for key in walks[0]}
             modes[mode] = {key: float(values.mean()) for key, values in draws.items()}
         else:
-            result = search_path(graph, features, SearchOptions(mode=mode, seed=config.seed))
+            result = search_path(graph, features, _options(config, mode, config.seed))
             modes[mode] = _path_measures(graph, result, real, onsets, config)
     real_scores = {"beat_align": beat_alignment(real, onsets, config.beat_sigma_frames),
-                   "similarity": _real_similarity(embedder, real, features, SearchOptions(seed=config.seed),
-                                                  config.hop_frames)}
+                   "similarity": _real_similarity(embedder, real, features, config.search, config.hop_frames)}
     return _Fold(modes=modes, draws=draws, real=real_scores, reference_frames=sum(b - a for a, b in pieces),
                  target_frames=real.shape[0], graph_nodes=int(graph.num_nodes), onsets=int(onsets.size))
 
@@ -218,16 +222,16 @@ def _summary(folds: list[_Fold], config: SelfEvalConfig) -> dict:
                  "beat_align": round(mean([m["beat_align"] for m in measures]), 4),
                  "similarity": round(mean([m["similarity"] for m in measures]), 5),
                  "jumps": sum(m["jumps"] for m in measures), "steps": int(sum(m["steps"] for m in measures))}
+        report[mode] = entry
         if mode == "random":
-            entry["jumps"] = round(entry["jumps"], 2)
-            entry.update(draws=max(config.random_draws, 1),
+            entry.update(jumps=round(entry["jumps"], 2), draws=max(config.random_draws, 1),
                          energy_corr_p05=round(float(np.percentile(draws["energy_corr"], 5)), 4),
                          energy_corr_p95=round(float(np.percentile(draws["energy_corr"], 95)), 4))
-        elif draws is not None:
-            for key in ("energy_corr", "beat_align"):
-                mine = mean([m[key] for m in measures])
-                entry[f"{key}_above_random"] = round(float(np.mean(draws[key] < mine)), 3)
-        report[mode] = entry
+            continue
+        if len(folds) > 1:
+            entry["energy_corr_per_fold"] = [round(m["energy_corr"], 4) for m in measures]
+        for key in ("energy_corr", "beat_align") if draws is not None else ():
+            entry[f"{key}_above_random"] = round(float(np.mean(draws[key] < mean([m[key] for m in measures]))), 3)
     report["real"] = {"beat_align": round(mean([fold.real["beat_align"] for fold in folds]), 4),
                       "similarity": round(mean([fold.real["similarity"] for fold in folds]), 5)}
     ranked = sorted(report, key=lambda name: -report[name]["similarity"])

@@ -94,6 +94,7 @@ def options_from_message(mode: int, message: pb.SearchOptions) -> SearchOptions:
         edge_cost_weight=(message.jump_difficulty_weight if message.HasField("jump_difficulty_weight")
                           else defaults.edge_cost_weight),
         revisit_penalty=given("revisit_penalty"),
+        energy_weight=given("energy_weight"),
         revisit_window=message.revisit_window or defaults.revisit_window,
         beam_width=message.beam_width or defaults.beam_width,
         start_node=message.start_node if message.HasField("start_node") else None,
