@@ -18,15 +18,25 @@ Difference from the offline `embedding.audio_features` (same windows, same model
   ~2 s earlier). At the start of the stream the windows are shorter than 4 s (the model accepts them).
 `tests/retrieval/test_live_features.py` measures the per-step cosine between the two.
 
-Chunking-invariant by construction (the windows depend only on the sample count); memory is bounded (the
-last 4 s of samples and fewer than 4 pending frames).
+Loudness (`push_steps` / `finish_steps`): each emitted step also gets its raw loudness in dB, of the
+`energy.LOUDNESS_WINDOW_S` window ENDING at the step's last sample (`energy.trailing_loudness_db`; the final
+padded step's window ends at the end of the audio). Offline the window is centred on the step: live it would need
+0.25 s of future audio, so it trails instead (no added latency, a lag of ~0.18 s; see `energy`). Those samples
+are always still in the kept buffer (a step emitted by a push ends at most 3 frames before the frames computed
+before that push, and the buffer keeps 4 s before them: 0.5 s + 3 frames < 4 s).
+The caller standardises it by running statistics (`energy.RunningLoudness`, `live_session`).
+
+Chunking-invariant by construction (the windows depend only on the sample count, each loudness window is summed
+alone); memory is bounded (the last 4 s of samples and fewer than 4 pending frames).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from tango.retrieval.energy import LOUDNESS_WINDOW_S, trailing_loudness_db
 from tango.retrieval.features import HIGH_WINDOW_FRAMES
 from tango.retrieval.inputs import FRAMES_PER_STEP
 from tango.runtime.errors import FailedPrecondition, InputMismatch, InvalidArgument
@@ -34,8 +44,18 @@ from tango.runtime.errors import FailedPrecondition, InputMismatch, InvalidArgum
 EmbedAudio = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # wave (S,) -> low (w, D), high (D,)
 
 
+@dataclass(frozen=True)
+class LiveSteps:
+    """The k steps completed by one push (or finish)."""
+
+    low: np.ndarray  # (k*4, D) float32 unit-normalised
+    high: np.ndarray  # (k, D) float32 unit-normalised
+    loudness_db: np.ndarray  # (k,) float64 raw loudness of the window ending at each step's end
+
+
 class LiveAudioFeatures:
-    """push(samples) -> (audio_low (k*4, D), audio_high (k, D)) unit-normalised, for the k completed steps."""
+    """push(samples) -> (audio_low (k*4, D), audio_high (k, D)) unit-normalised, for the k completed steps;
+    push_steps(samples) -> LiveSteps, the same with each step's loudness."""
 
     def __init__(self, embed: EmbedAudio, hop_frames: int = 8, fps: int = 30, sample_rate: int = 16000):
         if not 1 <= hop_frames <= HIGH_WINDOW_FRAMES:
@@ -47,6 +67,8 @@ class LiveAudioFeatures:
         self._buffer_start = 0
         self._samples = 0  # samples received
         self._frames = 0  # frames whose low feature is computed
+        self._steps = 0  # steps emitted
+        self._loudness_window = int(round(LOUDNESS_WINDOW_S * sample_rate))
         self._pending = np.zeros((0, 0), dtype=np.float32)  # (P < 4, D) computed frames not yet in a step
         self._high: np.ndarray | None = None  # (D,) the last window's high vector
         self._embed_calls = 0
@@ -61,7 +83,21 @@ class LiveAudioFeatures:
         """Frames whose low feature has been computed (emitted or pending)."""
         return self._frames
 
+    @property
+    def steps(self) -> int:
+        """Steps emitted so far."""
+        return self._steps
+
     def push(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        steps = self.push_steps(samples)
+        return steps.low, steps.high
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """End of audio: the remaining frames, the final partial step padded with its last frame."""
+        steps = self.finish_steps()
+        return steps.low, steps.high
+
+    def push_steps(self, samples: np.ndarray) -> LiveSteps:
         if self._finished:
             raise FailedPrecondition("the live audio features have finished", reason="STREAM_FINISHED")
         samples = np.asarray(samples, dtype=np.float32)
@@ -72,26 +108,26 @@ class LiveAudioFeatures:
         self._buffer = np.concatenate([self._buffer, samples])
         self._samples += samples.shape[0]
         complete = self._samples * self.fps // self.sample_rate
-        lows, highs = [], []
+        lows, highs, loudness = [], [], []
         while complete - self._frames >= self.hop_frames:
             stop = self._frames + self.hop_frames
             self._add_window(stop, -(-stop * self.sample_rate // self.fps))  # ends with frame stop - 1
-            self._emit(lows, highs, pad=False)
+            self._emit(lows, highs, loudness, pad=False)
         self._trim()
-        return self._stack(lows, highs)
+        return self._stack(lows, highs, loudness)
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+    def finish_steps(self) -> LiveSteps:
         """End of audio: the remaining frames, the final partial step padded with its last frame."""
         if self._finished:
-            return self._stack([], [])
+            return self._stack([], [], [])
         self._finished = True
         frames = max(round(self._samples * self.fps / self.sample_rate), 1) if self._samples else 0
-        lows, highs = [], []
+        lows, highs, loudness = [], [], []
         if frames > self._frames:
             self._add_window(frames, self._samples)
-        self._emit(lows, highs, pad=True)
+        self._emit(lows, highs, loudness, pad=True)
         self._buffer = np.zeros(0, dtype=np.float32)
-        return self._stack(lows, highs)
+        return self._stack(lows, highs, loudness)
 
     def _add_window(self, stop: int, stop_sample: int) -> None:
         """Embeds the window of up to 120 frames ending at frame `stop` and keeps frames _frames..stop-1."""
@@ -109,8 +145,9 @@ class LiveAudioFeatures:
         self._high = np.asarray(high, dtype=np.float32).reshape(-1)
         self._frames = stop
 
-    def _emit(self, lows: list, highs: list, *, pad: bool) -> None:
-        """Moves whole steps from the pending frames (all of them, padded, when `pad`) to lows/highs."""
+    def _emit(self, lows: list, highs: list, loudness: list, *, pad: bool) -> None:
+        """Moves whole steps from the pending frames (all of them, padded, when `pad`) to lows/highs, and
+        appends their loudness."""
         pending = self._pending
         if pad and pending.shape[0] % FRAMES_PER_STEP:
             fill = FRAMES_PER_STEP - pending.shape[0] % FRAMES_PER_STEP
@@ -119,6 +156,10 @@ class LiveAudioFeatures:
         if steps:
             lows.append(pending[: steps * FRAMES_PER_STEP])
             highs.append(np.repeat(self._high[None], steps, axis=0))
+            index = self._steps + np.arange(1, steps + 1, dtype=np.int64)  # 1 + the steps' indices
+            ends = np.minimum(-(-index * FRAMES_PER_STEP * self.sample_rate // self.fps), self._samples)  # (k,)
+            loudness.append(trailing_loudness_db(self._buffer, ends - self._buffer_start, self._loudness_window))
+            self._steps += steps
         self._pending = pending[steps * FRAMES_PER_STEP:]
 
     def _trim(self) -> None:
@@ -128,11 +169,11 @@ class LiveAudioFeatures:
             self._buffer = self._buffer[keep_from - self._buffer_start:]
             self._buffer_start = keep_from
 
-    def _stack(self, lows: list, highs: list) -> tuple[np.ndarray, np.ndarray]:
+    def _stack(self, lows: list, highs: list, loudness: list) -> LiveSteps:
         dim = 0 if self._high is None else self._high.shape[0]
         if not lows:
-            return np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32)
-        return _unit(np.concatenate(lows)), _unit(np.concatenate(highs))
+            return LiveSteps(np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32), np.zeros(0))
+        return LiveSteps(_unit(np.concatenate(lows)), _unit(np.concatenate(highs)), np.concatenate(loudness))
 
 
 def _unit(array: np.ndarray) -> np.ndarray:

@@ -3,6 +3,11 @@
 Each chunk is resampled to 16 kHz mono speech (`tango.media.pcm`), turned into AuMoCLIP features as soon as
 whole steps are heard (`live_features`, windows through Triton) and relaxed by the online DP
 (`search_online`), which commits a step once `lookahead_steps` later steps are known and never revises it.
+
+Loudness following (`tango.retrieval.energy`): each step's loudness comes with its features (the window ending
+at the step's end: no added latency) and is standardised by the running statistics of the steps heard so far
+(`energy.RunningLoudness`, off for the first `energy.LIVE_WARMUP_S` of the stream) before the search scores it.
+The search ignores it where the options' `energy_weight` is 0 or the graph has no motion.
 """
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ import time
 from dataclasses import dataclass
 
 from tango.media.pcm import PcmFormat, SpeechResampler
-from tango.retrieval.live_features import LiveAudioFeatures
+from tango.retrieval.energy import RunningLoudness, live_warmup_steps
+from tango.retrieval.live_features import LiveAudioFeatures, LiveSteps
 from tango.retrieval.search_online import CommittedStep, OnlineSearch
 
 
@@ -23,11 +29,13 @@ class LiveBatch:
 
 
 class LiveSearch:
-    def __init__(self, pcm: PcmFormat, features: LiveAudioFeatures, search: OnlineSearch):
+    def __init__(self, pcm: PcmFormat, features: LiveAudioFeatures, search: OnlineSearch,
+                 loudness: RunningLoudness | None = None):
         self.pcm = pcm
         self.resampler = SpeechResampler(pcm)
         self.features = features
         self.search = search
+        self.loudness = loudness if loudness is not None else RunningLoudness(live_warmup_steps(features.fps))
         self.samples = 0
 
     @property
@@ -38,21 +46,22 @@ class LiveSearch:
         samples = self.pcm.decode(chunk)
         self.samples += samples.shape[0]
         began = time.perf_counter()
-        low, high = self.features.push(self.resampler.push(samples))
-        return self._search(began, low, high, finish=False)
+        steps = self.features.push_steps(self.resampler.push(samples))
+        return self._search(began, steps, finish=False)
 
     def finish(self) -> LiveBatch:
         began = time.perf_counter()
-        tail_low, tail_high = self.features.push(self.resampler.finish())
-        low, high = self.features.finish()
-        batch = self._search(began, tail_low, tail_high, finish=False)
-        final = self._search(time.perf_counter(), low, high, finish=True)
+        tail = self.features.push_steps(self.resampler.finish())
+        last = self.features.finish_steps()
+        batch = self._search(began, tail, finish=False)
+        final = self._search(time.perf_counter(), last, finish=True)
         return LiveBatch(batch.steps + final.steps, final.audio_s, batch.features_s + final.features_s,
                          batch.search_s + final.search_s)
 
-    def _search(self, began: float, low, high, finish: bool) -> LiveBatch:
+    def _search(self, began: float, steps: LiveSteps, finish: bool) -> LiveBatch:
+        loudness = self.loudness.push(steps.loudness_db)  # (k,) standardised so far
         featured = time.perf_counter()
-        steps = self.search.push(low, high)
+        committed = self.search.push(steps.low, steps.high, loudness=loudness)
         if finish:
-            steps += self.search.finish()
-        return LiveBatch(steps, self.pcm.seconds(self.samples), featured - began, time.perf_counter() - featured)
+            committed += self.search.finish()
+        return LiveBatch(committed, self.pcm.seconds(self.samples), featured - began, time.perf_counter() - featured)

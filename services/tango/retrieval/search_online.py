@@ -1,8 +1,8 @@
 """Online DP: the search of search_dp run incrementally over streamed audio, with a fixed look-ahead.
 
 Same recursion and objective as `search_dp` (jump penalty, edge-cost weight times the jump's difficulty,
-revisit penalty over the last R nodes of each state's best path):
-    V_t(v) = s(t, v) + max over edges e = (u -> v) of [ V_{t-1}(u) - pen(e) - w_revisit * rev(e, t) ]
+revisit penalty over the last R nodes of each state's best path, loudness following):
+    V_t(v) = s(t, v) + e(t, v) + max over edges e = (u -> v) of [ V_{t-1}(u) - pen(e) - w_revisit * rev(e, t) ]
 Features arrive k steps at a time (`push`); each new step is ONE vectorised relaxation (`_relax`). A step c
 is committed once it is more than `lookahead_steps` behind the newest step t (t - c > L): the path is
 backtracked from the best state at t down to the oldest uncommitted step and its first nodes are handed out.
@@ -17,14 +17,23 @@ dropped intermediate state can carry a shorter revisit history than the one that
 costs L + 1 relaxations, shared by all the steps committed in that push; at most one rebuild per push.
 
 With L >= the stream's length nothing is committed before `finish`, no rebuild happens and the path is the
-offline `search_dp` path (same relaxations, same tie-breaks).
+offline `search_dp` path (same relaxations, same tie-breaks) for the same features and the same loudness.
+
+Loudness following (`tango.retrieval.energy`): `push(low, high, loudness)` takes the new steps' loudness L_t
+already standardised and adds e(t, n) = w_energy * L_t * E_n to their score rows (`similarity_block`), as
+offline; pushes without it (None) score those steps without the term (L_t = 0). Given the offline loudness
+(`TargetFeatures.loudness`) the online search is search_dp. The live loudness (`live_session`) differs from
+the offline one in two ways, both because a stream's future is unknown: its window ends at the step's end
+instead of being centred on it (it trails by ~0.18 s) and it is standardised by the running mean and spread of
+the steps heard so far, not over the whole target, with the term off during a 2 s warm-up. The committed steps
+report their term (`CommittedStep.energy`) and the stats its sum, in the objective as in search_dp's.
 
 Constraints: `start_node` and `avoid_nodes` are honoured; node and segment pins (absolute steps of a
 finite target) are refused (INVALID_ARGUMENT, PINS_NOT_SUPPORTED_ONLINE). A committed prefix can lead
 into a dead end the offline DP would have avoided (avoided nodes, dead-end nodes): `push` then raises
 NO_FEASIBLE_PATH and the stream cannot continue.
 
-Memory: back-pointers, similarity rows and features of the uncommitted window only ((L + k) x N), the
+Memory: back-pointers, similarity rows, features and loudness of the uncommitted window only ((L + k) x N), the
 state (V_t, the (R, N) revisit histories) and the committed prefix's last R nodes: bounded for any stream.
 """
 from __future__ import annotations
@@ -53,6 +62,7 @@ class CommittedStep:
     difficulty: float  # drawing difficulty of that jump (scoring.edge_difficulty), 0 for continue edges
     similarity: float  # s(step, node) = w_low * low cosine + w_high * high cosine
     revisit: bool = False  # node occurs among the revisit_window previous steps of the path
+    energy: float = 0.0  # e(step, node) = w_energy * L_step * E_node, the loudness term (0 without loudness)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +74,9 @@ class OnlineStats:
     revisits: int
     similarity_sum: float
     edge_cost_sum: float  # sum of the committed jumps' difficulties
-    objective: float  # similarity_sum - w_jump * jumps - w_edge_cost * edge_cost_sum - w_revisit * revisits
+    # similarity_sum + energy_sum - w_jump * jumps - w_edge_cost * edge_cost_sum - w_revisit * revisits
+    objective: float
+    energy_sum: float = 0.0  # sum of the committed steps' loudness terms e(t, path[t])
 
     @property
     def mean_similarity(self) -> float:
@@ -72,7 +84,8 @@ class OnlineStats:
 
 
 class OnlineSearch:
-    """push(audio_low (k*4, D), audio_high (k, D)) -> newly committed steps; finish() -> the rest."""
+    """push(audio_low (k*4, D), audio_high (k, D), loudness (k,) | None) -> newly committed steps;
+    finish() -> the rest."""
 
     def __init__(self, graph: RetrievalGraph, options: SearchOptions, lookahead_steps: int):
         validate_options(options)
@@ -101,26 +114,32 @@ class OnlineSearch:
         self._backpointers: collections.deque[np.ndarray] = collections.deque()  # (N,) int32 into step t-1
         self._low: collections.deque[np.ndarray] = collections.deque()  # (4, D) float32
         self._high: collections.deque[np.ndarray] = collections.deque()  # (D,) float32
+        self._loudness: collections.deque[float] = collections.deque()  # L_t as float32 (0 where not given)
+        self._follows = options.energy_weight != 0 and graph.node_energy is not None  # loudness given: the term
         self._history: collections.deque[int] = collections.deque(maxlen=max(options.revisit_window, 1))
         self._steps = 0  # steps pushed
         self._committed = 0  # steps committed
         self._finished = False
-        self._totals = dict(jumps=0, revisits=0, similarity_sum=0.0, edge_cost_sum=0.0)
+        self._totals = dict(jumps=0, revisits=0, similarity_sum=0.0, edge_cost_sum=0.0, energy_sum=0.0)
 
     # ---- the stream ----
 
-    def push(self, audio_low: np.ndarray, audio_high: np.ndarray) -> list[CommittedStep]:
-        """Relaxes k new steps of unit-normalised features and returns the steps this commits (maybe none)."""
+    def push(self, audio_low: np.ndarray, audio_high: np.ndarray,
+             loudness: np.ndarray | None = None) -> list[CommittedStep]:
+        """Relaxes k new steps of unit-normalised features (and their standardised loudness, if given) and
+        returns the steps this commits (maybe none)."""
         if self._finished:
             raise FailedPrecondition("the online search has finished", reason="STREAM_FINISHED")
-        audio_low, audio_high = self._check(audio_low, audio_high)
+        audio_low, audio_high, loudness = self._check(audio_low, audio_high, loudness)
         count = audio_high.shape[0]
         if count == 0:
             return []
-        scores = similarity_block(self.graph, TargetFeatures(audio_low, audio_high), self.options, 0, count)
+        features = TargetFeatures(audio_low, audio_high, loudness=loudness)
+        scores = similarity_block(self.graph, features, self.options, 0, count)
+        kept = np.zeros(count, np.float32) if loudness is None else loudness
         for row in range(count):  # one vectorised relaxation per step
             self._advance(scores[row], audio_low[FRAMES_PER_STEP * row: FRAMES_PER_STEP * (row + 1)],
-                          audio_high[row])
+                          audio_high[row], float(kept[row]))
         return self._commit_until(self._steps - self.lookahead_steps - 2)  # newest - c > L
 
     def finish(self) -> list[CommittedStep]:
@@ -142,14 +161,15 @@ class OnlineSearch:
     @property
     def stats(self) -> OnlineStats:
         totals, options = self._totals, self.options
-        objective = (totals["similarity_sum"] - options.jump_penalty * totals["jumps"]
+        objective = (totals["similarity_sum"] + totals["energy_sum"] - options.jump_penalty * totals["jumps"]
                      - options.edge_cost_weight * totals["edge_cost_sum"]
                      - options.revisit_penalty * totals["revisits"])
         return OnlineStats(steps=self._committed, objective=objective, **totals)
 
     # ---- the DP ----
 
-    def _check(self, audio_low: np.ndarray, audio_high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _check(self, audio_low: np.ndarray, audio_high: np.ndarray,
+               loudness: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         audio_low = np.asarray(audio_low, dtype=np.float32)
         audio_high = np.asarray(audio_high, dtype=np.float32)
         if audio_low.ndim != 2 or audio_high.ndim != 2 or audio_low.shape[0] != FRAMES_PER_STEP * audio_high.shape[0]:
@@ -158,9 +178,15 @@ class OnlineSearch:
             raise InputMismatch(f"audio feature dim {audio_high.shape[1]} != motion feature dim {self.graph.dim}")
         if not (np.isfinite(audio_low).all() and np.isfinite(audio_high).all()):
             raise InvalidArgument("audio features contain NaN or inf", reason="NON_FINITE_FEATURES")
-        return audio_low, audio_high
+        if loudness is not None:
+            loudness = np.asarray(loudness, dtype=np.float32)
+            if audio_high.ndim == 2 and loudness.shape != (audio_high.shape[0],):
+                raise InputMismatch(f"loudness {loudness.shape} must be one value per step ({audio_high.shape[0]})")
+            if not np.isfinite(loudness).all():
+                raise InvalidArgument("loudness contains NaN or inf", reason="NON_FINITE_FEATURES")
+        return audio_low, audio_high, loudness
 
-    def _advance(self, step_scores: np.ndarray, low: np.ndarray, high: np.ndarray) -> None:
+    def _advance(self, step_scores: np.ndarray, low: np.ndarray, high: np.ndarray, loudness: float) -> None:
         """Relaxes one new step (the newest) and keeps what a later backtrack or rebuild needs."""
         step = self._steps
         if step == 0:
@@ -177,6 +203,7 @@ class OnlineSearch:
         self._backpointers.append(backpointer)
         self._low.append(low)
         self._high.append(high)
+        self._loudness.append(loudness)
         self._steps += 1
         if not np.isfinite(values).any():
             self._finished = True
@@ -203,6 +230,7 @@ class OnlineSearch:
             self._backpointers.popleft()
             self._low.popleft()
             self._high.popleft()
+            self._loudness.popleft()
         self._committed += count
         self._rebuild(int(nodes[-1]))
         return committed
@@ -230,6 +258,8 @@ class OnlineSearch:
         low = np.concatenate(list(self._low)[:count])  # (k*4, D)
         high = np.stack(list(self._high)[:count])  # (k, D)
         similarity = path_similarity(self.graph, TargetFeatures(low, high), self.options, nodes)  # (k,)
+        energy = (self.options.energy_weight * np.asarray(list(self._loudness)[:count], np.float64)
+                  * self.graph.node_energy[nodes].astype(np.float64)) if self._follows else np.zeros(count)  # (k,)
         previous = np.concatenate([[self._history[-1] if self._history else -1], nodes[:-1]])  # (k,)
         edges = self._find_edges(previous, nodes)
         if np.any((edges < 0) & (previous >= 0)):  # cannot happen: back-pointers follow edges
@@ -242,11 +272,13 @@ class OnlineSearch:
             self._history.append(node)
             committed.append(CommittedStep(step=start + offset, node=node, jump=bool(jump[offset]),
                                            difficulty=float(difficulty[offset]),
-                                           similarity=float(similarity[offset]), revisit=bool(revisit)))
+                                           similarity=float(similarity[offset]), revisit=bool(revisit),
+                                           energy=float(energy[offset])))
         self._totals["jumps"] += int(jump.sum())
         self._totals["revisits"] += sum(step.revisit for step in committed)
         self._totals["similarity_sum"] += float(similarity.sum())
         self._totals["edge_cost_sum"] += float(difficulty.sum())
+        self._totals["energy_sum"] += float(energy.sum())
         return committed
 
     def _find_edges(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -212,9 +212,8 @@ def _summary(folds: list[_Fold], config: SelfEvalConfig) -> dict:
     def mean(values) -> float:
         return float(np.mean(values))
 
-    draws = None
-    if all(fold.draws is not None for fold in folds) and "random" in config.modes:
-        draws = {key: np.mean([fold.draws[key] for fold in folds], axis=0) for key in folds[0].draws}
+    draws = None if folds[0].draws is None else {  # (random_draws,) the fold-mean of walk k
+        key: np.mean([fold.draws[key] for fold in folds], axis=0) for key in folds[0].draws}
     report: dict = {}
     for mode in config.modes:
         measures = [fold.modes[mode] for fold in folds]
