@@ -11,7 +11,7 @@ is also told directly, by a rank-1 term added to every score s(t, n):
 L_t the loudness of step t (dB RMS of a `LOUDNESS_WINDOW_S` window centred on the step) standardised over the
 target speech, E_n the node's log mean joint speed (linear + angular) standardised over the graph (`RetrievalGraph.node_energy`):
 loud steps favour energetic nodes and quiet steps calm ones, in proportion, whatever the level of the recording
-or the speaker's style. The term needs the target's waveform (features sent without one search without it).
+or the speaker's style. The term needs the target's waveform: features sent without one are searched without it.
 
 Live streams (`live_features`, `live_session`, `search_online`) follow the loudness causally, with two changes:
 - window: the `LOUDNESS_WINDOW_S` window ENDING at the step's last sample (`trailing_loudness_db`), not centred
