@@ -246,6 +246,23 @@ def thread_names() -> set[str]:
     return {t.name for t in threading.enumerate()}
 
 
+def open_fds() -> dict[str, str]:
+    """This process's open descriptors: {fd: what it points at}."""
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    return fds
+
+
+def new_fds(before: dict[str, str]) -> dict[str, str]:
+    """Descriptors opened since `before` (`open_fds`) and still open: a leak. Descriptors that something else
+    closed meanwhile (an earlier test's objects collected) do not hide one, as a count would."""
+    return {fd: target for fd, target in open_fds().items() if before.get(fd) != target}
+
+
 def hidden_files(*folders: Path) -> list[Path]:
     """Files and folders whose name starts with a dot (HlsWriter's and the store's temporary names)."""
     return sorted(p for folder in folders if folder.exists() for p in folder.rglob(".*"))

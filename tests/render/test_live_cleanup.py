@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from live_servers import SrtServer, child_pids, hidden_files, require_tool, thread_names
+from live_servers import SrtServer, child_pids, hidden_files, new_fds, open_fds, require_tool, thread_names
 from tango.media.pcm import PcmFormat
 from tango.render.frame_bank import FrameBank
 from tango.render.live import FrameDrawer, LiveOptions, LiveRenderSession, LiveTimeline, Step
@@ -56,14 +56,14 @@ def _feed(session: LiveRenderSession, seconds: float, pace_s: float = 0.0) -> No
 @pytest.fixture
 def before():
     """What the process holds before a test: its children, threads and open descriptors."""
-    return child_pids(), thread_names(), len(os.listdir("/proc/self/fd"))
+    return child_pids(), thread_names(), open_fds()
 
 
 def _nothing_left(before, *folders) -> None:
     children, threads, fds = before
     assert child_pids() - children == set()
     assert thread_names() - threads == set()
-    assert len(os.listdir("/proc/self/fd")) == fds
+    assert new_fds(fds) == {}
     assert hidden_files(*folders) == []
 
 

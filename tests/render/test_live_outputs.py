@@ -2,7 +2,6 @@
 nginx-rtmp ingest and probed from its recording, and clear, fast errors for an unreachable or failing ingest."""
 from __future__ import annotations
 
-import os
 import socket
 import time
 
@@ -10,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from live_servers import RtmpServer, ffprobe, free_port
+from live_servers import RtmpServer, ffprobe, free_port, new_fds, open_fds
 from tango.media.live_encode import MediaSegment, SegmentEncoder
 from tango.render.live_outputs import HlsWriter, RtmpPusher
 from tango.runtime.errors import InvalidArgument, Unavailable
@@ -87,14 +86,14 @@ def test_hls_sliding_window_deletes_old_segments(tmp_path, stream):
 
 def test_rtmp_push_is_recorded_by_nginx_with_the_right_duration(rtmp_server, stream):
     init, segments = stream
-    fds = len(os.listdir("/proc/self/fd"))
+    fds = open_fds()
     pusher = RtmpPusher(rtmp_server.url("synthetic"))
     started = time.monotonic()
     for segment in segments:
         pusher.write(segment, init)
     assert time.monotonic() - started < 2.0  # writes only queue packets
     pusher.close()
-    assert len(os.listdir("/proc/self/fd")) == fds  # no socket or file left open
+    assert new_fds(fds) == {}  # no socket or file left open
     info = ffprobe(str(rtmp_server.wait_recorded("synthetic")))
     streams = {s["codec_name"]: int(s["nb_read_packets"]) for s in info["streams"]}
     assert streams["h264"] == 180 and streams["aac"] > 0

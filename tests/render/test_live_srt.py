@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from live_servers import SrtServer, child_pids, ffprobe, free_port, require_tool, thread_names
+from live_servers import SrtServer, child_pids, ffprobe, free_port, new_fds, open_fds, require_tool, thread_names
 from test_live_outputs import synthetic_stream
 from tango.render.live_srt import SrtPusher, check_srt_listener, parse_srt_url
 from tango.runtime.errors import InvalidArgument, Unavailable
@@ -20,13 +20,13 @@ def stream():
     return synthetic_stream(6.0)
 
 
-def _left_behind(children: set[int], threads: set[str], fds: int) -> tuple[set[int], set[str], int]:
-    return child_pids() - children, thread_names() - threads, len(os.listdir("/proc/self/fd")) - fds
+def _left_behind(children: set[int], threads: set[str], fds: dict[str, str]) -> tuple[set[int], set[str], dict]:
+    return child_pids() - children, thread_names() - threads, new_fds(fds)
 
 
 def test_srt_push_is_received_by_a_real_listener_with_the_right_duration(srt_server, stream):
     init, segments = stream
-    before = (child_pids(), thread_names(), len(os.listdir("/proc/self/fd")))
+    before = (child_pids(), thread_names(), open_fds())
     pusher = SrtPusher(srt_server.url + "?latency=120000")
     assert pusher.pid in child_pids()
     started = time.monotonic()
@@ -34,7 +34,7 @@ def test_srt_push_is_received_by_a_real_listener_with_the_right_duration(srt_ser
         pusher.write(segment, init)
     assert time.monotonic() - started < 2.0  # writes only queue bytes
     pusher.close()
-    assert _left_behind(*before) == (set(), set(), 0)  # ffmpeg reaped, writer thread ended, no fd open
+    assert _left_behind(*before) == (set(), set(), {})  # ffmpeg reaped, writer thread ended, no fd open
     info = ffprobe(str(srt_server.wait_recorded()))
     streams = {s["codec_name"]: int(s["nb_read_packets"]) for s in info["streams"]}
     assert streams["h264"] == 180 and streams["aac"] > 0
@@ -75,7 +75,7 @@ def test_unreachable_srt_listener_fails_fast_and_clearly():
 def test_listener_lost_mid_stream_raises_and_leaves_nothing(stream):
     init, segments = stream
     require_tool("ffmpeg", "ffmpeg")
-    before = (child_pids(), thread_names(), len(os.listdir("/proc/self/fd")))
+    before = (child_pids(), thread_names(), open_fds())
     server = SrtServer().start()
     try:
         pusher = SrtPusher(server.url, rw_timeout_s=1.0)
@@ -92,14 +92,14 @@ def test_listener_lost_mid_stream_raises_and_leaves_nothing(stream):
     assert lost.value.reason == "SRT_PUSH_FAILED"
     assert time.monotonic() - started < 12.0
     pusher.close()  # already closed by the failure: a no-op
-    assert _left_behind(*before) == (set(), set(), 0)
+    assert _left_behind(*before) == (set(), set(), {})
 
 
 def test_stalled_ingest_fails_the_output_not_the_render_loop(srt_server, stream):
     """A child that cannot take the bytes (stopped with SIGSTOP): `write` keeps returning at once until the
     bounded queue is full, then raises SRT_PUSH_FAILED; close() kills and reaps the child."""
     init, segments = stream
-    before = (child_pids(), thread_names(), len(os.listdir("/proc/self/fd")))
+    before = (child_pids(), thread_names(), open_fds())
     pusher = SrtPusher(srt_server.url, rw_timeout_s=1.0, queue_segments=4)
     pusher.write(segments[0], init)
     os.kill(pusher.pid, 19)  # SIGSTOP: the pipe fills up, as it does when the network stalls
@@ -110,10 +110,10 @@ def test_stalled_ingest_fails_the_output_not_the_render_loop(srt_server, stream)
             pusher.write(segment, init)
             slowest = max(slowest, time.monotonic() - began)
     assert stalled.value.reason == "SRT_PUSH_FAILED" and slowest < 0.5
-    assert _left_behind(*before) == (set(), set(), 0)
+    assert _left_behind(*before) == (set(), set(), {})
 
 
 def test_a_stream_closed_before_its_first_segment_ends_quietly(srt_server):
-    before = (child_pids(), thread_names(), len(os.listdir("/proc/self/fd")))
+    before = (child_pids(), thread_names(), open_fds())
     SrtPusher(srt_server.url).close()  # e.g. the caller hung up while the frame bank was built
-    assert _left_behind(*before) == (set(), set(), 0)
+    assert _left_behind(*before) == (set(), set(), {})
