@@ -66,7 +66,7 @@ class SearchOptions:
     # 22 s speaker over the six shared tracks (jump penalty 1.0): mean similarity -1.6 %, mean difficulty of
     # the chosen jumps -3.3 %, jumps 103 -> 91 (0.5: -2.5 % / -4.2 %; 0.1: -0.4 % / -1.0 %)
     edge_cost_weight: float = 0.25
-    # w_energy: loudness following (`tango.retrieval.energy`); chosen by self-reenactment, see there
+    # w_energy: loudness following (`tango.retrieval.energy`, where the self-reenactment that chose it is)
     energy_weight: float = 0.2
     turn_scale_deg: float = 20.0  # a head turn of this many degrees adds 1 to a jump's difficulty
     revisit_penalty: float = 0.5  # subtracted for each step whose node already occurs in the last window
