@@ -52,11 +52,11 @@ def quiet_loud_speech(steps: int, period: int = 10, seed: int = 0) -> tuple[np.n
 def run_features(live: LiveAudioFeatures, wave: np.ndarray, sizes: list[int]):
     lows, highs, loudness, position = [], [], [], 0
     for size in sizes:
-        steps = live.push_steps(wave[position: position + size])
+        steps = live.push(wave[position: position + size])
         assert steps.loudness_db.shape == (steps.high.shape[0],)
         lows.append(steps.low), highs.append(steps.high), loudness.append(steps.loudness_db)
         position += size
-    last = live.finish_steps()
+    last = live.finish()
     lows.append(last.low), highs.append(last.high), loudness.append(last.loudness_db)
     return (np.concatenate([x for x in lows if x.shape[0]]), np.concatenate([x for x in highs if x.shape[0]]),
             np.concatenate(loudness))

@@ -27,13 +27,15 @@ def fake_embed(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def run(live: LiveAudioFeatures, wave: np.ndarray, chunks: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
     lows, highs, position = [], [], 0
     for size in chunks:
-        low, high = live.push(wave[position: position + size])
+        steps = live.push(wave[position: position + size])
+        low, high = steps.low, steps.high
         assert low.shape[0] == 4 * high.shape[0]
         lows.append(low)
         highs.append(high)
         position += size
     pushed = sum(high.shape[0] for high in highs)
-    low, high = live.finish()
+    last = live.finish()
+    low, high = last.low, last.high
     lows, highs = [x for x in lows + [low] if x.shape[0]], [x for x in highs + [high] if x.shape[0]]
     return np.concatenate(lows), np.concatenate(highs), pushed
 
@@ -94,13 +96,14 @@ def test_windows_are_causal_and_memory_bounded(wave):
 
 def test_bad_input_and_finished_stream():
     live = LiveAudioFeatures(fake_embed)
-    low, high = live.push(np.zeros(0, np.float32))
+    empty = live.push(np.zeros(0, np.float32))
+    low, high = empty.low, empty.high
     assert low.shape == (0, 0) and high.shape == (0, 0)
     with pytest.raises(InputMismatch):
         live.push(np.zeros((10, 2), np.float32))
     with pytest.raises(InvalidArgument):
         live.push(np.full(10, np.nan, np.float32))
-    assert live.finish()[0].shape == (0, 0)  # no audio, no steps
+    assert live.finish().low.shape == (0, 0)  # no audio, no steps
     with pytest.raises(FailedPrecondition):
         live.push(np.zeros(10, np.float32))
     with pytest.raises(InvalidArgument):

@@ -35,7 +35,7 @@ import numpy as np
 from tango.lipsync.bank import SpeakerMouths, VisemeFn
 from tango.lipsync.composite import CompositeConfig, composite_mouth, lip_shift, turned_alike
 from tango.lipsync.crossfade import blend_mouths, fade_schedule
-from tango.lipsync.mouth_shape import ALIGN_ROWS, similarity_fit
+from tango.lipsync.mouth_shape import ALIGN_ROWS, similarity_fit, to_pixels
 from tango.lipsync.visemes import viseme_similarity as default_viseme_similarity
 from tango.lipsync.mouth_search import MouthSearchConfig, MouthTargets, search_mouths, unary_costs
 from tango.perception.face import FACE_POINTS, OVAL_ROWS, FaceOptions, crop_square, still_face_mesh
@@ -148,12 +148,11 @@ def draw_planned(speakers: SpeakerMouths, plan: MouthPlan, position: int, frame:
     warped `config.lip_warp` of the way to the plan's target lips: the drawing rule of `MouthCompositor`. None
     when it cannot be done."""
     height, width = frame.shape[:2]
-    size = np.array([width, height, width], np.float32)  # normalised (x, y, z) -> pixels
-    face = plan.face[position] * size if face is None else face
+    face = to_pixels(plan.face[position], width, height) if face is None else face
     shift = None
     if plan.lips is not None and speakers.lips is not None:
         shift = lip_shift(face, speakers.template, plan.lips[position], speakers.lips[state], config)
-    return composite_mouth(frame, face, source, speakers.landmarks[state] * size, config, shift)
+    return composite_mouth(frame, face, source, to_pixels(speakers.landmarks[state], width, height), config, shift)
 
 
 def moved_onto(blend: np.ndarray, found: np.ndarray, max_offset: float, min_offset: float = 0.0) -> np.ndarray | None:
@@ -312,7 +311,7 @@ class MouthCompositor:
         if self.generated_faces is None or self.plan.frame_state[position] >= 0:
             return None
         height, width = frame.shape[:2]
-        blend = self.plan.face[position] * np.array([width, height, width], np.float32)
+        blend = to_pixels(self.plan.face[position], width, height)
         return self.generated_faces(frame, blend, key=int(self._before[position]))
 
     def _calibrate(self, position: int, frame: np.ndarray) -> None:
@@ -322,7 +321,9 @@ class MouthCompositor:
                 or states[position + 1] >= 0 or self.plan.mouth[position + 1] < 0):
             return
         height, width = frame.shape[:2]
-        self.generated_faces.calibrate(position, frame, self.plan.face[position] * np.array([width, height, width]))
+        # in float64, as measured: float32 rounding tipped generated frames across `min_offset` (the demo's 275-290)
+        known = to_pixels(self.plan.face[position].astype(np.float64), width, height)
+        self.generated_faces.calibrate(position, frame, known)
 
     def _draw(self, position: int, frame: np.ndarray, state: int) -> np.ndarray | None:
         """The frame with reference state `state`'s mouth composited onto output frame `position`'s face."""

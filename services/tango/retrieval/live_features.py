@@ -18,7 +18,7 @@ Difference from the offline `embedding.audio_features` (same windows, same model
   ~2 s earlier). At the start of the stream the windows are shorter than 4 s (the model accepts them).
 `tests/retrieval/test_live_features.py` measures the per-step cosine between the two.
 
-Loudness (`push_steps` / `finish_steps`): each emitted step also gets its raw loudness in dB, of the
+Loudness: each emitted step also gets its raw loudness in dB, of the
 `energy.LOUDNESS_WINDOW_S` window ENDING at the step's last sample (`energy.trailing_loudness_db`; the final
 padded step's window ends at the end of the audio). Offline the window is centred on the step: live it would need
 0.25 s of future audio, so it trails instead (no added latency, a lag of ~0.18 s; see `energy`). Those samples
@@ -54,8 +54,8 @@ class LiveSteps:
 
 
 class LiveAudioFeatures:
-    """push(samples) -> (audio_low (k*4, D), audio_high (k, D)) unit-normalised, for the k completed steps;
-    push_steps(samples) -> LiveSteps, the same with each step's loudness."""
+    """push(samples) -> LiveSteps: audio_low (k*4, D), audio_high (k, D) unit-normalised and each step's loudness,
+    for the k completed steps; finish() -> the rest."""
 
     def __init__(self, embed: EmbedAudio, hop_frames: int = 8, fps: int = 30, sample_rate: int = 16000):
         if not 1 <= hop_frames <= HIGH_WINDOW_FRAMES:
@@ -88,16 +88,7 @@ class LiveAudioFeatures:
         """Steps emitted so far."""
         return self._steps
 
-    def push(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        steps = self.push_steps(samples)
-        return steps.low, steps.high
-
-    def finish(self) -> tuple[np.ndarray, np.ndarray]:
-        """End of audio: the remaining frames, the final partial step padded with its last frame."""
-        steps = self.finish_steps()
-        return steps.low, steps.high
-
-    def push_steps(self, samples: np.ndarray) -> LiveSteps:
+    def push(self, samples: np.ndarray) -> LiveSteps:
         if self._finished:
             raise FailedPrecondition("the live audio features have finished", reason="STREAM_FINISHED")
         samples = np.asarray(samples, dtype=np.float32)
@@ -116,7 +107,7 @@ class LiveAudioFeatures:
         self._trim()
         return self._stack(lows, highs, loudness)
 
-    def finish_steps(self) -> LiveSteps:
+    def finish(self) -> LiveSteps:
         """End of audio: the remaining frames, the final partial step padded with its last frame."""
         if self._finished:
             return self._stack([], [], [])

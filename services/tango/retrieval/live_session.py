@@ -46,13 +46,13 @@ class LiveSearch:
         samples = self.pcm.decode(chunk)
         self.samples += samples.shape[0]
         began = time.perf_counter()
-        steps = self.features.push_steps(self.resampler.push(samples))
+        steps = self.features.push(self.resampler.push(samples))
         return self._search(began, steps, finish=False)
 
     def finish(self) -> LiveBatch:
         began = time.perf_counter()
-        tail = self.features.push_steps(self.resampler.finish())
-        last = self.features.finish_steps()
+        tail = self.features.push(self.resampler.finish())
+        last = self.features.finish()
         batch = self._search(began, tail, finish=False)
         final = self._search(time.perf_counter(), last, finish=True)
         return LiveBatch(batch.steps + final.steps, final.audio_s, batch.features_s + final.features_s,
