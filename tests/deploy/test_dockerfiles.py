@@ -190,3 +190,18 @@ def test_dockerignore_keeps_the_context_small_and_clean():
         assert ignored(path), path
     for path in ("pyproject.toml", "README.md", "services", "protos", "model_repository/interp_flow"):
         assert not ignored(path), path
+
+
+def test_gpu_training_image_is_the_trainer_on_a_cuda_torch_base():
+    """build-images.sh builds tango-trainer-gpu from python-base with a CUDA wheel index, and the chart's GPU
+    scenario runs its training Jobs in that image (a Job given a GPU trains on it: `--device cuda`)."""
+    import yaml
+
+    script = (DOCKER_DIR / "build-images.sh").read_text()
+    base = re.search(r'build python-base "" tango-python-base-gpu \\\s*--build-arg "TORCH_INDEX_URL=([^"]+)"', script)
+    assert base and "download.pytorch.org/whl/cu" in base.group(1)
+    assert 'build trainer "$REGISTRY/tango-python-base-gpu:$TAG" tango-trainer-gpu' in script
+    assert "ARG TORCH_INDEX_URL=" in (DOCKER_DIR / "python-base" / "Dockerfile").read_text()
+    values = yaml.safe_load((REPO_ROOT / "helm" / "tango" / "ci" / "gpu-production-values.yaml").read_text())
+    jobs = values["trainer"]["jobs"]
+    assert jobs["image"] == "tango-trainer-gpu" and jobs["gpus"] >= 1

@@ -321,11 +321,12 @@ def test_trainer_runs_jobs_on_the_training_pool_only_where_enabled(rendered):
     assert env["TANGO_TRAINER_EXECUTOR"] == "kubernetes"
     pool = JobPoolConfig.from_env(env)
     plan = TrainingPlan("d" * 64, ("s3://tango-artifacts/prod/perception/" + "1" * 64,), 3.0, None, ())
-    job = job_manifest(build_job(pool, training_job_request(plan)))
+    job = job_manifest(build_job(pool, training_job_request(plan, pool.gpus)))
     assert validate_object(job, "1.30") == []
     job_pod = job["spec"]["template"]["spec"]
     assert job_pod["nodeSelector"] == {"tango.dev/pool": "gpu-train"}
-    assert job_pod["containers"][0]["image"] == "ghcr.io/tango-reenact/tango-trainer:0.1.0"
+    assert job_pod["containers"][0]["image"] == "ghcr.io/tango-reenact/tango-trainer-gpu:0.1.0"  # CUDA torch
+    assert job_pod["containers"][0]["args"][:4] == ["trainer", "train", "--device", "cuda"]
     assert job_pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert {"name": "artifacts", "mountPath": "/data"} in job_pod["containers"][0]["volumeMounts"]
 

@@ -31,7 +31,7 @@ POOL = JobPoolConfig(image="ghcr.io/tango-reenact/tango-trainer:0.1.0", namespac
 
 
 def test_training_job_runs_the_trainer_command_on_the_training_pool():
-    body = job_manifest(build_job(POOL, training_job_request(PLAN)))
+    body = job_manifest(build_job(POOL, training_job_request(PLAN, POOL.gpus)))
     assert validate_object(body, "1.30") == []
     pod = body["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"tango.dev/pool": "gpu-train"} and pod["restartPolicy"] == "Never"
@@ -40,6 +40,8 @@ def test_training_job_runs_the_trainer_command_on_the_training_pool():
     args = build_parser().parse_args(container["args"])  # the Job's arguments are a valid command line
     assert (args.command, args.action) == ("trainer", "train")
     assert args.perception == list(PLAN.perception_uris) and args.max_minutes == 3.0
+    assert args.device == "cuda"  # a Job given a GPU trains on it (and fails where it sees none)
+    assert build_parser().parse_args(training_job_request(PLAN, 0).args).device == "cpu"
     again = build_job(POOL, training_job_request(PLAN)).metadata.name
     assert body["metadata"]["name"] == again  # one Job per checkpoint: retries adopt it
 

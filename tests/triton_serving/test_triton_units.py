@@ -22,6 +22,10 @@ def test_server_command_binds_loopback_with_strict_readiness(tmp_path):
     assert f"--grpc-port={config.grpc_port}" in argv and "--grpc-address=127.0.0.1" in argv
     assert "--http-address=127.0.0.1" in argv and "--strict-readiness=true" in argv
     assert "--model-control-mode=explicit" in argv and "--load-model=interp_flow" in argv
+    assert not any(a.startswith("--model-config-name") for a in argv)  # each model's config.pbtxt
+    gpu = server_command(config_from_env({"TANGO_TRITON_MODEL_CONFIG_NAME": "gpu"}), Path("/bin/tritonserver"),
+                         tmp_path / "b", tmp_path / "c")
+    assert "--model-config-name=gpu" in gpu  # interp_acinterp's configs/gpu.pbtxt (KIND_GPU)
 
 
 def test_config_from_env():

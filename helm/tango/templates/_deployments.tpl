@@ -269,7 +269,8 @@ spec:
 - name: TANGO_TRAINER_EXECUTOR
   value: kubernetes
 - name: TANGO_JOBS_IMAGE
-  value: {{ include "tango.image" . | quote }}
+  {{- $tag := default .root.Chart.AppVersion .root.Values.global.imageTag }}
+  value: {{ printf "%s/%s:%s" .root.Values.global.imageRegistry (default $values.image $jobs.image) $tag | quote }}
 - name: TANGO_JOBS_NAMESPACE
   value: {{ .root.Release.Namespace | quote }}
 - name: TANGO_JOBS_SERVICE_ACCOUNT

@@ -21,9 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tango.runtime.errors import CheckpointMismatch, NotFound
+from tango.runtime.errors import CheckpointMismatch, InvalidArgument, NotFound
 
 CONFIG_FILE = "acinterp.json"
+# the networks' precision at inference: "auto" = bfloat16 on a GPU, float32 on the CPU (pipeline.network_dtype)
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise InvalidArgument(f"ACInterp precision {precision!r}: one of {', '.join(PRECISIONS)}", reason="BAD_CONFIG")
+    return precision
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ class ACInterpNetworks:
     def modules(self) -> dict[str, torch.nn.Module]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self) if field.init}
 
-    def to(self, device: torch.device | str) -> "ACInterpNetworks":
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "ACInterpNetworks":
         for module in self.modules().values():
-            module.to(device)
+            module.to(device=device, dtype=dtype)
         return self
 
     def eval(self) -> "ACInterpNetworks":

@@ -10,6 +10,8 @@ One call, (before (k, H, W, 3) uint8, after (k, H, W, 3) uint8, n) -> (n, H, W, 
    CLIP context, unconditional: no bank + zeroed context; pose + background features in both (sampling.py);
 7. decode the n generated frames, resize back to H x W.
 Deterministic for a seed (noise drawn on the CPU). One call at a time per pipeline (the bank is shared).
+Precision (`precision`): float32 on the CPU; on a GPU bfloat16 by default (the float32 range, so random or
+fine-tuned weights cannot overflow as they may in float16), the networks and the sampling loop alike.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 
 from tango.acinterp.conditioning import ClipConditioning, transition_conditioning
-from tango.acinterp.config import ACInterpConfig
+from tango.acinterp.config import ACInterpConfig, check_precision
 from tango.acinterp.networks import ACInterpNetworks
 from tango.acinterp.pose_render import Observer, observe_video
 from tango.acinterp.sampling import inpaint_clip
@@ -31,12 +33,21 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 VAE_CHUNK = 8  # frames per VAE call
 
 
+def network_dtype(precision: str, device: torch.device | str) -> torch.dtype:
+    """A name of config.PRECISIONS ("auto": bfloat16 on a GPU, float32 on the CPU) -> the networks' dtype."""
+    check_precision(precision)
+    if precision == "auto":
+        return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+    return getattr(torch, precision)
+
+
 class ACInterpPipeline:
     def __init__(self, config: ACInterpConfig, networks: ACInterpNetworks, device: torch.device | str = "cpu",
-                 observe: Observer = observe_video):
+                 observe: Observer = observe_video, precision: str = "auto"):
         self.config = config.validate()
         self.device = torch.device(device)
-        self.networks = networks.to(self.device).eval()
+        self.dtype = network_dtype(precision, self.device)
+        self.networks = networks.to(self.device, self.dtype).eval()
         for module in networks.modules().values():
             module.requires_grad_(False)  # inference; ACInterpTrainer re-enables what it trains
         self.scheduler = make_scheduler(config.scheduler)

@@ -3,7 +3,8 @@ loaded pipeline (model_repository/interp_acinterp/1/model.py is a thin adapter o
 
 Weights directory: the `weights_dir` parameter, relative to the model's version folder unless absolute
 (default `weights`, i.e. model_repository/interp_acinterp/1/weights); the env var TANGO_ACINTERP_WEIGHTS
-overrides it. `num_inference_steps` / `guidance_scale` parameters override acinterp.json ("" = keep).
+overrides it. `num_inference_steps` / `guidance_scale` parameters override acinterp.json ("" = keep);
+`precision` is the networks' ("" = auto: bfloat16 on a GPU, float32 on the CPU; float32, bfloat16, float16).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
 
-from tango.acinterp.config import ACInterpConfig
+from tango.acinterp.config import ACInterpConfig, check_precision
 from tango.runtime.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class ACInterpServingConfig:
     device: str = "cpu"
     num_inference_steps: int | None = None  # None = acinterp.json's
     guidance_scale: float | None = None
+    precision: str = "auto"
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, str], version_dir: Path, device: str = "cpu",
@@ -43,7 +45,9 @@ class ACInterpServingConfig:
         if (steps is not None and steps < 1) or (guidance is not None and guidance < 1.0):
             raise InvalidArgument(f"need num_inference_steps >= 1 and guidance_scale >= 1, got {steps}, {guidance}",
                                   reason="BAD_CONFIG")
-        return cls(weights_dir=weights, device=device, num_inference_steps=steps, guidance_scale=guidance)
+        precision = check_precision((parameters.get("precision") or "").strip() or "auto")
+        return cls(weights_dir=weights, device=device, num_inference_steps=steps, guidance_scale=guidance,
+                   precision=precision)
 
 
 def _optional(parameters: Mapping[str, str], key: str, cast: Callable):
@@ -59,12 +63,12 @@ def _optional(parameters: Mapping[str, str], key: str, cast: Callable):
 class ACInterpServing:
     """Loads the weights once; interpolate() serves one request at a time."""
 
-    def __init__(self, config: ACInterpServingConfig, loader: Callable[[Path, str], "ACInterpPipeline"] | None = None):
+    def __init__(self, config: ACInterpServingConfig, loader: Callable[..., "ACInterpPipeline"] | None = None):
         ACInterpConfig.locate(config.weights_dir)  # a missing directory fails before torch and diffusers load
         if loader is None:
             from tango.acinterp.weights import load_acinterp as loader
         self.config = config
-        self.pipeline = loader(config.weights_dir, config.device)
+        self.pipeline = loader(config.weights_dir, config.device, precision=config.precision)
 
     def interpolate(self, before: np.ndarray, after: np.ndarray, num_frames: int) -> np.ndarray:
         """before, after (k, H, W, 3) uint8 -> (num_frames, H, W, 3) uint8."""

@@ -63,9 +63,10 @@ PARTS = (*PRETRAINED_PARTS, *GUIDER_PARTS)
 
 
 def random_acinterp(config: ACInterpConfig, seed: int = 0, device: torch.device | str = "cpu",
-                    observe: Observer = observe_video) -> ACInterpPipeline:
+                    observe: Observer = observe_video, precision: str = "auto") -> ACInterpPipeline:
     """A pipeline with randomly initialised networks (tests; checking an install end to end)."""
-    return ACInterpPipeline(config, random_networks(config, seed), device=device, observe=observe)
+    return ACInterpPipeline(config, random_networks(config, seed), device=device, observe=observe,
+                            precision=precision)
 
 
 def save_acinterp(pipeline: ACInterpPipeline, directory: str | Path) -> Path:
@@ -95,8 +96,9 @@ def _write_parts(config: ACInterpConfig, networks: ACInterpNetworks, directory: 
 
 
 def load_acinterp(weights_dir: str | Path, device: torch.device | str = "cpu",
-                  observe: Observer = observe_video) -> ACInterpPipeline:
-    """The pipeline stored in `weights_dir` (strict), on `device`, in eval mode."""
+                  observe: Observer = observe_video, precision: str = "auto") -> ACInterpPipeline:
+    """The pipeline stored in `weights_dir` (strict), on `device` in `precision` (pipeline.network_dtype),
+    in eval mode."""
     directory = Path(weights_dir)
     config = ACInterpConfig.load(ACInterpConfig.locate(directory))
     _check_complete(directory)
@@ -112,7 +114,7 @@ def load_acinterp(weights_dir: str | Path, device: torch.device | str = "cpu",
         background_guider=load_guider(BackgroundGuider, directory / "background_guider",
                                       guider_config(config, "background_guider")),
     )
-    return ACInterpPipeline(config, networks, device=device, observe=observe)
+    return ACInterpPipeline(config, networks, device=device, observe=observe, precision=precision)
 
 
 def _check_complete(directory: Path) -> None:

@@ -25,7 +25,7 @@ def save_checkpoint(model: AuMoCLIP, directory: str | Path) -> Path:
     """Writes config.json and model.safetensors into `directory` (created); returns the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().contiguous().clone() for name, tensor in model.state_dict().items()}
+    state = {name: tensor.detach().to("cpu", copy=True).contiguous() for name, tensor in model.state_dict().items()}
     save_file(state, str(directory / (WEIGHTS_FILE + ".tmp")), metadata={"format": "pt"})
     (directory / (WEIGHTS_FILE + ".tmp")).replace(directory / WEIGHTS_FILE)
     (directory / CONFIG_FILE).write_text(model.config.to_json())

@@ -34,11 +34,12 @@ def speaker_recipe(config: AuMoCLIPConfig) -> dict:
 def train_speaker_model(pairs: Sequence[AudioMotionPair], out_dir: str | Path, *, max_minutes: float = 2.0,
                         epochs: int | None = None, seed: int = 0, resume: bool = True,
                         progress: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None,
-                        config: AuMoCLIPConfig | None = None) -> TrainResult:
+                        config: AuMoCLIPConfig | None = None, device: str = "cpu") -> TrainResult:
     """The speaker's audio-motion pairs -> checkpoint in `out_dir` (training state kept there to resume).
 
     `epochs=None`: the fixed step budget of SPEAKER_TRAINING (deterministic); `max_minutes` is a safety cap.
+    `device`: "cpu", "cuda[:N]" or "auto" (`tango.aumoclip.train.training_device`).
     """
     config = config or speaker_config(pairs[0].representation)
     return train(pairs, out_dir, config, max_minutes=max_minutes, epochs=epochs, seed=seed, resume=resume,
-                 progress=progress, should_stop=should_stop, train_config=SPEAKER_TRAINING)
+                 progress=progress, should_stop=should_stop, train_config=SPEAKER_TRAINING, device=device)

@@ -36,7 +36,7 @@ from tango.aumoclip.keyframes import KeyframeConfig, mask_keyframes
 from tango.aumoclip.losses import LocalWindow, global_infonce, local_contrastive
 from tango.aumoclip.model import AuMoCLIP
 from tango.aumoclip.weight_average import WeightAverage
-from tango.runtime.errors import Cancelled, CheckpointMismatch, InputMismatch
+from tango.runtime.errors import Cancelled, CheckpointMismatch, FailedPrecondition, InputMismatch
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total), as tango.runtime.progress
 STATE_TENSORS, STATE_JSON = "train_state.safetensors", "train_state.json"
@@ -140,10 +140,34 @@ def _augment_audio(wave: np.ndarray, cfg: TrainConfig, rng: np.random.Generator)
     return ((wave + noise) * gain).astype(np.float32)
 
 
+def training_device(name: str = "cpu") -> torch.device:
+    """"cpu", "cuda", "cuda:N" or "auto" (the GPU where torch sees one, else the CPU) -> the device to train on.
+
+    A GPU that was asked for and is not there is a FailedPrecondition (CUDA_UNAVAILABLE), never a silent CPU run.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise FailedPrecondition(f"unknown training device {name!r}", reason="BAD_TRAINING_DEVICE") from error
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise FailedPrecondition(f"training device {name} asked for, but torch sees no such GPU "
+                                 f"(CUDA build: {torch.version.cuda or 'none'})", reason="CUDA_UNAVAILABLE")
+    if device.type not in ("cpu", "cuda"):
+        raise FailedPrecondition(f"training runs on the CPU or a CUDA GPU, not {name!r}", reason="BAD_TRAINING_DEVICE")
+    return device
+
+
 def _batch_loss(model: AuMoCLIP, batch, cfg: TrainConfig) -> tuple[torch.Tensor, float, float]:
-    wave, motion = torch.from_numpy(batch.wave), torch.from_numpy(batch.motion)
-    text = None if batch.text is None else torch.from_numpy(batch.text)
-    prosody = None if batch.prosody is None or not model.config.prosody_dim else torch.from_numpy(batch.prosody)
+    device = model.log_scale_low.device
+
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(device, non_blocking=True)
+
+    wave, motion = tensor(batch.wave), tensor(batch.motion)
+    text = None if batch.text is None else tensor(batch.text)
+    prosody = None if batch.prosody is None or not model.config.prosody_dim else tensor(batch.prosody)
     if cfg.keyframes.enabled:
         motion = mask_keyframes(model, motion, cfg.keyframes)
     (audio_low, audio_high), (motion_low, motion_high) = model(wave, motion, text, prosody)
@@ -159,18 +183,18 @@ def _save_state(out_dir: Path, model: AuMoCLIP, optimizer: torch.optim.Optimizer
     with average.applied(model):
         save_checkpoint(model, out_dir)
     opt = optimizer.state_dict()
-    tensors = {f"state.{pid}.{key}": value.detach().contiguous().clone()
+    tensors = {f"state.{pid}.{key}": value.detach().to("cpu", copy=True).contiguous()
                for pid, entry in opt["state"].items() for key, value in entry.items()}
-    tensors.update({RAW_PREFIX + name: value.detach().contiguous().clone()
+    tensors.update({RAW_PREFIX + name: value.detach().to("cpu", copy=True).contiguous()
                     for name, value in model.state_dict().items()})
     save_file(tensors, str(out_dir / STATE_TENSORS))
     state = dict(state, param_groups=opt["param_groups"])
     (out_dir / STATE_JSON).write_text(json.dumps(state, indent=1, default=list))
 
 
-def _load_state(out_dir: Path, config: AuMoCLIPConfig, optimizer_factory, ema_decay: float):
-    """-> (model with the raw weights, optimizer, state dict, weight average) of a saved run."""
-    model = load_checkpoint(out_dir, expect=config)
+def _load_state(out_dir: Path, config: AuMoCLIPConfig, optimizer_factory, ema_decay: float, device: torch.device):
+    """-> (model with the raw weights, optimizer, state dict, weight average) of a saved run, on `device`."""
+    model = load_checkpoint(out_dir, expect=config).to(device)
     average = WeightAverage(model, ema_decay)  # the checkpoint holds the averaged weights
     state = json.loads((out_dir / STATE_JSON).read_text())
     tensors = load_file(str(out_dir / STATE_TENSORS))
@@ -187,17 +211,18 @@ def _load_state(out_dir: Path, config: AuMoCLIPConfig, optimizer_factory, ema_de
         _, pid, key = name.split(".", 2)
         per_param.setdefault(int(pid), {})[key] = value
     groups = state.pop("param_groups")
-    try:
+    try:  # the optimizer moves its state to each parameter's device
         optimizer.load_state_dict({"state": per_param, "param_groups": groups})
     except (ValueError, KeyError) as exc:
         raise CheckpointMismatch(f"optimizer state in {out_dir} does not fit the model: {exc}") from exc
     return model, optimizer, state, average
 
 
-def _new_run(pairs, config: AuMoCLIPConfig, seed: int, optimizer_factory, ema_decay: float):
+def _new_run(pairs, config: AuMoCLIPConfig, seed: int, optimizer_factory, ema_decay: float, device: torch.device):
     torch.manual_seed(seed)
-    model = AuMoCLIP(config)
+    model = AuMoCLIP(config)  # initialised on the CPU: a seed gives the same start on any device
     model.motion_tower.set_input_statistics(*_motion_statistics(pairs))
+    model.to(device)
     state = {"step": 0, "epoch": 0, "seconds": 0.0, "history": [], "seed": seed}
     return model, optimizer_factory(model), state, WeightAverage(model, ema_decay)
 
@@ -226,7 +251,7 @@ def learning_rate_at(step: int, cfg: "TrainConfig") -> float:
 def train(pairs: Sequence[AudioMotionPair], out_dir: str | Path, config: AuMoCLIPConfig, *,
           max_minutes: float = 5.0, epochs: int | None = None, seed: int = 0, resume: bool = True,
           progress: ProgressFn | None = None, train_config: TrainConfig = TrainConfig(),
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None, device: str = "cpu") -> TrainResult:
     """Trains AuMoCLIP on `pairs` until `epochs` or `max_minutes` (whichever first); checkpoint in `out_dir`.
 
     `epochs=None` is the fixed budget of `train_config.total_steps` steps (`planned_epochs`): deterministic,
@@ -235,8 +260,12 @@ def train(pairs: Sequence[AudioMotionPair], out_dir: str | Path, config: AuMoCLI
     With `resume` and a previous state in `out_dir` (same config, else CheckpointMismatch) it continues from
     the saved step/epoch; epoch e always draws its windows from rng(seed, e), so runs are reproducible.
     `should_stop` returning True raises Cancelled after saving the state.
+    `device` (`training_device`): where the steps run; the checkpoint and train state are saved from the CPU,
+    so a run resumes and loads on any device. Not part of the recipe: a GPU run computes the same model up to
+    float rounding (it is not bit-identical to a CPU run).
     """
     config = config.validate()
+    target = training_device(device)
     if config.prosody_dim and any(pair.prosody is None for pair in pairs):
         from tango.aumoclip.prosody import ProsodyFeatures
 
@@ -252,9 +281,11 @@ def train(pairs: Sequence[AudioMotionPair], out_dir: str | Path, config: AuMoCLI
     if epochs is None:
         epochs = planned_epochs(pairs, config.clip_frames, train_config)
     if resume and (out_dir / STATE_JSON).is_file():
-        model, optimizer, state, average = _load_state(out_dir, config, optimizer_factory, train_config.ema_decay)
+        model, optimizer, state, average = _load_state(out_dir, config, optimizer_factory, train_config.ema_decay,
+                                                       target)
     else:
-        model, optimizer, state, average = _new_run(pairs, config, seed, optimizer_factory, train_config.ema_decay)
+        model, optimizer, state, average = _new_run(pairs, config, seed, optimizer_factory, train_config.ema_decay,
+                                                    target)
     deadline = time.monotonic() + max_minutes * 60.0
     previous_threads = torch.get_num_threads()
     if train_config.torch_threads > 0:

