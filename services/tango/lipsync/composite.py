@@ -12,7 +12,18 @@
    the re-meshed lips moved off the chosen ones by 0.0139 inter-ocular with "rigid2d", 0.0124 with
    "head3d", 0.0117 with "piecewise"; for mouths of heads turned further (the lip oracle) 0.028 / 0.023 /
    0.015. Either way the mouth sits where the output's head holds it, not where a 2-D fit of the eyes and
-   nose puts it (on the German clip: 0.0110 with "rigid2d", 0.0079 with "head3d", 5 folds).
+   nose puts it (on the German clip: 0.0110 with "rigid2d", 0.0079 with "head3d", 5 folds). `tango lipsync
+   eval` (5 folds, lip warp on) with "rigid2d" / "head3d" / "piecewise": LMD reduction 22 s speaker 15.0 /
+   25.9 / 28.8 %, German 26.1 / 34.6 / 37.2 %; the true held-out mouth pasted instead (22 s): LMD 0.0217 /
+   0.0198 / 0.0175. That oracle's remaining error still grows with the yaw between the two heads (0.0104
+   under 5 degrees, 0.018 at 15-20) although every mesh point lands where the output's head holds it: a
+   mask of the lips alone leaves it as it is (0.0175), carrying with the mesh depth rescaled (x0.6, x1.6)
+   does worse (only the depth the measurement uses agrees with it), and taking out of truth and output
+   alike the mesher's own pose-dependent reading (on the 22 s speaker's footage the meshed lips drift in the
+   pose-free frame by 0.0010 inter-ocular per degree of yaw, R^2 0.62) leaves the growth too; what is left
+   is likely the texture between the points (teeth behind the lips, shading), not measured further. A
+   perfect drawing gains little: the chosen mouths' own lips moved half way to the targets, undrawn, score
+   30.1 % on the 22 s speaker (44.6 % German) against the drawn 28.8 (37.2).
    Lip warp (`lip_shift`, `CompositeConfig.lip_warp`): the pasted lips are then moved part of the way from
    the chosen mouth's own lips to the target lips the plan predicted from the speech (Video Rewrite, Bregler
    1997, warps its mouth images likewise): a second thin-plate field through the 40 lip points' moves, held
