@@ -10,9 +10,11 @@ import pytest
 from tango.interp.flow import FlowInterpolator, _FlowField
 from tango.interp.flow import _warp
 from tango.interp.flow import remap, warp_maps
-from tango.interp.layered import LayeredConfig, LayeredInterpolator, _bounding_box, _sharpened
+from tango.interp.flow import cubic_where
+from tango.interp.layered import LayeredConfig, LayeredInterpolator, _bounding_box
 from tango.interp.masks import dilate, erode, refine_mask
 from tango.interp.plate import build_plate, masked_median
+from tango.interp.smear import end_speeds
 from tango.interp.transition import TransitionInterpolator
 from tango.runtime.errors import InvalidArgument
 from test_jump_measures import SIZE, backdrop, scene
@@ -128,6 +130,33 @@ def test_where_the_ends_disagree_their_occlusion_masks_do_not_pick_the_end():
     assert np.abs(frame.astype(int) - round(200 * (0.1 / 0.3 + 0.5))).max() <= 2
 
 
+def test_a_part_moving_at_both_ends_keeps_the_blend_and_one_standing_at_an_end_switches():
+    """Where the warped ends disagree and the outer frames show the part moving fast at both ends (a continuous fast
+    motion: the real in-between frames are smeared there, as the blend is) the frame is the plain blend; where it
+    stands at one end (a fist that opens, a head turned between clips) the quick switch still shows one end; without
+    outer frames no speed is known and it switches."""
+    layered = LayeredInterpolator()
+    slow, fast = layered.config.blur_speeds
+    first, last = np.zeros((*SIZE, 3), np.uint8), np.full((*SIZE, 3), 200, np.uint8)
+    zero, seen = np.zeros((*SIZE, 2), np.float32), np.zeros(SIZE, np.float32)
+    moving = np.zeros((*SIZE, 2), np.float32)
+    moving[..., 0] = fast + 2.0  # px per video frame
+    masks = np.zeros(SIZE, np.float32)
+    layers = layered._layers(first, last, masks, masks, None)
+
+    def frame_at(f0m: np.ndarray | None, f12: np.ndarray | None) -> np.ndarray:
+        field = _FlowField(f01=zero, f10=zero, occ0=seen, occ1=seen, f0m=f0m, f12=f12, outer_step=0.2)
+        speeds = end_speeds(field, layered.config.blur_reach_frac)
+        return layered._frame_at(first, last, None, layers, field, 0.3, speeds=speeds).astype(int)
+
+    assert np.abs(frame_at(moving, moving) - 60).max() <= 2  # (1 - 0.3) * 0 + 0.3 * 200
+    assert frame_at(moving, zero).max() <= 2 and frame_at(zero, moving).max() <= 2  # t' = 0 at tau = 0.3
+    assert frame_at(None, None).max() <= 2
+    speeds = end_speeds(_FlowField(f01=zero, f10=zero, occ0=seen, occ1=seen, f0m=moving, f12=zero), 0.05)
+    np.testing.assert_allclose(speeds[0], fast + 2.0, rtol=1e-4)
+    np.testing.assert_allclose(speeds[1], 0.0)
+
+
 def test_where_the_ends_disagree_they_are_resampled_bicubically():
     """A half-pixel warp of fine texture: bilinear where the weight (the disagreement) is 0, bicubic where it is 1
     (sharper: a bilinear warp at sub-pixel offsets averages neighbours), a mix between; tiles the weight leaves
@@ -143,7 +172,7 @@ def test_where_the_ends_disagree_they_are_resampled_bicubically():
     weight = np.zeros((height, width), np.float32)
     weight[:, :64] = 1.0
     weight[:, 64:70] = 0.5
-    out = _sharpened(image, maps, bilinear, weight)
+    out = cubic_where(image, maps, bilinear, weight)
     np.testing.assert_array_equal(out[:, :64], cubic[:, :64])
     np.testing.assert_array_equal(out[:, 96:], bilinear[:, 96:])
     half = (cubic[:, 64:70].astype(int) + bilinear[:, 64:70]) / 2.0
@@ -152,7 +181,7 @@ def test_where_the_ends_disagree_they_are_resampled_bicubically():
     def sharpness(x: np.ndarray) -> float:
         return float(cv2.Laplacian(cv2.cvtColor(x[5:-5, 5:60], cv2.COLOR_RGB2GRAY), cv2.CV_32F).var())
     assert sharpness(out) > 1.3 * sharpness(bilinear)
-    assert _sharpened(image, maps, bilinear, np.zeros_like(weight)) is bilinear
+    assert cubic_where(image, maps, bilinear, np.zeros_like(weight)) is bilinear
 
 
 def test_where_the_flow_follows_the_person_the_background_leaves_its_edge_alone():

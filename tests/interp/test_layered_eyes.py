@@ -10,7 +10,8 @@ import numpy as np
 from tango.interp import face_morph
 from tango.interp.flow import _warp
 from tango.interp.flow import warp_maps
-from tango.interp.layered import LayeredConfig, LayeredInterpolator, _sharpened
+from tango.interp.flow import cubic_where
+from tango.interp.layered import LayeredConfig, LayeredInterpolator
 from tango.perception.face import EYE_CORNER_ROWS
 
 HEIGHT, WIDTH = 160, 200
@@ -56,8 +57,8 @@ def draw(config: LayeredConfig) -> tuple[np.ndarray, list[tuple[np.ndarray, np.n
         ends = _warp(before[-1], f_t0), _warp(after[0], f_t1)
         if config.sharp_where_disagree:  # resampled as the interpolator resamples them where they disagree
             disagree = engine._disagreement(*ends)
-            ends = _sharpened(before[-1], warp_maps(f_t0), ends[0], disagree), \
-                _sharpened(after[0], warp_maps(f_t1), ends[1], disagree)
+            ends = cubic_where(before[-1], warp_maps(f_t0), ends[0], disagree), \
+                cubic_where(after[0], warp_maps(f_t1), ends[1], disagree)
         warped.append(ends)
     return out, warped
 

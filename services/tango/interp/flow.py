@@ -186,3 +186,27 @@ def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     xs.flags.writeable = ys.flags.writeable = False
     return xs, ys
+
+
+def cubic_where(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray], warped: np.ndarray, weight: np.ndarray,
+               tile: int = 32, floor: float = 0.05) -> np.ndarray:
+    """(H, W, 3) uint8 the bilinear warp `warped` of `image` by `maps` (`warp_maps`), replaced by the bicubic warp in
+    proportion to weight (H, W) in [0, 1]; resampled again only on the tiles (`tile` px) where the weight passes
+    `floor` (below it the two differ by a fraction of a grey level), a run of such tiles at a time."""
+    height, width = weight.shape
+    rows, cols = -(-height // tile), -(-width // tile)
+    padded = np.zeros((rows * tile, cols * tile), np.float32)
+    padded[:height, :width] = weight
+    active = padded.reshape(rows, tile, cols, tile).max(axis=(1, 3)) > floor  # (rows, cols)
+    if not active.any():
+        return warped
+    out = warped.copy()
+    for row in range(rows):
+        flags = np.concatenate([[False], active[row], [False]])
+        starts, ends = np.flatnonzero(flags[1:] & ~flags[:-1]), np.flatnonzero(~flags[1:] & flags[:-1])
+        for start, end in zip(starts, ends):  # tiles [start, end) of this row
+            x0, y0, x1, y1 = start * tile, row * tile, min(width, end * tile), min(height, (row + 1) * tile)
+            cubic = remap(image, (maps[0][y0:y1, x0:x1], maps[1][y0:y1, x0:x1]), cv2.INTER_CUBIC)  # (h, w, 3)
+            inside = weight[y0:y1, x0:x1]
+            out[y0:y1, x0:x1] = cv2.blendLinear(cubic, warped[y0:y1, x0:x1], inside, 1.0 - inside)
+    return out

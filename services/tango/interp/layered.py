@@ -18,8 +18,14 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    towards a quick switch where the warped ends disagree (|W0 - W1| between `agree_levels`, closed into
    whole parts and smoothed: the places the flow failed): t' = clip((tau - 1/2) / w + 1/2, 0, 1), w from 1
    (ends agree: plain blend) down to `switch_width` (they disagree: a short cut instead of a double exposure).
-   There the flow's occlusion masks failed too: vis is raised to 1 by the disagreement, or their patches hand
-   pixels back to the end switched away from (a head turn: backdrop torn into the cheek, skin onto the neck).
+   Not where the part moves at both ends (`blur_speeds`, px per frame by the outer frames' flows, the slower end
+   counted: `tango.interp.smear`): real frames show such a continuous fast motion smeared all the way through (a
+   swinging hand in a held-out gap, where the switch showed one wrong end: -0.06 to -0.08 dB against flow), and
+   the blend looks like that smear. A part standing at one end (a fist that opens, a head turned) still switches.
+   Where the ends disagree the flow's occlusion masks failed too: vis is raised to 1 by the disagreement's square
+   (else their patches hand pixels back to the end switched away from: backdrop torn into a cheek); where the
+   ends differ mildly (teeth appearing) the masks still pick the end that shows it (German anchor's faces at
+   jumps: 0.6552 of the ends' sharpness, 0.6529 by the plain disagreement, flow 0.6534).
    There, too, the ends are resampled bicubically (`sharp_where_disagree`), bilinearly elsewhere: a bilinear
    warp at sub-pixel offsets is a low-pass filter (inside the faces of the 22 s speaker's taken jumps it kept
    0.62-0.71 of the real ends' Laplacian variance, 0.69-0.90 with this), and where the frame shows one end
@@ -68,9 +74,10 @@ import numpy as np
 from tango.interp import face_morph
 from tango.interp.background import BackgroundFeatures, homography_path, is_identity, sift_mask
 from tango.interp.face_morph import FaceMesh, FaceMorphConfig
-from tango.interp.flow import (FlowInterpolator, FlowInterpolatorConfig, _FlowField, _quadratic_path, _warp, remap,
-                               warp_maps)
+from tango.interp.flow import (FlowInterpolator, FlowInterpolatorConfig, _FlowField, _quadratic_path, _warp,
+                               cubic_where, remap, warp_maps)
 from tango.interp.masks import dilate
+from tango.interp.smear import end_speeds, unsmeared
 from tango.perception.face import EYE_CORNER_ROWS
 
 
@@ -112,6 +119,11 @@ class LayeredConfig:
     eye_axes: tuple[float, float] = (0.8, 0.6)  # the eye's region: semi-axes in eye widths along, across its corners
     eye_feather: float = 0.3  # its weight ramps from 1 to 0 between 1 -+ this of its radius
     eye_quantile: float = 0.9  # the lid edges are a thin part of the region
+    # step 3: px per video frame (the slower end's) between which a disagreeing part turns from the quick switch back
+    # to the blend: a half-exposure smear of 1 px (unseen) to 3 px (the real frames are visibly smeared there);
+    # None: always switch. Each end's speed is its fastest within `blur_reach_frac` (long side), `tango.interp.smear`
+    blur_speeds: tuple[float, float] | None = (2.0, 6.0)
+    blur_reach_frac: float = 0.05
 
 
 @dataclasses.dataclass
@@ -169,14 +181,15 @@ class LayeredInterpolator:
         taus = np.arange(1, num_frames + 1, dtype=np.float32) / (num_frames + 1)
         mesh = self._face_mesh(first, last, field, landmarks_before, landmarks_after)
         backgrounds = None if mesh is None else _backgrounds_at_ends(plate, layers)
+        speeds = end_speeds(field, self.config.blur_reach_frac) if self.config.blur_speeds is not None else None
         eyes = None
         if self.config.eye_switch and landmarks_before is not None and landmarks_after is not None:
             height, width = first.shape[:2]
             eyes = face_morph.eye_corners(landmarks_before[-1], width, height), \
                 face_morph.eye_corners(landmarks_after[0], width, height)
             eyes = None if eyes[0] is None or eyes[1] is None else eyes
-        return np.stack([self._with_face(self._frame_at(first, last, plate, layers, field, float(t), eyes), first,
-                                         last, mesh, float(t), backgrounds) for t in taus])
+        return np.stack([self._with_face(self._frame_at(first, last, plate, layers, field, float(t), eyes, speeds),
+                                         first, last, mesh, float(t), backgrounds) for t in taus])
 
     # ---- face ----
 
@@ -363,7 +376,9 @@ class LayeredInterpolator:
         return np.stack([(corners0 + to_t0).reshape(2, 2, 2), (corners1 + to_t1).reshape(2, 2, 2)], axis=1)
 
     def _frame_at(self, first: np.ndarray, last: np.ndarray, plate: np.ndarray | None, layers: _Layers,
-                  field: _FlowField, tau: float, eyes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                  field: _FlowField, tau: float, eyes: tuple[np.ndarray, np.ndarray] | None = None,
+                  speeds: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 frame at tau; speeds: each end's speed (`smear.end_speeds`), None: unknown (switch)."""
         f_t0, f_t1 = self._flow._flows_from_t(field, tau)  # (H, W, 2) each
         maps0, maps1 = warp_maps(f_t0), warp_maps(f_t1)  # the warps by f_t0, f_t1, shared by image and mask
         warped0, warped1 = remap(first, maps0), remap(last, maps1)  # (H, W, 3) uint8
@@ -371,12 +386,18 @@ class LayeredInterpolator:
         vis1 = 1.0 - remap(field.occ0, maps0)
         disagree = self._disagreement(warped0, warped1)  # (H, W)
         if self.config.sharp_where_disagree:
-            warped0, warped1 = _sharpened(first, maps0, warped0, disagree), _sharpened(last, maps1, warped1, disagree)
-        t_eff = self._switch_tau(warped0, warped1, tau, disagree)
+            warped0, warped1 = cubic_where(first, maps0, warped0, disagree), cubic_where(last, maps1, warped1, disagree)
+        anywhere = bool(disagree.max() > 1e-3)  # (most real in-between frames: nowhere)
+        switch = disagree
+        if speeds is not None and anywhere:  # a part moving at both ends is smeared in between: the blend stays
+            switch = unsmeared(speeds, maps0, maps1, *self.config.blur_speeds)
+            switch *= disagree
+        t_eff = self._switch_tau(warped0, warped1, tau, switch)
         if eyes is not None:
             t_eff = self._switch_eyes(t_eff, warped0, warped1, self._eyes_at(field, eyes, tau), tau)
-        if self.config.distrust_occlusion:  # where the flow failed, its occlusion masks are noise too
-            vis0, vis1 = vis0 + disagree * (1.0 - vis0), vis1 + disagree * (1.0 - vis1)
+        if self.config.distrust_occlusion and anywhere:  # where the flow failed, its occlusion masks are noise too
+            distrust = disagree * disagree  # a mild disagreement is what content that really appears looks like
+            vis0, vis1 = vis0 + distrust * (1.0 - vis0), vis1 + distrust * (1.0 - vis1)
         c0, c1 = (1.0 - t_eff) * vis0, t_eff * vis1
         both_hidden = (c0 + c1) < 1e-3  # occluded in both ends: the plain (1 - t', t') mix
         person = _mix(warped0, warped1, np.where(both_hidden, 1.0 - t_eff, c0), np.where(both_hidden, t_eff, c1))
@@ -429,30 +450,6 @@ def _warp_box(image: np.ndarray, flow: np.ndarray, box: tuple[int, int, int, int
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     return cv2.remap(image, xs + flow[y0:y1, x0:x1, 0], ys + flow[y0:y1, x0:x1, 1], interpolation=cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
-
-
-def _sharpened(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray], warped: np.ndarray, weight: np.ndarray,
-               tile: int = 32, floor: float = 0.05) -> np.ndarray:
-    """(H, W, 3) uint8 the bilinear warp `warped` of `image` by `maps` (`warp_maps`), replaced by the bicubic warp in
-    proportion to weight (H, W) in [0, 1]; resampled again only on the tiles (`tile` px) where the weight passes
-    `floor` (below it the two differ by a fraction of a grey level), a run of such tiles at a time."""
-    height, width = weight.shape
-    rows, cols = -(-height // tile), -(-width // tile)
-    padded = np.zeros((rows * tile, cols * tile), np.float32)
-    padded[:height, :width] = weight
-    active = padded.reshape(rows, tile, cols, tile).max(axis=(1, 3)) > floor  # (rows, cols)
-    if not active.any():
-        return warped
-    out = warped.copy()
-    for row in range(rows):
-        flags = np.concatenate([[False], active[row], [False]])
-        starts, ends = np.flatnonzero(flags[1:] & ~flags[:-1]), np.flatnonzero(~flags[1:] & flags[:-1])
-        for start, end in zip(starts, ends):  # tiles [start, end) of this row
-            x0, y0, x1, y1 = start * tile, row * tile, min(width, end * tile), min(height, (row + 1) * tile)
-            cubic = remap(image, (maps[0][y0:y1, x0:x1], maps[1][y0:y1, x0:x1]), cv2.INTER_CUBIC)  # (h, w, 3)
-            inside = weight[y0:y1, x0:x1]
-            out[y0:y1, x0:x1] = cv2.blendLinear(cubic, warped[y0:y1, x0:x1], inside, 1.0 - inside)
-    return out
 
 
 def _mean_difference(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> float:
