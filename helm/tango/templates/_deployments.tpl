@@ -269,8 +269,7 @@ spec:
 - name: TANGO_TRAINER_EXECUTOR
   value: kubernetes
 - name: TANGO_JOBS_IMAGE
-  {{- $tag := default .root.Chart.AppVersion .root.Values.global.imageTag }}
-  value: {{ printf "%s/%s:%s" .root.Values.global.imageRegistry (default $values.image $jobs.image) $tag | quote }}
+  value: {{ include "tango.image" (dict "root" .root "key" "trainer" "image" $jobs.image) | quote }}
 - name: TANGO_JOBS_NAMESPACE
   value: {{ .root.Release.Namespace | quote }}
 - name: TANGO_JOBS_SERVICE_ACCOUNT

@@ -71,7 +71,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "tango.image" -}}
 {{- $values := index .root.Values .key -}}
 {{- $tag := default .root.Chart.AppVersion .root.Values.global.imageTag -}}
-{{- printf "%s/%s:%s" .root.Values.global.imageRegistry $values.image $tag }}
+{{- printf "%s/%s:%s" .root.Values.global.imageRegistry (default $values.image .image) $tag }}
 {{- end }}
 
 {{/* Name of the artifact claim (created or existing). */}}
