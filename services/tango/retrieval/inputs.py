@@ -10,9 +10,9 @@ import functools
 
 import numpy as np
 
+from tango.graph.motion_repr import ANGULAR_VELOCITY, VELOCITY
+
 FRAMES_PER_STEP = 4  # a graph node is a 4-frame clip; one search step = one node
-VELOCITY_CHANNELS = slice(3, 6)  # the linear velocity of each joint in the motion representation
-ANGULAR_VELOCITY_CHANNELS = slice(12, 15)  # its angular velocity (SMPL-X without joint positions has only this)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +49,7 @@ class RetrievalGraph:
         without motion)."""
         if self.motion is None:
             return None
-        angular = np.linalg.norm(self.motion[..., ANGULAR_VELOCITY_CHANNELS], axis=-1).mean(axis=-1)  # (N, 4)
-        speed = node_speed(self.motion) + np.nan_to_num(angular.astype(np.float64))
+        speed = node_speed(self.motion) + node_speed(self.motion, ANGULAR_VELOCITY)  # (SMPL-X has only angular)
         return standardise(np.log(speed.mean(axis=1) + 1e-4))
 
     def edge_sources(self) -> np.ndarray:
@@ -97,9 +96,10 @@ class TargetFeatures:
         return int(self.audio_high.shape[-1])
 
 
-def node_speed(motion: np.ndarray) -> np.ndarray:
-    """(N, 4) float64 speed of each node's frames: the mean over joints of |velocity|."""
-    speed = np.linalg.norm(motion[..., VELOCITY_CHANNELS], axis=-1).mean(axis=-1)  # (N, 4)
+def node_speed(motion: np.ndarray, channels: slice = VELOCITY) -> np.ndarray:
+    """(N, 4) float64 speed of each node's frames: the mean over joints of |velocity| (or of the `channels` given,
+    e.g. `ANGULAR_VELOCITY`)."""
+    speed = np.linalg.norm(motion[..., channels], axis=-1).mean(axis=-1)  # (N, 4)
     return np.nan_to_num(speed.astype(np.float64))
 
 
