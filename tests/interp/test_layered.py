@@ -11,6 +11,7 @@ from tango.interp.flow import FlowInterpolator, _FlowField
 from tango.interp.flow import _warp
 from tango.interp.flow import remap, warp_maps
 from tango.interp.flow import cubic_where
+from tango.interp.holes import carried_masks, person_preference
 from tango.interp.layered import LayeredConfig, LayeredInterpolator, _bounding_box
 from tango.interp.masks import dilate, erode, refine_mask
 from tango.interp.plate import build_plate, masked_median
@@ -157,6 +158,42 @@ def test_a_part_moving_at_both_ends_keeps_the_blend_and_one_standing_at_an_end_s
     np.testing.assert_allclose(speeds[1], 0.0)
 
 
+def test_where_the_flow_tears_the_body_open_the_ends_fill_it_not_the_backdrop():
+    """Both ends show the figure at a pixel, but the flows send each end's warp past it onto the backdrop (a hard
+    jump's flow: speaker12's yellow wall torn into the jacket): the hole takes the ends' plain mix, the figure's own
+    colours; the backdrop around the figure stays the warps'."""
+    frame, mask = scene(76)  # the figure spans columns 76-116, rows 48-96, at both ends
+    zero, shift = np.zeros((*SIZE, 2), np.float32), np.zeros((*SIZE, 2), np.float32)
+    shift[..., 0] = 100.0  # F01 = +100 px, F10 = -100 px: at tau = 1/2 end 0 samples x - 50, end 1 x + 50
+    field = _FlowField(f01=shift, f10=-shift, occ0=zero[..., 0], occ1=zero[..., 0])
+    frames = {}
+    for fill in (True, False):
+        layered = LayeredInterpolator(LayeredConfig(fill_holes=fill))
+        layers = layered._layers(frame, frame, mask, mask, None)
+        frames[fill] = layered._frame_at(frame, frame, None, layers, field, 0.5).astype(int)
+    core = erode(mask, 6) > 0.5
+    assert np.abs(frames[True] - frame)[core].mean() < 2.0  # the figure, not the backdrop
+    assert np.abs(frames[False] - frame)[core].mean() > 30.0  # (without: the backdrop drawn into it)
+    far = dilate(mask, 20) < 0.5
+    np.testing.assert_array_equal(frames[True][far], frames[False][far])
+
+
+def test_where_the_ends_disagree_the_end_whose_warp_samples_the_person_weighs_more():
+    """Inside the person at tau, an end whose warp samples its backdrop (carried mask 0) gets `floor` of its weight
+    where the ends disagree, the other end keeps its weight; where they agree nothing changes; outside the person the
+    preference turns round."""
+    ones, zeros = np.ones((4, 4), np.float32), np.zeros((4, 4), np.float32)
+    disagree = np.ones((8, 8), np.float32)
+    disagree[:, :4] = 0.0
+    inside = person_preference((zeros, ones, ones), ones, disagree, 0.05)
+    np.testing.assert_allclose(inside[0][:, 4:], 0.05, atol=1e-6)
+    np.testing.assert_allclose(inside[1], 1.0, atol=1e-6)
+    np.testing.assert_allclose(inside[0][:, :4], 1.0, atol=1e-6)
+    outside = person_preference((zeros, ones, zeros), zeros, disagree, 0.05)
+    np.testing.assert_allclose(outside[0], 1.0, atol=1e-6)
+    np.testing.assert_allclose(outside[1][:, 4:], 0.05, atol=1e-6)
+
+
 def test_where_the_ends_disagree_they_are_resampled_bicubically():
     """A half-pixel warp of fine texture: bilinear where the weight (the disagreement) is 0, bicubic where it is 1
     (sharper: a bilinear warp at sub-pixel offsets averages neighbours), a mix between; tiles the weight leaves
@@ -204,8 +241,8 @@ def test_person_shape_at_reduced_size_matches_full_size():
     m0, m1 = masks_before[-1].astype(np.float32), masks_after[0].astype(np.float32)
     flow = np.zeros((*SIZE, 2), np.float32)
     flow[..., 0] = -15.0  # everything moves 15 px to the right by tau
-    alphas = [engine._alpha(engine._layers(before[-1], after[0], m0, m1, None).masks_small, flow, flow, 0.5)
-              for engine in (coarse, fine)]
+    alphas = [engine._alpha(carried_masks(engine._layers(before[-1], after[0], m0, m1, None).masks_small, flow, flow,
+                                          0.5)[2], SIZE[::-1]) for engine in (coarse, fine)]
     assert alphas[0].shape == alphas[1].shape == SIZE
     assert np.abs(alphas[0] - alphas[1]).mean() < 0.03
     assert alphas[1].max() > 0.9 and alphas[1].min() < 0.1

@@ -25,7 +25,9 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    Where the ends disagree the flow's occlusion masks failed too: vis is raised to 1 by the disagreement's square
    (else their patches hand pixels back to the end switched away from: backdrop torn into a cheek); where the
    ends differ mildly (teeth appearing) the masks still pick the end that shows it (German anchor's faces at
-   jumps: 0.6552 of the ends' sharpness, 0.6529 by the plain disagreement, flow 0.6534).
+   jumps: 0.6552 of the ends' sharpness, 0.6529 by the plain disagreement, flow 0.6534). Where a warp draws its
+   end's backdrop into the person (a hard jump's flow), the end whose warp samples the person weighs more, and a
+   hole neither warp fills takes the ends' plain mix (`tango.interp.holes`).
    There, too, the ends are resampled bicubically (`sharp_where_disagree`), bilinearly elsewhere: a bilinear
    warp at sub-pixel offsets is a low-pass filter (inside the faces of the 22 s speaker's taken jumps it kept
    0.62-0.71 of the real ends' Laplacian variance, 0.69-0.90 with this), and where the frame shows one end
@@ -74,8 +76,9 @@ import numpy as np
 from tango.interp import face_morph
 from tango.interp.background import BackgroundFeatures, homography_path, is_identity, sift_mask
 from tango.interp.face_morph import FaceMesh, FaceMorphConfig
-from tango.interp.flow import (FlowInterpolator, FlowInterpolatorConfig, _FlowField, _quadratic_path, _warp,
-                               cubic_where, remap, warp_maps)
+from tango.interp.flow import (FlowInterpolator, FlowInterpolatorConfig, _FlowField, _quadratic_path, cubic_where,
+                               remap, warp_maps)
+from tango.interp.holes import carried_masks, fill_holes, person_preference
 from tango.interp.masks import dilate
 from tango.interp.smear import end_speeds, unsmeared
 from tango.perception.face import EYE_CORNER_ROWS
@@ -124,6 +127,14 @@ class LayeredConfig:
     # None: always switch. Each end's speed is its fastest within `blur_reach_frac` (long side), `tango.interp.smear`
     blur_speeds: tuple[float, float] | None = (2.0, 6.0)
     blur_reach_frac: float = 0.05
+    # step 3 (`tango.interp.holes`): where the warped ends disagree, an end whose warp samples its backdrop inside the
+    # person at tau (or its person outside it) weighs this much (1: off); where the body is torn open (both ends show
+    # the person, neither warp samples it) the ends' plain mix fills it: ramp, widening (long side), feather (px)
+    person_weight_floor: float = 0.05
+    fill_holes: bool = True
+    hole_levels: tuple[float, float] = (0.2, 0.5)
+    hole_dilate_frac: float = 0.008
+    hole_feather_px: float = 4.0
 
 
 @dataclasses.dataclass
@@ -134,6 +145,7 @@ class _Layers:
     visible0: np.ndarray  # (H, W) float32 I0 shows background
     visible1: np.ndarray  # (H, W) float32 I1 shows background
     zone: np.ndarray  # (H, W) float32 one end shows the person, the other the background (dilated)
+    masks: tuple[np.ndarray, np.ndarray]  # (H, W) float32 M0, M1
     masks_small: tuple[np.ndarray, np.ndarray]  # (h, w) float32 M0, M1 at 1/alpha_scale
     homographies: Callable[[], tuple[np.ndarray, np.ndarray]]  # -> (I0 -> I1, plate -> I0), each (3, 3)
     static_px: float
@@ -272,7 +284,8 @@ class LayeredInterpolator:
                 plate_to_first = self._features.homography(plate_features, features0, first.shape[:2])
             return first_to_last, plate_to_first
 
-        return _Layers(visible0, visible1, zone.astype(np.float32), masks_small, homographies, config.static_px)
+        return _Layers(visible0, visible1, zone.astype(np.float32), (m0, m1), masks_small, homographies,
+                       config.static_px)
 
     def _background_at(self, first: np.ndarray, last: np.ndarray, plate: np.ndarray | None, layers: _Layers,
                        tau: float, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -302,21 +315,16 @@ class LayeredInterpolator:
 
     # ---- person ----
 
-    def _alpha(self, masks_small: tuple[np.ndarray, np.ndarray], f_t0: np.ndarray, f_t1: np.ndarray,
-               tau: float) -> np.ndarray:
-        """(H, W) float32 person opacity at tau: the ends' masks (h, w) carried to tau by the flows from tau
-        (H, W, 2), drawn at 1/alpha_scale of the frame size and upsampled."""
+    def _alpha(self, blend: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """(H, W) float32 person opacity at tau from the small person mix (`_carried`), sharpened about 0.5, dilated,
+        feathered and upsampled to size (W, H)."""
         config = self.config
-        height, width = f_t0.shape[:2]
-        m0, m1 = masks_small
-        a0, a1 = _warp(m0, _shrink_flow(f_t0, m0.shape)), _warp(m1, _shrink_flow(f_t1, m1.shape))  # (h, w)
-        blend = np.maximum((1.0 - tau) * a0 + tau * a1, np.minimum(m0, m1))  # both ends cover it: still person
         alpha = np.clip((blend - 0.5) * config.alpha_sharpness + 0.5, 0.0, 1.0).astype(np.float32)
         long_side = max(alpha.shape)
         alpha = dilate(alpha, int(round(config.alpha_dilate_frac * long_side)))
         sigma = config.feather_frac * long_side
         alpha = _smooth(alpha, sigma) if sigma > 0.3 else alpha
-        return cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
 
     def _disagreement(self, warped0: np.ndarray, warped1: np.ndarray) -> np.ndarray:
         """(H, W) float32 in [0, 1] where the warped ends disagree (the flow failed): clip((|W0 - W1| - low) /
@@ -398,12 +406,21 @@ class LayeredInterpolator:
         if self.config.distrust_occlusion and anywhere:  # where the flow failed, its occlusion masks are noise too
             distrust = disagree * disagree  # a mild disagreement is what content that really appears looks like
             vis0, vis1 = vis0 + distrust * (1.0 - vis0), vis1 + distrust * (1.0 - vis1)
+        carried = carried_masks(layers.masks_small, f_t0, f_t1, tau)  # which end's warp samples its person
+        if anywhere and self.config.person_weight_floor < 1.0:  # no backdrop drawn into the person (`holes`)
+            person_at_tau = np.clip((carried[2] - 0.5) * self.config.alpha_sharpness + 0.5, 0.0, 1.0)
+            from0, from1 = person_preference(carried, person_at_tau, disagree, self.config.person_weight_floor)
+            vis0, vis1 = vis0 * from0, vis1 * from1
         c0, c1 = (1.0 - t_eff) * vis0, t_eff * vis1
         both_hidden = (c0 + c1) < 1e-3  # occluded in both ends: the plain (1 - t', t') mix
         person = _mix(warped0, warped1, np.where(both_hidden, 1.0 - t_eff, c0), np.where(both_hidden, t_eff, c1))
+        if self.config.fill_holes:  # the body torn open, both warps showing the backdrop: the ends' plain mix
+            person = fill_holes(person, first, last, layers.masks, layers.masks_small, carried, (maps0, maps1), tau,
+                                self.config.hole_levels, self.config.hole_dilate_frac, self.config.hole_feather_px)
         if layers.empty:
             return person
-        vacated = ((1.0 - self._alpha(layers.masks_small, f_t0, f_t1, tau)) * layers.zone).astype(np.float32)  # (H, W)
+        alpha = self._alpha(carried[2], (first.shape[1], first.shape[0]))
+        vacated = ((1.0 - alpha) * layers.zone).astype(np.float32)  # (H, W)
         if self.config.background_where_disagree:  # where the ends agree the flow moved the person's edge itself
             vacated *= disagree
         if not np.any(vacated > 1e-3):
@@ -472,15 +489,6 @@ def _bounding_box(where: np.ndarray) -> tuple[int, int, int, int]:
 def _small_size(width: int, height: int, scale: int) -> tuple[int, int]:
     """(w, h) of a frame reduced by `scale` (at least 8 px a side)."""
     return max(8, round(width / scale)), max(8, round(height / scale))
-
-
-def _shrink_flow(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W, 2) flow in full-resolution pixels -> (h, w, 2) in pixels of a (h, w) image."""
-    height, width = flow.shape[:2]
-    small = cv2.resize(flow, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-    small[..., 0] *= shape[1] / width
-    small[..., 1] *= shape[0] / height
-    return small
 
 
 def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
