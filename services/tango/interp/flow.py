@@ -189,24 +189,21 @@ def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cubic_where(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray], warped: np.ndarray, weight: np.ndarray,
-               tile: int = 32, floor: float = 0.05) -> np.ndarray:
-    """(H, W, 3) uint8 the bilinear warp `warped` of `image` by `maps` (`warp_maps`), replaced by the bicubic warp in
-    proportion to weight (H, W) in [0, 1]; resampled again only on the tiles (`tile` px) where the weight passes
-    `floor` (below it the two differ by a fraction of a grey level), a run of such tiles at a time."""
-    height, width = weight.shape
-    rows, cols = -(-height // tile), -(-width // tile)
-    padded = np.zeros((rows * tile, cols * tile), np.float32)
-    padded[:height, :width] = weight
-    active = padded.reshape(rows, tile, cols, tile).max(axis=(1, 3)) > floor  # (rows, cols)
-    if not active.any():
+                floor: float = 0.05) -> np.ndarray:
+    """(H, W, 3) uint8 the bilinear warp `warped` of `image` by `maps` (`warp_maps`) given, in proportion to weight
+    (H, W) in [0, 1], the detail of the bicubic warp: its grey level minus the bilinear warp's, added to every channel
+    (the sharpness is the luminance's; a whole 1280 x 948 frame warped bicubically costs 16 ms in colour, 8 ms in
+    grey). Resampled again only in the box of the pixels whose weight passes `floor` (below it the two differ by a
+    fraction of a grey level)."""
+    where = weight > floor
+    if not where.any():
         return warped
+    rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    box_maps = (maps[0][y0:y1, x0:x1], maps[1][y0:y1, x0:x1])
+    detail = cv2.subtract(remap(grey, box_maps, cv2.INTER_CUBIC), remap(grey, box_maps), dtype=cv2.CV_32F)  # (h, w)
+    detail = cv2.multiply(detail, weight[y0:y1, x0:x1], dtype=cv2.CV_32F)
     out = warped.copy()
-    for row in range(rows):
-        flags = np.concatenate([[False], active[row], [False]])
-        starts, ends = np.flatnonzero(flags[1:] & ~flags[:-1]), np.flatnonzero(~flags[1:] & flags[:-1])
-        for start, end in zip(starts, ends):  # tiles [start, end) of this row
-            x0, y0, x1, y1 = start * tile, row * tile, min(width, end * tile), min(height, (row + 1) * tile)
-            cubic = remap(image, (maps[0][y0:y1, x0:x1], maps[1][y0:y1, x0:x1]), cv2.INTER_CUBIC)  # (h, w, 3)
-            inside = weight[y0:y1, x0:x1]
-            out[y0:y1, x0:x1] = cv2.blendLinear(cubic, warped[y0:y1, x0:x1], inside, 1.0 - inside)
+    out[y0:y1, x0:x1] = cv2.add(warped[y0:y1, x0:x1], cv2.merge([detail, detail, detail]), dtype=cv2.CV_8U)
     return out

@@ -28,12 +28,14 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    jumps: 0.6552 of the ends' sharpness, 0.6529 by the plain disagreement, flow 0.6534). Where a warp draws its
    end's backdrop into the person (a hard jump's flow), the end whose warp samples the person weighs more, and a
    hole neither warp fills takes the ends' plain mix (`tango.interp.holes`).
-   There, too, the ends are resampled bicubically (`sharp_where_disagree`), bilinearly elsewhere: a bilinear
-   warp at sub-pixel offsets is a low-pass filter (inside the faces of the 22 s speaker's taken jumps it kept
-   0.62-0.71 of the real ends' Laplacian variance, 0.69-0.90 with this), and where the frame shows one end
-   after the switch nothing says its detail is wrong; where the ends agree (real in-between frames: motion
-   blur, compression) the bilinear softening is the closer guess (held-out gaps of the 22 s speaker: -0.09 dB
-   bicubic everywhere, -0.02 dB only where the ends disagree).
+   There, too, an end gets the bicubic warp's grey detail where it shows (`sharp_where_disagree`,
+   `flow.cubic_where`), the bilinear warp elsewhere: a bilinear warp at sub-pixel offsets is a low-pass filter
+   (inside the faces of the 22 s speaker's taken jumps it kept 0.62-0.71 of the real ends' Laplacian variance,
+   0.69-0.90 bicubic), and where the frame shows one end after the switch nothing says its detail is wrong; where
+   the ends agree (real in-between frames: motion blur, compression) the bilinear softening is the closer guess
+   (held-out gaps of the 22 s speaker: -0.09 dB bicubic everywhere, -0.02 dB only where the ends disagree).
+   t', the preference and the occlusion masks' trust are smooth and drawn at half the frame size (with the
+   bicubic detail: 1.63x flow's cost per frame, 2.1x before); the occlusion masks and the eyes (step 7) at full size.
 4. Person shape alpha(tau): (1 - tau) A0 + tau A1, with A0, A1 the masks warped to tau by the same flows
    (where both ends cover a pixel unwarped it stays person), sharpened about 0.5, dilated by
    `alpha_dilate_frac` and feathered; drawn at 1/`alpha_scale` of the frame size (the masks come from
@@ -56,14 +58,9 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    there: `face_morph` step 4), composited over the frame in the feathered face hull. Otherwise (no face at an
    end, no landmarks sent, or the flow follows the face better, as on real in-between frames) the face stays
    the flow's.
-7. Eyes (with face landmarks of both ends; `eye_switch`): a lid or blink state that differs between the ends
-   is no motion the flow can follow: it aligns the eye and the dissolve then shows two lid edges (a soft,
-   doubled lid, or a half-closed blend of the ends' blink states). Each eye's region at tau (an ellipse about
-   its corners, `eye_axes` eye widths, feathered by `eye_feather`; where each end's motion path puts it, or at
-   the points at tau in the face morph) switches from one end to the other at tau = 1/2 (t' of steps 3 and 6
-   set to 0 before, 1 from it) in proportion to how much its warped ends differ there (the `eye_quantile` of
-   |W0 - W1| in the region's core, ramped through `agree_levels`): one crisp lid, then the other, like a blink.
-   Eyes that agree keep the blend.
+7. Eyes (with face landmarks of both ends; `eye_switch`): an eye whose warped ends differ (a lid or blink state the
+   flow cannot move onto the other end's) switches from one end to the other at tau = 1/2 instead of dissolving
+   (t' of steps 3 and 6 set to 0 before, 1 from it): one crisp lid, then the other (`tango.interp.eyes`).
 """
 from __future__ import annotations
 
@@ -76,12 +73,15 @@ import numpy as np
 from tango.interp import face_morph
 from tango.interp.background import BackgroundFeatures, homography_path, is_identity, sift_mask
 from tango.interp.face_morph import FaceMesh, FaceMorphConfig
-from tango.interp.flow import (FlowInterpolator, FlowInterpolatorConfig, _FlowField, _quadratic_path, cubic_where,
-                               remap, warp_maps)
+from tango.interp.flow import FlowInterpolator, FlowInterpolatorConfig, _FlowField, cubic_where, remap, warp_maps
+from tango.interp.eyes import eyes_at, switch_eyes
 from tango.interp.holes import carried_masks, fill_holes, person_preference
 from tango.interp.masks import dilate
 from tango.interp.smear import end_speeds, unsmeared
 from tango.perception.face import EYE_CORNER_ROWS
+
+
+SHOWN = 0.01  # an end is resampled bicubically only where its share of the frame passes this (step 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +112,7 @@ class LayeredConfig:
     # speaker's held-out gaps an 18.8 degree turn drawn by the morph lost 0.2 dB to the flow)
     face_min_turn_deg: float = 20.0
     distrust_occlusion: bool = True  # where the warped ends disagree, the occlusion masks do not pick the end
-    sharp_where_disagree: bool = True  # step 3: where the warped ends disagree they are resampled bicubically
+    sharp_where_disagree: bool = True  # step 3: where the warped ends disagree, the bicubic warp's detail
     face_switch: bool = True  # the aligned faces mix with the per-pixel switch time t' (step 3), not plain tau
     background_where_disagree: bool = True  # step 5: the background replaces F only where the warped ends disagree
     # step 7: inside each eye (face landmarks of both ends) whose warped ends differ, the eye switches from one end
@@ -150,11 +150,26 @@ class _Layers:
     homographies: Callable[[], tuple[np.ndarray, np.ndarray]]  # -> (I0 -> I1, plate -> I0), each (3, 3)
     static_px: float
     _path: tuple[np.ndarray, np.ndarray, bool] | None = None
+    _sources: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         """Whether no pixel can show a ghost of the person (the ends' masks agree everywhere)."""
         return not np.any(self.zone > 1e-3)
+
+    def warped(self, end: int, image: np.ndarray, occlusion: np.ndarray,
+               maps: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(image (H, W, 3) uint8, its occlusion mask (H, W) float32 in [0, 1]) warped by maps: one remap of the end
+        with the mask (x 255) as a 4th channel, made once per window (a float mask's own remap cost as much as the
+        image's: 7 ms a frame end at 1280 x 948)."""
+        source = self._sources.get(end)
+        if source is None or source[0] is not image or source[1] is not occlusion:
+            occlusion_levels = np.round(occlusion * 255.0).astype(np.uint8)
+            both = cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
+            cv2.insertChannel(occlusion_levels, both, 3)
+            source = self._sources[end] = image, occlusion, both
+        both = remap(source[2], maps)  # (H, W, 4)
+        return cv2.cvtColor(both, cv2.COLOR_RGBA2RGB), cv2.extractChannel(both, 3).astype(np.float32) * (1.0 / 255.0)
 
     def path(self) -> tuple[np.ndarray, np.ndarray, bool]:
         """(first_to_last (3, 3) I0 -> I1 pixels, plate_to_first (3, 3), static: both are the identity), estimated
@@ -326,10 +341,10 @@ class LayeredInterpolator:
         alpha = _smooth(alpha, sigma) if sigma > 0.3 else alpha
         return cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
 
-    def _disagreement(self, warped0: np.ndarray, warped1: np.ndarray) -> np.ndarray:
-        """(H, W) float32 in [0, 1] where the warped ends disagree (the flow failed): clip((|W0 - W1| - low) /
-        (high - low), 0, 1) on the grey image, closed (dilation then erosion, radius `switch_close_frac` of the
-        long side, at a quarter of the size) and smoothed: a failed part (a hand, a face) is one piece."""
+    def _disagreement(self, warped0: np.ndarray, warped1: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        """(H, W) float32 in [0, 1] (or of size (w, h)) where the warped ends disagree (the flow failed): clip((|W0 - W1|
+        - low) / (high - low), 0, 1) on the grey image, closed (dilation then erosion, radius `switch_close_frac` of
+        the long side, at a quarter of the size) and smoothed: a failed part (a hand, a face) is one piece."""
         low, high = self.config.agree_levels
         height, width = warped0.shape[:2]
         small_size = (max(8, width // 4), max(8, height // 4))
@@ -339,7 +354,7 @@ class LayeredInterpolator:
         radius = max(1, int(round(self.config.switch_close_frac * max(small_size))))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         disagree = cv2.GaussianBlur(cv2.morphologyEx(disagree, cv2.MORPH_CLOSE, kernel), (0, 0), radius / 2.0)
-        return cv2.resize(disagree, (width, height), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(disagree, size or (width, height), interpolation=cv2.INTER_LINEAR)
 
     def _switch_tau(self, warped0: np.ndarray, warped1: np.ndarray, tau: float,
                     disagree: np.ndarray | None = None) -> np.ndarray:
@@ -351,37 +366,25 @@ class LayeredInterpolator:
 
     def _switch_eyes(self, t_eff: np.ndarray, warped0: np.ndarray, warped1: np.ndarray, eyes: np.ndarray,
                      tau: float) -> np.ndarray:
-        """t_eff (h, w) with each eye whose warped ends (h, w, 3) differ switched from end 0 (tau < 1/2) to end 1
-        (step 7): eyes (2, P, 2, 2) P placements of each eye's outer and inner corner, pixels of t_eff."""
+        """t_eff with each eye whose warped ends differ switched (step 7, `tango.interp.eyes.switch_eyes`)."""
         config = self.config
-        low, high = config.agree_levels
-        step = 1.0 if tau >= 0.5 else 0.0
-        for placements in eyes:
-            region = face_morph.eye_region(placements, t_eff.shape, config.eye_axes, config.eye_feather)
-            if region is None:
-                continue
-            (x0, y0, x1, y1), weight = region
-            core = weight > 0.5
-            if not core.any():
-                continue
-            difference = cv2.cvtColor(cv2.absdiff(warped0[y0:y1, x0:x1], warped1[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-            level = np.clip((np.quantile(difference[core], config.eye_quantile) - low) / (high - low), 0.0, 1.0)
-            if level > 0.0:
-                inside = t_eff[y0:y1, x0:x1]
-                t_eff[y0:y1, x0:x1] = inside + (level * weight) * (step - inside)
-        return t_eff
+        return switch_eyes(t_eff, warped0, warped1, eyes, tau, config.agree_levels, config.eye_axes, config.eye_feather,
+                           config.eye_quantile)
 
-    def _eyes_at(self, field: _FlowField, eyes: tuple[np.ndarray, np.ndarray], tau: float) -> np.ndarray:
-        """(2, 2, 2, 2) each eye's corners (2, 2, 2 per end) carried to tau by each end's motion path: where the
-        warped ends put that eye (they need not agree where the flow failed)."""
-        corners0, corners1 = (corners.reshape(-1, 2) for corners in eyes)  # (4, 2) pixels
-        if field.f0m is not None and field.f12 is not None:
-            to_t0 = _quadratic_path(_sample(field.f01, corners0), _sample(field.f0m, corners0), tau, field.outer_step)
-            to_t1 = _quadratic_path(_sample(field.f10, corners1), _sample(field.f12, corners1), 1.0 - tau,
-                                    field.outer_step)
-        else:
-            to_t0, to_t1 = tau * _sample(field.f01, corners0), (1.0 - tau) * _sample(field.f10, corners1)
-        return np.stack([(corners0 + to_t0).reshape(2, 2, 2), (corners1 + to_t1).reshape(2, 2, 2)], axis=1)
+    def _end_weights(self, tau: float, disagree: np.ndarray, switch: np.ndarray,
+                     carried: tuple[np.ndarray, np.ndarray, np.ndarray], anywhere: bool) -> list[np.ndarray]:
+        """[(h, w) float32 x 4] the smooth parts of the ends' weights (step 3), drawn at a reduced size: each end's
+        weight before what it sees, (1 - t') and t' (`switch` where the ends disagree) times whether its warp samples
+        what the frame shows (`holes.person_preference`); how far the occlusion masks are trusted (1 - the
+        disagreement's square); end 0's share where both ends are occluded."""
+        t_eff = self._switch_tau(disagree, disagree, tau, switch)
+        weight0, weight1 = 1.0 - t_eff, t_eff
+        if anywhere and self.config.person_weight_floor < 1.0:  # no backdrop drawn into the person (`holes`)
+            person_at_tau = np.clip((carried[2] - 0.5) * self.config.alpha_sharpness + 0.5, 0.0, 1.0)
+            from0, from1 = person_preference(carried, person_at_tau, disagree, self.config.person_weight_floor)
+            weight0, weight1 = weight0 * from0, weight1 * from1
+        trust = 1.0 - disagree * disagree if self.config.distrust_occlusion and anywhere else np.ones_like(disagree)
+        return [weight0, weight1, trust, weight0 / np.maximum(weight0 + weight1, 1e-6)]
 
     def _frame_at(self, first: np.ndarray, last: np.ndarray, plate: np.ndarray | None, layers: _Layers,
                   field: _FlowField, tau: float, eyes: tuple[np.ndarray, np.ndarray] | None = None,
@@ -389,31 +392,29 @@ class LayeredInterpolator:
         """(H, W, 3) uint8 frame at tau; speeds: each end's speed (`smear.end_speeds`), None: unknown (switch)."""
         f_t0, f_t1 = self._flow._flows_from_t(field, tau)  # (H, W, 2) each
         maps0, maps1 = warp_maps(f_t0), warp_maps(f_t1)  # the warps by f_t0, f_t1, shared by image and mask
-        warped0, warped1 = remap(first, maps0), remap(last, maps1)  # (H, W, 3) uint8
-        vis0 = 1.0 - remap(field.occ1, maps1)  # (H, W) not content that only appears in I1
-        vis1 = 1.0 - remap(field.occ0, maps0)
-        disagree = self._disagreement(warped0, warped1)  # (H, W)
-        if self.config.sharp_where_disagree:
-            warped0, warped1 = cubic_where(first, maps0, warped0, disagree), cubic_where(last, maps1, warped1, disagree)
-        anywhere = bool(disagree.max() > 1e-3)  # (most real in-between frames: nowhere)
-        switch = disagree
+        warped0, covered = layers.warped(0, first, field.occ0, maps0)  # I0 and its pixels covered in I1
+        warped1, appears = layers.warped(1, last, field.occ1, maps1)  # I1 and its pixels that only it shows
+        height, width = first.shape[:2]
+        half = (max(8, width // 2), max(8, height // 2))  # the weights are smooth: drawn at half size, upsampled
+        disagree_half = self._disagreement(warped0, warped1, half)  # (h, w)
+        disagree = cv2.resize(disagree_half, (width, height), interpolation=cv2.INTER_LINEAR)  # (H, W)
+        anywhere = bool(disagree_half.max() > 1e-3)  # (most real in-between frames: nowhere)
+        switch = disagree_half
         if speeds is not None and anywhere:  # a part moving at both ends is smeared in between: the blend stays
-            switch = unsmeared(speeds, maps0, maps1, *self.config.blur_speeds)
-            switch *= disagree
-        t_eff = self._switch_tau(warped0, warped1, tau, switch)
-        if eyes is not None:
-            t_eff = self._switch_eyes(t_eff, warped0, warped1, self._eyes_at(field, eyes, tau), tau)
-        if self.config.distrust_occlusion and anywhere:  # where the flow failed, its occlusion masks are noise too
-            distrust = disagree * disagree  # a mild disagreement is what content that really appears looks like
-            vis0, vis1 = vis0 + distrust * (1.0 - vis0), vis1 + distrust * (1.0 - vis1)
+            switch = unsmeared(speeds, maps0, maps1, *self.config.blur_speeds, size=half) * disagree_half
         carried = carried_masks(layers.masks_small, f_t0, f_t1, tau)  # which end's warp samples its person
-        if anywhere and self.config.person_weight_floor < 1.0:  # no backdrop drawn into the person (`holes`)
-            person_at_tau = np.clip((carried[2] - 0.5) * self.config.alpha_sharpness + 0.5, 0.0, 1.0)
-            from0, from1 = person_preference(carried, person_at_tau, disagree, self.config.person_weight_floor)
-            vis0, vis1 = vis0 * from0, vis1 * from1
-        c0, c1 = (1.0 - t_eff) * vis0, t_eff * vis1
-        both_hidden = (c0 + c1) < 1e-3  # occluded in both ends: the plain (1 - t', t') mix
-        person = _mix(warped0, warped1, np.where(both_hidden, 1.0 - t_eff, c0), np.where(both_hidden, t_eff, c1))
+        weight0, weight1, trust, hidden_share = (
+            cv2.resize(x.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+            for x in self._end_weights(tau, disagree_half, switch, carried, anywhere))
+        c0, c1 = weight0 * (1.0 - appears * trust), weight1 * (1.0 - covered * trust)  # what each end sees
+        total = c0 + c1
+        share0 = np.where(total < 1e-3, hidden_share, c0 / np.maximum(total, 1e-3))  # (H, W) end 0's, end 1 the rest
+        if eyes is not None:  # step 7, at full size: t' = end 1's share
+            share0 = 1.0 - self._switch_eyes(1.0 - share0, warped0, warped1, eyes_at(field, eyes, tau), tau)
+        if self.config.sharp_where_disagree and anywhere:  # each end sharpened only where it shows
+            warped0 = cubic_where(first, maps0, warped0, np.where(share0 > SHOWN, disagree, np.float32(0)))
+            warped1 = cubic_where(last, maps1, warped1, np.where(share0 < 1.0 - SHOWN, disagree, np.float32(0)))
+        person = cv2.blendLinear(warped0, warped1, share0, 1.0 - share0)
         if self.config.fill_holes:  # the body torn open, both warps showing the backdrop: the ends' plain mix
             person = fill_holes(person, first, last, layers.masks, layers.masks_small, carried, (maps0, maps1), tau,
                                 self.config.hole_levels, self.config.hole_dilate_frac, self.config.hole_feather_px)
@@ -452,13 +453,6 @@ def _mix(a: np.ndarray, b: np.ndarray, weight_a: np.ndarray, weight_b: np.ndarra
     """
     total = weight_a + weight_b
     return cv2.blendLinear(a, b, (weight_a / total).astype(np.float32), (weight_b / total).astype(np.float32))
-
-
-def _sample(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(N, 2) float64 bilinear samples of an (H, W, 2) flow at (N, 2) pixel points (borders replicated)."""
-    coords = points.astype(np.float32).reshape(1, -1, 2)
-    sampled = cv2.remap(flow, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return sampled.reshape(-1, 2).astype(np.float64)
 
 
 def _warp_box(image: np.ndarray, flow: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -33,11 +33,12 @@ def end_speeds(field: _FlowField, reach_frac: float) -> tuple[np.ndarray, np.nda
 
 
 def unsmeared(speeds: tuple[np.ndarray, np.ndarray], maps0: tuple[np.ndarray, np.ndarray],
-              maps1: tuple[np.ndarray, np.ndarray], slow: float, fast: float) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: 1 where the content at tau stands still (<= slow px per frame) at one end or both,
-    0 where it moves by more than `fast` at both, a ramp between (the slower end counts); speeds (h, w) of I0 and I1
-    (`end_speeds`), read where the warps to tau (maps (x, y), (H, W) each, `flow.warp_maps`) take each pixel, on a
-    grid of the speeds' size."""
+              maps1: tuple[np.ndarray, np.ndarray], slow: float, fast: float,
+              size: tuple[int, int] | None = None) -> np.ndarray:
+    """(H, W) float32 in [0, 1], or of `size` (w, h): 1 where the content at tau stands still (<= slow px per frame)
+    at one end or both, 0 where it moves by more than `fast` at both, a ramp between (the slower end counts); speeds
+    (h, w) of I0 and I1 (`end_speeds`), read where the warps to tau (maps (x, y), (H, W) each, `flow.warp_maps`) take
+    each pixel, on a grid of the speeds' size."""
     height, width = maps0[0].shape
     small_h, small_w = speeds[0].shape
     step_y, step_x = height / small_h, width / small_w
@@ -47,4 +48,4 @@ def unsmeared(speeds: tuple[np.ndarray, np.ndarray], maps0: tuple[np.ndarray, np
         xs, ys = (map_x[rows, cols] + 0.5) / step_x - 0.5, (map_y[rows, cols] + 0.5) / step_y - 0.5
         at_end.append(cv2.remap(speed, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
     still = np.clip((fast - np.minimum(*at_end)) / (fast - slow), 0.0, 1.0)  # (h', w')
-    return cv2.resize(still, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(still, size or (width, height), interpolation=cv2.INTER_LINEAR)

@@ -46,7 +46,7 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE, CAPTIONS_FILE = "video.mp4", "video.json", "video.vtt"
-RENDER_FORMAT = 26  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+RENDER_FORMAT = 27  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
 # 4 = transition length by jump difficulty; 5 = layered transitions; 6 = mouths placed by the head in 3-D and
 # crossfaded at jumps between runs; 7 = the hardest jumps cut, not drawn; 8 = layered person shape carried at 1/4 size;
 # 9 = layered faces morphed by their landmarks where the flow fails; 10 = mouths chosen by landmark distance;
@@ -65,6 +65,7 @@ RENDER_FORMAT = 26  # part of the cache key: 2 = soundtrack at its own rate and 
 # 25 = layered: a part moving at both ends keeps the blend (smeared, as real frames show it), no quick switch
 # 26 = layered: no backdrop drawn into the person (the end whose warp samples the person weighs more; holes both
 # warps tear open take the ends' plain mix)
+# 27 = layered: its weights drawn at half size, the bicubic detail as luminance, each end sharpened where it shows
 
 
 @dataclass(frozen=True)
