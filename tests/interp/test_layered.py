@@ -109,10 +109,10 @@ def test_imprecise_flow_is_blended_and_failed_flow_is_cut():
     low, high = layered.config.agree_levels
     base = np.full((*SIZE, 3), 100, np.uint8)
     near = base + np.uint8(low - 2)
-    np.testing.assert_allclose(layered._switch_tau(base, near, 0.3), 0.3, atol=1e-6)
+    np.testing.assert_allclose(layered._switch_tau(0.3, layered._disagreement(base, near)), 0.3, atol=1e-6)
     far = base.copy()
     far[20:80, 20:80] = 100 + int(high) + 40
-    cut = layered._switch_tau(base, far, 0.3)
+    cut = layered._switch_tau(0.3, layered._disagreement(base, far))
     assert cut[50, 50] < 0.3 - 0.15 and abs(cut[5, SIZE[1] - 5] - 0.3) < 1e-6
 
 

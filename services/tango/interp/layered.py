@@ -81,7 +81,7 @@ from tango.interp.smear import end_speeds, unsmeared
 from tango.perception.face import EYE_CORNER_ROWS
 
 
-SHOWN = 0.01  # an end is resampled bicubically only where its share of the frame passes this (step 3)
+SHOWN = 0.01  # an end gets the bicubic detail only where its share of the frame passes this (step 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,7 +260,7 @@ class LayeredInterpolator:
             return frame
         x0, y0, x1, y1 = layer.box
         if self.config.face_switch:  # a quick switch where the aligned faces still differ (mouth, teeth, shading)
-            t_eff = self._switch_tau(layer.warped0, layer.warped1, tau)  # (h, w)
+            t_eff = self._switch_tau(tau, self._disagreement(layer.warped0, layer.warped1))  # (h, w)
             if self.config.eye_switch:  # the eyes at the points at tau, where both ends are aligned
                 eyes = mesh.points_at(tau)[EYE_CORNER_ROWS].reshape(2, 1, 2, 2) - np.array([x0, y0])
                 t_eff = self._switch_eyes(t_eff, layer.warped0, layer.warped1, eyes, tau)
@@ -331,8 +331,8 @@ class LayeredInterpolator:
     # ---- person ----
 
     def _alpha(self, blend: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """(H, W) float32 person opacity at tau from the small person mix (`_carried`), sharpened about 0.5, dilated,
-        feathered and upsampled to size (W, H)."""
+        """(H, W) float32 person opacity at tau from the small person mix (`holes.carried_masks`), sharpened about
+        0.5, dilated, feathered and upsampled to size (W, H)."""
         config = self.config
         alpha = np.clip((blend - 0.5) * config.alpha_sharpness + 0.5, 0.0, 1.0).astype(np.float32)
         long_side = max(alpha.shape)
@@ -341,10 +341,12 @@ class LayeredInterpolator:
         alpha = _smooth(alpha, sigma) if sigma > 0.3 else alpha
         return cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
 
-    def _disagreement(self, warped0: np.ndarray, warped1: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-        """(H, W) float32 in [0, 1] (or of size (w, h)) where the warped ends disagree (the flow failed): clip((|W0 - W1|
-        - low) / (high - low), 0, 1) on the grey image, closed (dilation then erosion, radius `switch_close_frac` of
-        the long side, at a quarter of the size) and smoothed: a failed part (a hand, a face) is one piece."""
+    def _disagreement(self, warped0: np.ndarray, warped1: np.ndarray,
+                      size: tuple[int, int] | None = None) -> np.ndarray:
+        """(H, W) float32 in [0, 1], or of `size` (w, h), where the warped ends disagree (the flow failed):
+        clip((|W0 - W1| - low) / (high - low), 0, 1) on the grey image, closed (dilation then erosion, radius
+        `switch_close_frac` of the long side, at a quarter of the size) and smoothed: a failed part (a hand, a face)
+        is one piece."""
         low, high = self.config.agree_levels
         height, width = warped0.shape[:2]
         small_size = (max(8, width // 4), max(8, height // 4))
@@ -356,11 +358,9 @@ class LayeredInterpolator:
         disagree = cv2.GaussianBlur(cv2.morphologyEx(disagree, cv2.MORPH_CLOSE, kernel), (0, 0), radius / 2.0)
         return cv2.resize(disagree, size or (width, height), interpolation=cv2.INTER_LINEAR)
 
-    def _switch_tau(self, warped0: np.ndarray, warped1: np.ndarray, tau: float,
-                    disagree: np.ndarray | None = None) -> np.ndarray:
-        """(H, W) float32 per-pixel time t': tau where the ends agree, a quick switch where not (`_disagreement`)."""
-        if disagree is None:
-            disagree = self._disagreement(warped0, warped1)
+    def _switch_tau(self, tau: float, disagree: np.ndarray) -> np.ndarray:
+        """(H, W) float32 per-pixel time t': tau where the ends agree, a quick switch where they disagree (H, W)
+        (`_disagreement`, or a part of it)."""
         span = 1.0 - (1.0 - self.config.switch_width) * disagree
         return np.clip((tau - 0.5) / span + 0.5, 0.0, 1.0)
 
@@ -377,7 +377,7 @@ class LayeredInterpolator:
         weight before what it sees, (1 - t') and t' (`switch` where the ends disagree) times whether its warp samples
         what the frame shows (`holes.person_preference`); how far the occlusion masks are trusted (1 - the
         disagreement's square); end 0's share where both ends are occluded."""
-        t_eff = self._switch_tau(disagree, disagree, tau, switch)
+        t_eff = self._switch_tau(tau, switch)
         weight0, weight1 = 1.0 - t_eff, t_eff
         if anywhere and self.config.person_weight_floor < 1.0:  # no backdrop drawn into the person (`holes`)
             person_at_tau = np.clip((carried[2] - 0.5) * self.config.alpha_sharpness + 0.5, 0.0, 1.0)
