@@ -194,7 +194,7 @@ def test_where_the_ends_disagree_the_end_whose_warp_samples_the_person_weighs_mo
     np.testing.assert_allclose(outside[1][:, 4:], 0.05, atol=1e-6)
 
 
-def test_where_the_ends_disagree_they_are_resampled_bicubically():
+def test_where_the_ends_disagree_they_get_the_bicubic_warps_detail():
     """A half-pixel warp of fine texture: bilinear where the weight (the disagreement) is 0; where it is 1, the
     bicubic warp's grey detail added to every channel (sharper: a bilinear warp at sub-pixel offsets averages
     neighbours), half of it at weight 1/2; the maps are `flow._warp`'s."""
