@@ -210,7 +210,7 @@ def test_where_the_ends_disagree_they_get_the_bicubic_warps_detail():
     weight = np.zeros((height, width), np.float32)
     weight[:, :64] = 1.0
     weight[:, 64:70] = 0.5
-    out = cubic_where(image, maps, bilinear, weight).astype(int)
+    out = cubic_where(grey, maps, bilinear, weight).astype(int)
     expected = np.clip(bilinear + detail[..., None], 0, 255)
     assert np.abs(out[:, :64] - expected[:, :64]).max() <= 1
     np.testing.assert_array_equal(out[:, 70:], bilinear[:, 70:])
@@ -222,7 +222,7 @@ def test_where_the_ends_disagree_they_get_the_bicubic_warps_detail():
     def sharpness(x: np.ndarray) -> float:
         return float(cv2.Laplacian(cv2.cvtColor(x[5:-5, 5:60], cv2.COLOR_RGB2GRAY), cv2.CV_32F).var())
     assert sharpness(out.astype(np.uint8)) > 1.3 * sharpness(bilinear)
-    assert cubic_where(image, maps, bilinear, np.zeros_like(weight)) is bilinear
+    assert cubic_where(grey, maps, bilinear, np.zeros_like(weight)) is bilinear
 
 
 def test_where_the_flow_follows_the_person_the_background_leaves_its_edge_alone():

@@ -188,19 +188,18 @@ def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def cubic_where(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray], warped: np.ndarray, weight: np.ndarray,
+def cubic_where(grey: np.ndarray, maps: tuple[np.ndarray, np.ndarray], warped: np.ndarray, weight: np.ndarray,
                 floor: float = 0.05) -> np.ndarray:
-    """(H, W, 3) uint8 the bilinear warp `warped` of `image` by `maps` (`warp_maps`) given, in proportion to weight
-    (H, W) in [0, 1], the detail of the bicubic warp: its grey level minus the bilinear warp's, added to every channel
-    (the sharpness is the luminance's; a whole 1280 x 948 frame warped bicubically costs 16 ms in colour, 8 ms in
-    grey). Resampled again only in the box of the pixels whose weight passes `floor` (below it the two differ by a
-    fraction of a grey level)."""
+    """(H, W, 3) uint8 the bilinear warp `warped` of an image by `maps` (`warp_maps`) given, in proportion to weight
+    (H, W) in [0, 1], the detail of the bicubic warp of its grey level (grey, (H, W) uint8): that warp minus the
+    bilinear one, added to every channel (the sharpness is the luminance's; a whole 1280 x 948 frame warped
+    bicubically costs 16 ms in colour, 8 ms in grey). Resampled again only in the box of the pixels whose weight
+    passes `floor` (below it the two differ by a fraction of a grey level)."""
     where = weight > floor
     if not where.any():
         return warped
     rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     box_maps = (maps[0][y0:y1, x0:x1], maps[1][y0:y1, x0:x1])
     detail = cv2.subtract(remap(grey, box_maps, cv2.INTER_CUBIC), remap(grey, box_maps), dtype=cv2.CV_32F)  # (h, w)
     detail = cv2.multiply(detail, weight[y0:y1, x0:x1], dtype=cv2.CV_32F)

@@ -150,25 +150,29 @@ class _Layers:
     homographies: Callable[[], tuple[np.ndarray, np.ndarray]]  # -> (I0 -> I1, plate -> I0), each (3, 3)
     static_px: float
     _path: tuple[np.ndarray, np.ndarray, bool] | None = None
-    _sources: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+    _sources: dict[int, tuple[np.ndarray, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         """Whether no pixel can show a ghost of the person (the ends' masks agree everywhere)."""
         return not np.any(self.zone > 1e-3)
 
+    def source(self, end: int, image: np.ndarray, occlusion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What every frame of the window samples of one end, made once: ((H, W, 4) uint8 the image (H, W, 3) with its
+        occlusion mask (H, W) float32 in [0, 1], x 255, as a 4th channel; (H, W) uint8 its grey level)."""
+        cached = self._sources.get(end)
+        if cached is None or cached[0] is not image or cached[1] is not occlusion:
+            both = cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
+            cv2.insertChannel(np.round(occlusion * 255.0).astype(np.uint8), both, 3)
+            cached = self._sources[end] = image, occlusion, both, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        return cached[2], cached[3]
+
     def warped(self, end: int, image: np.ndarray, occlusion: np.ndarray,
                maps: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(image (H, W, 3) uint8, its occlusion mask (H, W) float32 in [0, 1]) warped by maps: one remap of the end
-        with the mask (x 255) as a 4th channel, made once per window (a float mask's own remap cost as much as the
-        image's: 7 ms a frame end at 1280 x 948)."""
-        source = self._sources.get(end)
-        if source is None or source[0] is not image or source[1] is not occlusion:
-            occlusion_levels = np.round(occlusion * 255.0).astype(np.uint8)
-            both = cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
-            cv2.insertChannel(occlusion_levels, both, 3)
-            source = self._sources[end] = image, occlusion, both
-        both = remap(source[2], maps)  # (H, W, 4)
+        with the mask as a 4th channel (`source`; a float mask's own remap cost as much as the image's: 7 ms a frame
+        end at 1280 x 948)."""
+        both = remap(self.source(end, image, occlusion)[0], maps)  # (H, W, 4)
         return cv2.cvtColor(both, cv2.COLOR_RGBA2RGB), cv2.extractChannel(both, 3).astype(np.float32) * (1.0 / 255.0)
 
     def path(self) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -330,11 +334,15 @@ class LayeredInterpolator:
 
     # ---- person ----
 
+    def _person_at(self, blend: np.ndarray) -> np.ndarray:
+        """The small person mix at tau (`holes.carried_masks`) sharpened about 0.5 to [0, 1] (`alpha_sharpness`)."""
+        return np.clip((blend - 0.5) * self.config.alpha_sharpness + 0.5, 0.0, 1.0)
+
     def _alpha(self, blend: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """(H, W) float32 person opacity at tau from the small person mix (`holes.carried_masks`), sharpened about
-        0.5, dilated, feathered and upsampled to size (W, H)."""
+        """(H, W) float32 person opacity at tau from the small person mix (`_person_at`), dilated, feathered and
+        upsampled to size (W, H)."""
         config = self.config
-        alpha = np.clip((blend - 0.5) * config.alpha_sharpness + 0.5, 0.0, 1.0).astype(np.float32)
+        alpha = self._person_at(blend).astype(np.float32)
         long_side = max(alpha.shape)
         alpha = dilate(alpha, int(round(config.alpha_dilate_frac * long_side)))
         sigma = config.feather_frac * long_side
@@ -380,8 +388,8 @@ class LayeredInterpolator:
         t_eff = self._switch_tau(tau, switch)
         weight0, weight1 = 1.0 - t_eff, t_eff
         if anywhere and self.config.person_weight_floor < 1.0:  # no backdrop drawn into the person (`holes`)
-            person_at_tau = np.clip((carried[2] - 0.5) * self.config.alpha_sharpness + 0.5, 0.0, 1.0)
-            from0, from1 = person_preference(carried, person_at_tau, disagree, self.config.person_weight_floor)
+            from0, from1 = person_preference(carried, self._person_at(carried[2]), disagree,
+                                             self.config.person_weight_floor)
             weight0, weight1 = weight0 * from0, weight1 * from1
         trust = 1.0 - disagree * disagree if self.config.distrust_occlusion and anywhere else np.ones_like(disagree)
         return [weight0, weight1, trust, weight0 / np.maximum(weight0 + weight1, 1e-6)]
@@ -412,8 +420,9 @@ class LayeredInterpolator:
         if eyes is not None:  # step 7, at full size: t' = end 1's share
             share0 = 1.0 - self._switch_eyes(1.0 - share0, warped0, warped1, eyes_at(field, eyes, tau), tau)
         if self.config.sharp_where_disagree and anywhere:  # each end sharpened only where it shows
-            warped0 = cubic_where(first, maps0, warped0, np.where(share0 > SHOWN, disagree, np.float32(0)))
-            warped1 = cubic_where(last, maps1, warped1, np.where(share0 < 1.0 - SHOWN, disagree, np.float32(0)))
+            grey0, grey1 = layers.source(0, first, field.occ0)[1], layers.source(1, last, field.occ1)[1]
+            warped0 = cubic_where(grey0, maps0, warped0, np.where(share0 > SHOWN, disagree, np.float32(0)))
+            warped1 = cubic_where(grey1, maps1, warped1, np.where(share0 < 1.0 - SHOWN, disagree, np.float32(0)))
         person = cv2.blendLinear(warped0, warped1, share0, 1.0 - share0)
         if self.config.fill_holes:  # the body torn open, both warps showing the backdrop: the ends' plain mix
             person = fill_holes(person, first, last, layers.masks, layers.masks_small, carried, (maps0, maps1), tau,
