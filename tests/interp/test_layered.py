@@ -127,8 +127,22 @@ def test_where_the_ends_disagree_their_occlusion_masks_do_not_pick_the_end():
     masks = np.full(SIZE, 0.0, np.float32)
     layers = layered._layers(first, last, masks, masks, None)
     assert layers.empty
-    frame = layered._frame_at(first, last, None, layers, field, 0.6)  # switch time t' = 0.83
-    assert np.abs(frame.astype(int) - round(200 * (0.1 / 0.3 + 0.5))).max() <= 2
+    frame = layered._frame_at(first, last, None, layers, field, 0.6)  # past the switch: the later end
+    assert np.abs(frame.astype(int) - 200).max() <= 2
+
+
+def test_a_part_that_disagrees_fully_shows_one_end_in_the_middle_frame():
+    """An odd window's middle frame (tau = 1/2) shows a failed part from one end, the later one (as the eyes
+    switch), not a 50/50 double exposure (demo frames 28-30: a translucent raised hand over the lap's two hands);
+    where the ends agree it stays the plain blend."""
+    layered = LayeredInterpolator()
+    zero, seen = np.zeros((*SIZE, 2), np.float32), np.zeros(SIZE, np.float32)
+    field = _FlowField(f01=zero, f10=zero, occ0=seen, occ1=seen)
+    first, far, near = (np.full((*SIZE, 3), level, np.uint8) for level in (0, 200, 8))
+    layers = layered._layers(first, far, seen, seen, None)  # no person anywhere: the person layer alone
+    assert np.abs(layered._frame_at(first, far, None, layers, field, 0.5).astype(int) - 200).max() <= 1
+    assert layered._frame_at(first, far, None, layers, field, 0.5 - layered.config.switch_width).max() <= 1
+    assert np.abs(layered._frame_at(first, near, None, layers, field, 0.5).astype(int) - 4).max() <= 1
 
 
 def test_a_part_moving_at_both_ends_keeps_the_blend_and_one_standing_at_an_end_switches():

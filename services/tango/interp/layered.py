@@ -16,8 +16,10 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
 3. Person layer F(tau): both ends warped to tau, mixed with weights (1 - t') vis0 and t' vis1
    (vis = 1 - occlusion, as in `flow.py`; where both are occluded, (1 - t', t')). t' is tau pushed
    towards a quick switch where the warped ends disagree (|W0 - W1| between `agree_levels`, closed into
-   whole parts and smoothed: the places the flow failed): t' = clip((tau - 1/2) / w + 1/2, 0, 1), w from 1
-   (ends agree: plain blend) down to `switch_width` (they disagree: a short cut instead of a double exposure).
+   whole parts and smoothed: the places the flow failed, d): t' = clip((tau - c) / w + 1/2, 0, 1), w from 1
+   (ends agree: plain blend) down to `switch_width` (they disagree: a cut instead of a double exposure), its
+   centre c = 1/2 - d `switch_width` / 2, so that a part that disagrees fully has switched by tau = 1/2 (an odd
+   window's middle frame shows one end, as the eyes of step 7 do, not a 50/50 double exposure).
    Not where the part moves at both ends (`blur_speeds`, px per frame by the outer frames' flows, the slower end
    counted: `tango.interp.smear`): real frames show such a continuous fast motion smeared all the way through (a
    swinging hand in a held-out gap, where the switch showed one wrong end: -0.06 to -0.08 dB against flow), and
@@ -100,7 +102,11 @@ class LayeredConfig:
     # frames of a head-turn jump (ghosting 0.20 -> 0.24): the blend is the better guess, the cut the better look.
     agree_levels: tuple[float, float] = (12.0, 40.0)
     switch_close_frac: float = 0.02  # closing radius (long side) joining disagreeing pixels into parts
-    switch_width: float = 0.3  # width (in tau) of the switch where the warped ends disagree
+    # width (in tau) of the switch where the warped ends disagree: a cut. At 0.3 three frames of a 9-frame window
+    # were double exposures (demo frames 28-30: a translucent raised hand over the lap's two hands); on the 22 s
+    # speaker's taken jumps the cut (with `blur_speeds` below) lowers ghosting 0.2035 -> 0.2015, warp error
+    # 1.444 -> 1.398, and brings face and hand sharpness closer to the ends' (0.982 -> 0.990, 0.839 -> 0.851)
+    switch_width: float = 0.02
     alpha_scale: int = 4  # the person shape is drawn at 1/alpha_scale of the frame size (it is feathered anyway)
     homography_max_side: int = 512  # SIFT (plate) and corner (background flow) resolution
     static_px: float = 2.0  # homographies moving no corner further than this are the identity
@@ -122,10 +128,12 @@ class LayeredConfig:
     eye_axes: tuple[float, float] = (0.8, 0.6)  # the eye's region: semi-axes in eye widths along, across its corners
     eye_feather: float = 0.3  # its weight ramps from 1 to 0 between 1 -+ this of its radius
     eye_quantile: float = 0.9  # the lid edges are a thin part of the region
-    # step 3: px per video frame (the slower end's) between which a disagreeing part turns from the quick switch back
-    # to the blend: a half-exposure smear of 1 px (unseen) to 3 px (the real frames are visibly smeared there);
-    # None: always switch. Each end's speed is its fastest within `blur_reach_frac` (long side), `tango.interp.smear`
-    blur_speeds: tuple[float, float] | None = (2.0, 6.0)
+    # step 3: px per video frame (the slower end's) between which a disagreeing part turns from the cut back to the
+    # blend: a half-exposure smear of 0.5 px (unseen) to 1.5 px (the real frames are smeared there); None: always
+    # cut. Each end's speed is its fastest within `blur_reach_frac` (long side), `tango.interp.smear`. With the cut,
+    # (2, 6) lost 0.04 dB on the 22 s speaker's held-out gaps (31.805 -> 31.761, below flow's 31.769); at (1, 3)
+    # more of a continuous motion keeps the blend (31.813), and `make bench`'s four gaps stay above flow's
+    blur_speeds: tuple[float, float] | None = (1.0, 3.0)
     blur_reach_frac: float = 0.05
     # step 3 (`tango.interp.holes`): where the warped ends disagree, an end whose warp samples its backdrop inside the
     # person at tau (or its person outside it) weighs this much (1: off); where the body is torn open (both ends show
@@ -369,8 +377,10 @@ class LayeredInterpolator:
     def _switch_tau(self, tau: float, disagree: np.ndarray) -> np.ndarray:
         """(H, W) float32 per-pixel time t': tau where the ends agree, a quick switch where they disagree (H, W)
         (`_disagreement`, or a part of it)."""
-        span = 1.0 - (1.0 - self.config.switch_width) * disagree
-        return np.clip((tau - 0.5) / span + 0.5, 0.0, 1.0)
+        width = self.config.switch_width
+        span = 1.0 - (1.0 - width) * disagree
+        centre = 0.5 - 0.5 * width * disagree  # a fully disagreeing part has switched by tau = 1/2
+        return np.clip((tau - centre) / span + 0.5, 0.0, 1.0)
 
     def _switch_eyes(self, t_eff: np.ndarray, warped0: np.ndarray, warped1: np.ndarray, eyes: np.ndarray,
                      tau: float) -> np.ndarray:
