@@ -134,6 +134,9 @@ class LayeredConfig:
     # (2, 6) lost 0.04 dB on the 22 s speaker's held-out gaps (31.805 -> 31.761, below flow's 31.769); at (1, 3)
     # more of a continuous motion keeps the blend (31.813), and `make bench`'s four gaps stay above flow's
     blur_speeds: tuple[float, float] | None = (1.0, 3.0)
+    # A shorter reach (0.025, or (n + 1) x 2.5 the speed) cuts the demo's raised hand at frame 29, where this one
+    # borrows the lap hands' motion and keeps a third of a blend, but takes `make bench`'s gaps below flow's
+    # (30.902, 30.919 dB)
     blur_reach_frac: float = 0.05
     # step 3 (`tango.interp.holes`): where the warped ends disagree, an end whose warp samples its backdrop inside the
     # person at tau (or its person outside it) weighs this much (1: off); where the body is torn open (both ends show
