@@ -12,8 +12,8 @@ from tango.interp.flow import _warp
 from tango.interp.flow import remap, warp_maps
 from tango.interp.flow import cubic_where
 from tango.interp.holes import carried_masks, person_preference
-from tango.interp.layered import LayeredConfig, LayeredInterpolator, _bounding_box
-from tango.interp.masks import dilate, erode, refine_mask
+from tango.interp.layered import LayeredConfig, LayeredInterpolator
+from tango.interp.masks import bounding_box, dilate, erode, refine_mask
 from tango.interp.plate import build_plate, masked_median
 from tango.interp.smear import end_speeds
 from tango.interp.transition import TransitionInterpolator
@@ -268,7 +268,7 @@ def test_person_shape_at_reduced_size_matches_full_size():
 
 def test_background_drawn_inside_a_box_equals_the_whole_frame_cut_to_it():
     """The background layer is drawn only in the box where the person left; with a moving camera too."""
-    assert _bounding_box(np.pad(np.ones((3, 4), bool), ((5, 2), (7, 1)))) == (7, 5, 11, 8)
+    assert bounding_box(np.pad(np.ones((3, 4), bool), ((5, 2), (7, 1)))) == (7, 5, 11, 8)
     before, after, masks_before, masks_after = window(20, 130)
     engine = LayeredInterpolator()
     layers = engine._layers(before[-1], after[0], masks_before[-1], masks_after[0], backdrop())

@@ -167,6 +167,14 @@ def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return remap(image, warp_maps(flow))
 
 
+def warp_box(image: np.ndarray, flow: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, 3) backward warp of `image` by `flow` (H, W, 2) on the pixels of box = (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    return cv2.remap(image, xs + flow[y0:y1, x0:x1, 0], ys + flow[y0:y1, x0:x1, 1], interpolation=cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
 def warp_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) (H, W) float32 sample positions of the backward warp by flow (H, W, 2): made once, they serve every
     image warped by the same flow."""

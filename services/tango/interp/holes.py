@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from tango.interp.flow import _warp, remap
-from tango.interp.masks import dilate
+from tango.interp.masks import bounding_box, dilate
 
 Maps = tuple[np.ndarray, np.ndarray]  # (x, y) (H, W) float32 sample positions (`flow.warp_maps`)
 
@@ -60,10 +60,10 @@ def fill_holes(frame: np.ndarray, first: np.ndarray, last: np.ndarray, masks: tu
         return frame
     height, width = frame.shape[:2]
     small_h, small_w = candidate.shape
-    rows, cols = np.flatnonzero(candidate.any(axis=1)), np.flatnonzero(candidate.any(axis=0))
-    pad = 2 + int(np.ceil((dilate_frac * max(height, width) + 2.0 * feather_px) * small_w / width))  # small pixels
-    x0, y0 = max(0, (cols[0] - pad) * width // small_w), max(0, (rows[0] - pad) * height // small_h)
-    x1, y1 = min(width, (cols[-1] + 1 + pad) * width // small_w), min(height, (rows[-1] + 1 + pad) * height // small_h)
+    left, top, right, bottom = bounding_box(candidate)  # small pixels
+    pad = 2 + int(np.ceil((dilate_frac * max(height, width) + 2.0 * feather_px) * small_w / width))
+    x0, y0 = max(0, (left - pad) * width // small_w), max(0, (top - pad) * height // small_h)
+    x1, y1 = min(width, (right + pad) * width // small_w), min(height, (bottom + pad) * height // small_h)
     carried0, carried1 = (remap(mask, (mx[y0:y1, x0:x1], my[y0:y1, x0:x1])) for mask, (mx, my) in zip(masks, maps))
     both = np.minimum(masks[0][y0:y1, x0:x1], masks[1][y0:y1, x0:x1])  # (h, w) the person at both ends
     low, high = levels

@@ -17,9 +17,8 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    (vis = 1 - occlusion, as in `flow.py`; where both are occluded, (1 - t', t')). t' is tau pushed
    towards a quick switch where the warped ends disagree (|W0 - W1| between `agree_levels`, closed into
    whole parts and smoothed: the places the flow failed, d): t' = clip((tau - c) / w + 1/2, 0, 1), w from 1
-   (ends agree: plain blend) down to `switch_width` (they disagree: a cut instead of a double exposure), its
-   centre c = 1/2 - d `switch_width` / 2, so that a part that disagrees fully has switched by tau = 1/2 (an odd
-   window's middle frame shows one end, as the eyes of step 7 do, not a 50/50 double exposure).
+   (ends agree: plain blend) down to `switch_width` (they disagree: a cut instead of a double exposure), centred at
+   c = 1/2 - d `switch_width` / 2: a fully disagreeing part has switched by tau = 1/2 (as the eyes of step 7 do).
    Not where the part moves at both ends (`blur_speeds`, px per frame by the outer frames' flows, the slower end
    counted: `tango.interp.smear`): real frames show such a continuous fast motion smeared all the way through (a
    swinging hand in a held-out gap, where the switch showed one wrong end: -0.06 to -0.08 dB against flow), and
@@ -75,10 +74,11 @@ import numpy as np
 from tango.interp import face_morph
 from tango.interp.background import BackgroundFeatures, homography_path, is_identity, sift_mask
 from tango.interp.face_morph import FaceMesh, FaceMorphConfig
-from tango.interp.flow import FlowInterpolator, FlowInterpolatorConfig, _FlowField, cubic_where, remap, warp_maps
+from tango.interp.flow import (FlowInterpolator, FlowInterpolatorConfig, _FlowField, cubic_where, remap, warp_box,
+                               warp_maps)
 from tango.interp.eyes import eyes_at, switch_eyes
 from tango.interp.holes import carried_masks, fill_holes, person_preference
-from tango.interp.masks import dilate
+from tango.interp.masks import bounding_box, dilate
 from tango.interp.smear import end_speeds, unsmeared
 from tango.perception.face import EYE_CORNER_ROWS
 
@@ -102,10 +102,8 @@ class LayeredConfig:
     # frames of a head-turn jump (ghosting 0.20 -> 0.24): the blend is the better guess, the cut the better look.
     agree_levels: tuple[float, float] = (12.0, 40.0)
     switch_close_frac: float = 0.02  # closing radius (long side) joining disagreeing pixels into parts
-    # width (in tau) of the switch where the warped ends disagree: a cut. At 0.3 three frames of a 9-frame window
-    # were double exposures (demo frames 28-30: a translucent raised hand over the lap's two hands); on the 22 s
-    # speaker's taken jumps the cut (with `blur_speeds` below) lowers ghosting 0.2035 -> 0.2015, warp error
-    # 1.444 -> 1.398, and brings face and hand sharpness closer to the ends' (0.982 -> 0.990, 0.839 -> 0.851)
+    # width (in tau) of the switch where the warped ends disagree: a cut (at 0.3, three frames of a 9-frame window
+    # were double exposures: demo frames 28-30, a translucent raised hand over the lap's two hands)
     switch_width: float = 0.02
     alpha_scale: int = 4  # the person shape is drawn at 1/alpha_scale of the frame size (it is feathered anyway)
     homography_max_side: int = 512  # SIFT (plate) and corner (background flow) resolution
@@ -129,14 +127,11 @@ class LayeredConfig:
     eye_feather: float = 0.3  # its weight ramps from 1 to 0 between 1 -+ this of its radius
     eye_quantile: float = 0.9  # the lid edges are a thin part of the region
     # step 3: px per video frame (the slower end's) between which a disagreeing part turns from the cut back to the
-    # blend: a half-exposure smear of 0.5 px (unseen) to 1.5 px (the real frames are smeared there); None: always
-    # cut. Each end's speed is its fastest within `blur_reach_frac` (long side), `tango.interp.smear`. With the cut,
-    # (2, 6) lost 0.04 dB on the 22 s speaker's held-out gaps (31.805 -> 31.761, below flow's 31.769); at (1, 3)
-    # more of a continuous motion keeps the blend (31.813), and `make bench`'s four gaps stay above flow's
+    # blend (real frames smear it); None: always cut. Each end's speed is its fastest within `blur_reach_frac` (long
+    # side), `tango.interp.smear`. With the cut, (2, 6) lost 0.04 dB on the 22 s speaker's held-out gaps (below flow)
     blur_speeds: tuple[float, float] | None = (1.0, 3.0)
-    # A shorter reach (0.025, or (n + 1) x 2.5 the speed) cuts the demo's raised hand at frame 29, where this one
-    # borrows the lap hands' motion and keeps a third of a blend, but takes `make bench`'s gaps below flow's
-    # (30.902, 30.919 dB)
+    # a shorter reach cuts the demo's raised hand at frame 29 (this one borrows the lap hands' motion), but takes
+    # `make bench`'s held-out gaps below flow's
     blur_reach_frac: float = 0.05
     # step 3 (`tango.interp.holes`): where the warped ends disagree, an end whose warp samples its backdrop inside the
     # person at tau (or its person outside it) weighs this much (1: off); where the body is torn open (both ends show
@@ -251,7 +246,7 @@ class LayeredInterpolator:
         if layer is None or layer.alpha.sum() < 1.0:
             return dataclasses.replace(plan, mesh=None, reason="OFF_FRAME"), float("nan"), float("nan")
         f_t0, f_t1 = self._flow._flows_from_t(field, 0.5)
-        flow0, flow1 = _warp_box(first, f_t0, layer.box), _warp_box(last, f_t1, layer.box)  # (h, w, 3)
+        flow0, flow1 = warp_box(first, f_t0, layer.box), warp_box(last, f_t1, layer.box)  # (h, w, 3)
         return plan, _mean_difference(layer.warped0, layer.warped1, layer.alpha), \
             _mean_difference(flow0, flow1, layer.alpha)
 
@@ -448,7 +443,7 @@ class LayeredInterpolator:
             vacated *= disagree
         if not np.any(vacated > 1e-3):
             return person
-        x0, y0, x1, y1 = box = _bounding_box(vacated > 1e-3)  # the background is drawn only where it shows
+        x0, y0, x1, y1 = box = bounding_box(vacated > 1e-3)  # the background is drawn only where it shows
         background = self._background_at(first, last, plate, layers, tau, box)
         inside = vacated[y0:y1, x0:x1]
         person[y0:y1, x0:x1] = _mix(background, person[y0:y1, x0:x1], inside, 1.0 - inside)
@@ -477,14 +472,6 @@ def _mix(a: np.ndarray, b: np.ndarray, weight_a: np.ndarray, weight_b: np.ndarra
     return cv2.blendLinear(a, b, (weight_a / total).astype(np.float32), (weight_b / total).astype(np.float32))
 
 
-def _warp_box(image: np.ndarray, flow: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """(h, w, 3) backward warp of `image` by `flow` (H, W, 2) on the pixels of box = (x0, y0, x1, y1)."""
-    x0, y0, x1, y1 = box
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    return cv2.remap(image, xs + flow[y0:y1, x0:x1, 0], ys + flow[y0:y1, x0:x1, 1], interpolation=cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
-
-
 def _mean_difference(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> float:
     """Weighted mean grey-level difference of two (h, w, 3) uint8 images, weights (h, w) >= 0."""
     difference = cv2.cvtColor(cv2.absdiff(a, b), cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -494,12 +481,6 @@ def _mean_difference(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> float:
 def preload() -> None:
     """Imports the homography estimator now (it pulls torch in: ~1.5 s once per process), e.g. before timing."""
     from tango.acinterp.background_guider import estimate_background_homography  # noqa: F401
-
-
-def _bounding_box(where: np.ndarray) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the True pixels of an (H, W) bool image that has some."""
-    rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def _small_size(width: int, height: int, scale: int) -> tuple[int, int]:

@@ -71,3 +71,9 @@ def dilate(mask: np.ndarray, radius_px: int) -> np.ndarray:
 def erode(mask: np.ndarray, radius_px: int) -> np.ndarray:
     """(H, W) float32 grey erosion (min filter) of a soft mask, elliptical kernel of `radius_px`."""
     return _morph(mask.astype(np.float32), radius_px, grow=False)
+
+
+def bounding_box(where: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the True pixels of an (H, W) bool image that has some."""
+    rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
