@@ -21,6 +21,8 @@ import functools
 import cv2
 import numpy as np
 
+from tango.interp.masks import bounding_box
+
 _PRESETS = {
     "ultrafast": cv2.DISOpticalFlow_PRESET_ULTRAFAST,
     "fast": cv2.DISOpticalFlow_PRESET_FAST,
@@ -206,8 +208,7 @@ def cubic_where(grey: np.ndarray, maps: tuple[np.ndarray, np.ndarray], warped: n
     where = weight > floor
     if not where.any():
         return warped
-    rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    x0, y0, x1, y1 = bounding_box(where)
     box_maps = (maps[0][y0:y1, x0:x1], maps[1][y0:y1, x0:x1])
     detail = cv2.subtract(remap(grey, box_maps, cv2.INTER_CUBIC), remap(grey, box_maps), dtype=cv2.CV_32F)  # (h, w)
     detail = cv2.multiply(detail, weight[y0:y1, x0:x1], dtype=cv2.CV_32F)
