@@ -135,6 +135,8 @@ def test_metrics_endpoint_serves_triton_and_model_metrics(server, client):
     text = urllib.request.urlopen(server.urls.metrics, timeout=10).read().decode()
     assert "nv_inference_request_success" in text
     assert "tango_interp_frames_generated_total" in text and "tango_aumoclip_checkpoint_loads_total" in text
+    # each AuMoCLIP instance runs one intra-op thread (config.pbtxt's torch_threads), applied in its stub process
+    assert 'tango_aumoclip_torch_threads{model="aumoclip_audio"} 1' in text
 
 
 def test_model_without_required_default_checkpoint_is_not_ready(tmp_path):

@@ -11,6 +11,7 @@ import json
 import time
 
 import numpy as np
+import torch
 
 from tango.runtime.errors import TangoError
 from tango.triton.aumoclip_serving import AuMoCLIPServing, AuMoCLIPServingConfig, EmbedRequest
@@ -48,6 +49,12 @@ class AuMoCLIPTritonModel:
         self.batch_size = self.families["batch"].Metric(labels=labels, buckets=BATCH_BUCKETS)
         self.forward_seconds = self.families["seconds"].Metric(labels=labels, buckets=SECONDS_BUCKETS)
         serving_config = AuMoCLIPServingConfig.from_env(self.kind, parameters, device=device)
+        if serving_config.torch_threads > 0:  # an instance owns its stub process: scale by instances, not threads
+            torch.set_num_threads(serving_config.torch_threads)
+        self.families["threads"] = pb.MetricFamily(name="tango_aumoclip_torch_threads", kind=pb.MetricFamily.GAUGE,
+                                                   description="torch intra-op threads of the model instance")
+        self.threads = self.families["threads"].Metric(labels=labels)
+        self.threads.set(float(torch.get_num_threads()))
         # raises (model NOT READY) when require_default_checkpoint is set and the default cannot be loaded
         try:
             self.serving = AuMoCLIPServing(serving_config, load_checkpoint, on_load=lambda _id: self.loads.increment(1))
@@ -82,5 +89,5 @@ class AuMoCLIPTritonModel:
 
     def finalize(self):
         self.serving = None
-        self.loads = self.batch_size = self.forward_seconds = None
+        self.loads = self.batch_size = self.forward_seconds = self.threads = None
         self.families = {}

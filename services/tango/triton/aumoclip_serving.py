@@ -31,6 +31,7 @@ class AuMoCLIPServingConfig:
     require_default_checkpoint: bool = False  # initialise fails (model NOT READY) without a loadable default
     cache_size: int = 4  # checkpoints kept loaded
     device: str = "cpu"
+    torch_threads: int = 0  # intra-op threads of the instance's process (parameter torch_threads; 0: torch's default)
 
     @classmethod
     def from_env(cls, kind: str, parameters: Mapping[str, str], env: Mapping[str, str] | None = None,
@@ -42,6 +43,7 @@ class AuMoCLIPServingConfig:
             default_checkpoint=env.get("TANGO_DEFAULT_AUMOCLIP_CHECKPOINT", ""),
             require_default_checkpoint=parameters.get("require_default_checkpoint", "false").lower() == "true",
             cache_size=int(parameters.get("checkpoint_cache_size", "4")), device=device,
+            torch_threads=int(parameters.get("torch_threads", "0")),
         )
 
 
