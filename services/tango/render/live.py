@@ -8,7 +8,8 @@ its junction, windows that touch merge, k real context frames on each side):
   final;
 - a window is final once its after-context ends before the horizon too (a later window could otherwise take
   its context frames or merge with it). Frames up to the first window that is not final are final.
-Segments are cut every `segment_frames` output frames, each with the audio of its span, encoded by one
+Segments are cut every `segment_frames` output frames (earlier where a window still open straddles the cut: the
+segment ends where the window starts and the next one takes it), each with the audio of its span, encoded by one
 continuous low-latency encoder (`tango.media.live_encode`) and handed to the broadcast outputs. A stream that
 falls behind draws its frames on a lower rung and scales them up to its picture (`tango.render.live_ladder`).
 At the end of the stream the output is cut at the audio's length, as offline renders are.
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 class LiveOptions:
     height: int = 360  # output rows (the render service chooses them on its resolution ladder: `live_ladder`)
     segment_frames: int = 15  # 0.5 s at 30 fps: a segment waits for its last frame, so it adds its length
+    min_cut_frames: int = 5  # the shortest segment cut before an open transition window (`_cut`)
     transition_frames: int = 6  # per typical jump; shorter than offline (8): a window delays its frames
     max_transition_frames: int = 8
     context_frames: int = 2
@@ -126,12 +128,17 @@ class LiveTimeline:
         video, local = path_frame_index(self.node_video[nodes], self.node_start_frame[nodes], lengths, last)
         return video[first:], local[first:], schedule.generated[first:last]
 
+    @property
+    def horizon(self) -> int:
+        """Output frames before which no jump still to come can start its window."""
+        return max(self.committed_frames - self.options.longest_window // 2 - 1, 0) if self.nodes else 0
+
     def final_frames(self) -> int:
         """Output frames that no step still to come can change (see the module docstring)."""
         if not self.nodes:
             return 0
         schedule = self.schedule()
-        horizon = max(self.committed_frames - self.options.longest_window // 2 - 1, 0)
+        horizon = self.horizon
         windows = schedule.windows
         open_windows = np.flatnonzero((windows[:, 0] < horizon) & (windows[:, 1] + self.options.context_frames > horizon))
         return int(windows[open_windows[0], 0]) if open_windows.size else horizon
@@ -270,15 +277,28 @@ class LiveRenderSession:
         self.timeline.commit(steps, typical_difficulty)
 
     def ready(self) -> list[RenderedSegment]:
-        """Every whole segment whose frames are final and whose audio has arrived."""
+        """Every whole segment whose frames are final and whose audio has arrived, and a shorter one that ends where
+        a transition window still open starts (`_cut`)."""
         final = min(self.timeline.final_frames(), self.audio_frames)
         out = []
         step = self.options.segment_frames
         while self.emitted + step <= final:
             out.append(self._segment(self.timeline.schedule(), self.emitted + step, final,
                                      behind=self.emitted + 2 * step <= final and self._overdue(self.emitted + step)))
+        if self._cut(final):
+            out.append(self._segment(self.timeline.schedule(), final, final))
         self.drawer.draw_ahead(self.timeline.schedule(), self.emitted, final)
         return out
+
+    def _cut(self, final: int) -> bool:
+        """Whether to end the next segment early, at `final`: the frames of a whole segment are committed and heard,
+        but a transition window across its end is still open (its after-context reaches past the horizon) and
+        would hold the whole segment back until later steps close it, as long as the window and its context
+        (up to ~0.4 s). The segment then ends where the window starts, with at least `min_cut_frames` (each
+        segment opens with an IDR frame), and the next one takes the window."""
+        whole = self.emitted + self.options.segment_frames
+        return (final - self.emitted >= self.options.min_cut_frames
+                and min(self.timeline.horizon, self.audio_frames) >= whole)
 
     def finish(self) -> list[RenderedSegment]:
         """The rest, cut at the audio's length (the path may hold a few more frames than the audio)."""
