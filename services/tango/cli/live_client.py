@@ -56,16 +56,20 @@ class LiveRun:
         return arrival[first[shown]] - np.array(self.chunk_sent_at)[shown]
 
     def stalls(self, buffer_s: float | None = None) -> int:
+        return len(self.stalled(buffer_s))
+
+    def stalled(self, buffer_s: float | None = None) -> list[tuple[float, float]]:
+        """(start_s, seconds late) of each segment that arrived after a player's clock reached it."""
         if not self.segments:
-            return 0
+            return []
         buffer_s = SEGMENTS_HELD * self.segments[0].duration_s if buffer_s is None else buffer_s
-        clock, stalls = self.received_at[0] + buffer_s, 0
+        clock, late = self.received_at[0] + buffer_s, []
         for segment, arrived in zip(self.segments, self.received_at):
             due = clock + segment.start_s
             if arrived > due + 1e-3:
-                stalls += 1
+                late.append((round(segment.start_s, 3), round(arrived - due, 3)))
                 clock += arrived - due
-        return stalls
+        return late
 
     def write(self, path) -> None:
         """init + segments: one fragmented MP4."""
@@ -143,6 +147,7 @@ def summary(runs: list[LiveRun]) -> dict:
         "audio_latency_p95_s": round(float(np.percentile(heard, 95)), 3) if heard.size else None,
         "stalls": int(sum(r.stalls() for r in runs)),
         "stalls_half_second_buffer": int(sum(r.stalls(0.5) for r in runs)),
+        "stalled_at_s": [r.stalled() for r in runs],  # per stream: (segment start, seconds late) of each stall
         "realtime_factor": round(float(np.sum(media) / max(np.sum(wall), 1e-9)), 3),
         "render_busy_factor": round(float(np.mean(busy)), 3) if busy else None,
         "media_s": round(float(np.sum(media)), 2), "segments": int(sum(len(r.segments) for r in runs)),
