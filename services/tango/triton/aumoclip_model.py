@@ -44,16 +44,16 @@ class AuMoCLIPTritonModel:
                                      kind=pb.MetricFamily.HISTOGRAM),
             "seconds": pb.MetricFamily(name="tango_aumoclip_execute_seconds", description="Seconds per execute() call",
                                        kind=pb.MetricFamily.HISTOGRAM),
+            "threads": pb.MetricFamily(name="tango_aumoclip_torch_threads", kind=pb.MetricFamily.GAUGE,
+                                       description="torch intra-op threads of the model instance"),
         }
         self.loads = self.families["loads"].Metric(labels=labels)
         self.batch_size = self.families["batch"].Metric(labels=labels, buckets=BATCH_BUCKETS)
         self.forward_seconds = self.families["seconds"].Metric(labels=labels, buckets=SECONDS_BUCKETS)
+        self.threads = self.families["threads"].Metric(labels=labels)
         serving_config = AuMoCLIPServingConfig.from_env(self.kind, parameters, device=device)
         if serving_config.torch_threads > 0:  # an instance owns its stub process: scale by instances, not threads
             torch.set_num_threads(serving_config.torch_threads)
-        self.families["threads"] = pb.MetricFamily(name="tango_aumoclip_torch_threads", kind=pb.MetricFamily.GAUGE,
-                                                   description="torch intra-op threads of the model instance")
-        self.threads = self.families["threads"].Metric(labels=labels)
         self.threads.set(float(torch.get_num_threads()))
         # raises (model NOT READY) when require_default_checkpoint is set and the default cannot be loaded
         try:
