@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tango.artifacts.inputs import InputResolver
 from tango.artifacts.store import ArtifactStore
+from tango.lipsync.mouth_model import warm_up as warm_up_lipsync
 from tango.render.config import RenderConfig
 from tango.render.core import RenderCore
 from tango.render.service_metrics import RenderServiceMetrics
@@ -24,6 +25,7 @@ def build(config: RenderConfig, interp: TritonClient | None = None) -> GrpcServi
     metrics = RenderServiceMetrics()
     interp = interp or TritonClient(config.interp_url, timeout_s=config.interp_timeout_s, tls=TlsFiles.from_config(config))
     core = RenderCore(config, store, inputs, interp, metrics)
+    warm_up_lipsync()
     servicer = RenderServicer(core)
     binding = ServiceBinding(SERVICE_NAME, lambda server: render_service_pb2_grpc.add_RenderServiceServicer_to_server(servicer, server))
     return GrpcService(config, [binding], metrics)
