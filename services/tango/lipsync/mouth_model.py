@@ -90,8 +90,9 @@ def log_mel(speech: np.ndarray, config: MouthModelConfig) -> np.ndarray:
 
 def warm_up(config: MouthModelConfig = MouthModelConfig()) -> None:
     """`log_mel` once, on a tenth of a second of silence: its first call imports librosa's filters and
-    scipy.signal (0.8-1.6 s on 2 cores, holding the interpreter). The render service calls it when it starts, so
-    that the first live stream of a fresh replica does not pay it while another stream is playing."""
+    scipy.signal (0.8-1.6 s on 2 cores, holding the interpreter). The render service runs it as its warm-up
+    (before it reports SERVING), so that the first live stream of a fresh replica does not pay it while another
+    stream is playing."""
     log_mel(np.zeros(SAMPLE_RATE // 10, np.float32), config)
 
 

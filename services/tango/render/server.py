@@ -25,10 +25,9 @@ def build(config: RenderConfig, interp: TritonClient | None = None) -> GrpcServi
     metrics = RenderServiceMetrics()
     interp = interp or TritonClient(config.interp_url, timeout_s=config.interp_timeout_s, tls=TlsFiles.from_config(config))
     core = RenderCore(config, store, inputs, interp, metrics)
-    warm_up_lipsync()
     servicer = RenderServicer(core)
     binding = ServiceBinding(SERVICE_NAME, lambda server: render_service_pb2_grpc.add_RenderServiceServicer_to_server(servicer, server))
-    return GrpcService(config, [binding], metrics)
+    return GrpcService(config, [binding], metrics, warm_up=warm_up_lipsync)  # before it reports SERVING
 
 
 def load_config() -> RenderConfig:
