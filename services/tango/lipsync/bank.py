@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from tango.lipsync.mouth_model import (
-    MouthModel, MouthModelConfig, frame_features, train_mouth_model, viseme_features,
+    MouthModel, MouthModelConfig, fit_mouth_model, frame_features, viseme_features,
 )
 from tango.lipsync.mouth_search import MouthBank
 from tango.lipsync.mouth_shape import MouthShapes, ShapeBasis, mouth_shapes, rigid_template
@@ -80,15 +80,16 @@ def build_speaker_mouths(perceptions: list[PerceptionArtifact], visemes: VisemeF
     model, phone_model, bank_visemes = None, None, None
     audio = [p.audio() for p in perceptions]
     if all(a is not None for a in audio):
-        features = np.concatenate([frame_features(a, p.frames, p.fps, model_config) for a, p in zip(audio, perceptions)])
+        features = np.concatenate([frame_features(a, p.frames, p.fps, model_config, slow=True)
+                                   for a, p in zip(audio, perceptions)])
         trained = np.where(allowed[:, None], coefficients, np.nan)
-        model = train_mouth_model(features, trained, model_config)
+        lip_variance = basis.scale**2  # what each whitened coefficient carries of the lips
+        model = fit_mouth_model(features, trained, model_config, weights=lip_variance)
         if visemes is not None:
             per_video = [_reference_visemes(p, a, visemes) for a, p in zip(audio, perceptions)]
             bank_visemes = np.concatenate(per_video)
             heard = np.concatenate([viseme_features(v, model_config) for v in per_video])  # context within a video
-            phone_model = train_mouth_model(np.concatenate([features, heard], axis=1), trained, model_config,
-                                            phones=True)
+            phone_model = fit_mouth_model(features, trained, model_config, weights=lip_variance, visemes=heard)
     next_frame = np.arange(1, len(video) + 1, dtype=np.int64)
     next_frame[offsets[1:] - 1] = -1
     next_frame[-1] = -1

@@ -3,23 +3,26 @@
 Features: log-mel spectrogram (20 bands, 25 ms windows every 10 ms) of the 16 kHz speech; for video frame
 i (centre time (i + 0.5) / fps) the mel frames within +-`context_s` (every `stride`-th one) are stacked,
 with their per-band deviations from the utterance mean (so the model hears changes, not the microphone),
-into one vector. Model: kernel ridge regression (`MouthModelConfig.kernel` "rbf", the default) from the
-standardised vector to the whitened PCA coefficients of the lip shape (`mouth_shape.ShapeBasis`), trained on
-the reference's own (audio, lips) frames where a face was meshed, the ridge strength picked by a
-time-blocked hold-out. The kernel is the Gaussian exp(-|a - b|^2 / D) of the standardised D-vectors (the
+into one vector; optionally followed by the slow context (`slow_context`: the mean deviation over 0.2-s bins
+at the frame and two bins either side, +-0.5 s), how the speech runs over a second. Model: kernel ridge
+regression (`MouthModelConfig.kernel` "rbf", the default) from the standardised vector to the whitened PCA
+coefficients of the lip shape (`mouth_shape.ShapeBasis`), trained on the reference's own (audio, lips) frames
+where a face was meshed. The kernel is the Gaussian exp(-|a - b|^2 / D) of the standardised D-vectors (the
 usual 1 / D width, fixed a priori): the lips are not a linear function of the log spectrum (the same energy
 in a band goes with an open vowel or a closed nasal, depending on the rest of the spectrum), and kernel
 ridge predicts a frame's lips from those of the training frames that sound alike. The training frames are
 its centres (exact kernel ridge) up to `max_centres`; beyond, that many evenly spaced frames are the
 centres of a Nystroem fit (all frames still fit the weights), so a long reference costs O(F M^2), not
-O(F^3). "linear" is the plain ridge of the standardised vector (the model before). Fold-honest on held-out
-spans (`tango lipsync eval`, source "both", linear -> rbf): LMD reduction with 5 folds 22 s speaker
-28.9 -> 28.8 %, German 35.5 -> 37.4 % (with the reference's phones recognised anew rather than kept from
-ingest: 5 folds 28.8 -> 28.8 / 35.7 -> 37.3 %, 4 folds 27.9 -> 29.6 / 35.3 -> 37.7 %, 6 folds
-28.9 -> 28.1 / 34.5 -> 34.7 %); the predicted lips alone (no compositing, 5 folds) 29.6 -> 29.6 % and
-41.7 -> 44.7 %, those of the audio-only model 28.1 -> 29.3 % and 37.8 -> 41.7 %. The 22 s speaker's lips
-follow her head turns and expressions more than her speech: the training frames' mean mouth alone reduces
-the LMD by 27 %.
+O(F^3). "linear" is the plain ridge of the standardised vector (the model before).
+Chosen per speaker, inside the training frames (`fit_mouth_model`): the ridge strength, and whether the slow
+context is heard, by the lip error across `holdout_blocks` time blocks each held out in turn, every
+coefficient weighted by the lip variance it carries. Some speakers' lips follow their head turns and
+expressions more than the phones (the 22 s speaker: the training frames' mean mouth alone reduces the LMD by
+27 %), and those go with how the speech runs over a second; others' follow the phones, and the slow context
+only blurs which frames sound alike. Fold-honest on held-out spans (`tango lipsync eval`, 5 folds, source
+"both"): the 22 s speaker's LMD reduction 28.8 % with the near context alone and the ridge strength picked on
+the last block (the model before), 27.7 % cross-validated, 31.5 % with the slow context (chosen in all five
+folds); the German anchor's 37.2 / 37.7 / 37.7 % (the slow context chosen in none).
 Predictions of a ridge shrink towards the mean mouth; they are rescaled per coefficient by the square root
 of (true spread / fitted spread): half-way, in log scale, between the shrunk predictions (which make
 retrieval pick near-average mouths: low landmark distance, little motion) and the full spread (lively, but
@@ -35,8 +38,9 @@ spans (`tango lipsync eval`, 5 folds; the ridge strength chosen inside each fold
 linear ridge): LMD reduction 22 s speaker 26.8 -> 27.9 %, German 28.9 -> 31.8 % (the US-English recogniser still marks
 silences, closures and vowels of German speech). The viseme context was fixed a priori, not tuned.
 
-Small (M x D centres and M x K weights; D = 220 by default, 285 with phones) and closed-form: training on a
-few hundred frames takes well under a second (9000 frames, 1000 centres: 1.6 s), inference is one kernel
+Small (M x D centres and M x K weights; D = 220 by default, 320 with the slow context, 65 more with phones)
+and closed-form: training on a few hundred frames takes well under a second (both feature sets, cross-validated:
+550 frames 0.3 s, 9000 frames with 1000 centres 4.8 s on 2 cores), inference is one kernel
 matrix and one matrix product per utterance, so it runs inside the render stage rather than as a separate
 model server. Stored as safetensors (`save` / `load`), strictly checked.
 """
@@ -61,8 +65,10 @@ class MouthModelConfig:
     hop_s: float = 0.010
     context_s: float = 0.10  # mel frames within +-context around a video frame's centre
     stride: int = 2  # every stride-th mel frame of the context
+    slow_bin_s: float = 0.2  # the slow context: the mean log-mel deviation over bins this long, centred on
+    slow_bins: int = 2  # the frame and this many bins either side (+-0.5 s); 0: no slow context
     alphas: tuple[float, ...] = (1e2, 1e3, 1e4, 1e5)  # ridge strengths tried
-    holdout_blocks: int = 5  # time blocks; the last one validates the ridge strength
+    holdout_blocks: int = 5  # time blocks of the training frames, each validating a fit on the others in turn
     viseme_context: int = 2  # video frames either side whose viseme a phone model hears
     kernel: str = "rbf"  # "rbf": kernel ridge with a Gaussian kernel; "linear": ridge (`alphas`)
     kernel_alphas: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # kernel ridge strengths tried
@@ -71,6 +77,11 @@ class MouthModelConfig:
     @property
     def context_frames(self) -> int:
         return int(round(self.context_s / self.hop_s))
+
+    def feature_count(self, slow: bool = False) -> int:
+        """Columns of `frame_features`: the near mel context, plus the slow context's bins."""
+        near = (2 * self.context_frames // self.stride + 1) * self.mel_bands
+        return near + ((2 * self.slow_bins + 1) * self.mel_bands if slow else 0)
 
 
 def log_mel(speech: np.ndarray, config: MouthModelConfig) -> np.ndarray:
@@ -96,14 +107,31 @@ def warm_up(config: MouthModelConfig = MouthModelConfig()) -> None:
     log_mel(np.zeros(SAMPLE_RATE // 10, np.float32), config)
 
 
-def frame_features(speech: np.ndarray, n_frames: int, fps: float, config: MouthModelConfig) -> np.ndarray:
-    """(n_frames, D) stacked mel context of every video frame (edges replicated)."""
+def frame_features(speech: np.ndarray, n_frames: int, fps: float, config: MouthModelConfig,
+                   slow: bool = False) -> np.ndarray:
+    """(n_frames, D) stacked mel context of every video frame (edges replicated); `slow`: followed by the slow
+    context (`slow_context`)."""
     mel = log_mel(speech, config)
     mel = mel - mel.mean(axis=0, keepdims=True)
     offsets = np.arange(-config.context_frames, config.context_frames + 1, config.stride)  # (C,)
     centre = np.round((np.arange(n_frames) + 0.5) / fps / config.hop_s).astype(np.int64)  # (n,)
     index = np.clip(centre[:, None] + offsets[None, :], 0, len(mel) - 1)  # (n, C)
-    return mel[index].reshape(n_frames, -1)  # (n, C * bands)
+    near = mel[index].reshape(n_frames, -1)  # (n, C * bands)
+    return np.concatenate([near, slow_context(mel, centre, config)], axis=1) if slow else near
+
+
+def slow_context(mel: np.ndarray, centre: np.ndarray, config: MouthModelConfig) -> np.ndarray:
+    """(n, (2 b + 1) bands) float32: the mean of the (M, bands) mel deviations over bins of `slow_bin_s` centred
+    on each frame's mel frame `centre` (n,) and on b = `slow_bins` bins either side, cut to the utterance. How
+    loud and how bright the speech runs over a second, which goes with how the speaker holds her mouth (a smile,
+    a tense jaw) more than any one phone does."""
+    length = max(int(round(config.slow_bin_s / config.hop_s)), 1)
+    total = np.concatenate([np.zeros((1, mel.shape[1])), np.cumsum(mel, axis=0, dtype=np.float64)])  # (M+1, bands)
+    middle = centre[:, None] + length * np.arange(-config.slow_bins, config.slow_bins + 1)[None, :]  # (n, B)
+    low = np.clip(middle - length // 2, 0, len(mel) - 1)
+    high = np.clip(middle - length // 2 + length, low + 1, len(mel))
+    means = (total[high] - total[low]) / (high - low)[..., None]  # (n, B, bands)
+    return means.reshape(len(centre), -1).astype(np.float32)
 
 
 def viseme_features(visemes: np.ndarray, config: MouthModelConfig) -> np.ndarray:
@@ -131,15 +159,16 @@ class MouthModel:
     bias: np.ndarray  # (K,)
     output_gain: np.ndarray  # (K,) spread correction of the shrunk ridge predictions
     alpha: float
-    validation_r2: float  # mean R^2 of the coefficients on the held-out block
+    validation_r2: float  # cross-validated R^2 of the lips (coefficients weighted by `train_mouth_model`'s weights)
     config: MouthModelConfig = MouthModelConfig()
     phones: bool = False  # whether it also hears the frames' visemes (`viseme_features`)
     centres: np.ndarray | None = None  # (M, D) standardised features of the kernel's centres; None: linear
+    slow: bool = False  # whether it also hears the slow context (`frame_features(..., slow=True)`)
 
     def predict(self, speech: np.ndarray, n_frames: int, fps: float, visemes: np.ndarray | None = None) -> np.ndarray:
         """(n_frames, K) whitened mouth-shape coefficients for the frames of a video at fps; a phone model
         needs the (n_frames,) visemes of the speech."""
-        features = frame_features(speech, n_frames, fps, self.config)
+        features = frame_features(speech, n_frames, fps, self.config, slow=self.slow)
         if self.phones:
             if visemes is None or len(visemes) != n_frames:
                 raise ValueError("this mouth model hears phones: give the visemes of every frame")
@@ -154,19 +183,20 @@ class MouthModel:
         names += ("centres",) if self.centres is not None else ()
         tensors = {name: np.ascontiguousarray(getattr(self, name), dtype=np.float32) for name in names}
         metadata = {"alpha": repr(self.alpha), "validation_r2": repr(self.validation_r2),
-                    "config": repr(dataclasses.astuple(self.config)), "phones": repr(self.phones)}
+                    "config": repr(dataclasses.astuple(self.config)), "phones": repr(self.phones),
+                    "slow": repr(self.slow)}
         save_file(tensors, str(path), metadata=metadata)
 
     @classmethod
     def load(cls, path: Path | str, config: MouthModelConfig = MouthModelConfig()) -> "MouthModel":
         try:
-            with safe_open(str(path), framework="np") as stored:  # the tensors, and whether it hears phones
+            with safe_open(str(path), framework="np") as stored:  # the tensors, and what it hears
                 tensors = {name: stored.get_tensor(name) for name in stored.keys()}
-                phones = (stored.metadata() or {}).get("phones") == "True"
+                metadata = stored.metadata() or {}
+                phones, slow = metadata.get("phones") == "True", metadata.get("slow") == "True"
         except Exception as exc:  # safetensors raises its own error types for bad headers
             raise CheckpointMismatch(f"cannot read mouth model {path}: {exc}") from exc
-        dims = (2 * config.context_frames // config.stride + 1) * config.mel_bands
-        dims += viseme_feature_count(config) if phones else 0
+        dims = config.feature_count(slow) + (viseme_feature_count(config) if phones else 0)
         expected = {"feature_mean", "feature_scale", "bias", "output_gain", "weights"}
         kernel = "centres" in tensors  # a kernel model: its weights are over the centres, not the features
         rows = tensors["centres"].shape[0] if kernel else dims
@@ -178,7 +208,7 @@ class MouthModel:
         k = tensors["weights"].shape[1]
         if tensors["bias"].shape != (k,) or tensors["output_gain"].shape != (k,):
             raise CheckpointMismatch(f"{path}: bias/output_gain do not match {k} outputs")
-        return cls(alpha=0.0, validation_r2=float("nan"), config=config, phones=phones, **tensors)
+        return cls(alpha=0.0, validation_r2=float("nan"), config=config, phones=phones, slow=slow, **tensors)
 
 
 def gaussian_kernel(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -219,39 +249,70 @@ def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.n
     return weights, y_mean - x.mean(axis=0) @ weights
 
 
-def _r2(prediction: np.ndarray, truth: np.ndarray) -> float:
-    residual = np.sum((prediction - truth) ** 2, axis=0)
-    total = np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
-    return float(np.mean(1.0 - residual / np.maximum(total, 1e-9)))
-
-
 def train_mouth_model(features: np.ndarray, coefficients: np.ndarray,
-                      config: MouthModelConfig = MouthModelConfig(), phones: bool = False) -> MouthModel:
+                      config: MouthModelConfig = MouthModelConfig(), phones: bool = False, slow: bool = False,
+                      weights: np.ndarray | None = None) -> MouthModel:
     """Fit on (F, D) `frame_features` of the reference videos (concatenated) and their (F, K) lip
-    coefficients (NaN rows = no face, skipped); `phones`: the features end with each video's own
-    `viseme_features` (a phone model). Raises ValueError with fewer than 50 usable frames."""
+    coefficients (NaN rows = no face, skipped); `slow`: the features hold the slow context; `phones`: they end
+    with each video's own `viseme_features` (a phone model). The ridge strength is the one that predicts the
+    lips best across `holdout_blocks` time blocks (each held out in turn), the error of coefficient k weighted by
+    weights[k] (the lip variance it carries; None: alike). Raises ValueError with fewer than 50 usable frames."""
     usable = np.isfinite(coefficients).all(axis=1)
     if usable.sum() < 50:
         raise ValueError(f"only {int(usable.sum())} frames with a face: too few to learn the mouth")
+    if config.kernel not in ("rbf", "linear"):
+        raise ValueError(f"unknown mouth model kernel {config.kernel!r}: 'rbf' or 'linear'")
     features, targets = features[usable], coefficients[usable]
     mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
     x = (features - mean) / scale
-    cut = len(x) * (config.holdout_blocks - 1) // config.holdout_blocks
-    centres = None
-    if config.kernel == "rbf":
-        centres, fits, bias = _kernel_ridge(x[:cut], targets[:cut], config.kernel_alphas, config.max_centres)
-        held = gaussian_kernel(x[cut:], centres)
-        best_r2, alpha = max((_r2(held @ w + bias, targets[cut:]), a) for w, a in zip(fits, config.kernel_alphas))
-        centres, (weights,), bias = _kernel_ridge(x, targets, (alpha,), config.max_centres)
-        fitted = gaussian_kernel(x, centres) @ weights + bias
-    elif config.kernel == "linear":
-        scores = [(_r2(x[cut:] @ w + b, targets[cut:]), a) for a in config.alphas
-                  for w, b in [_ridge(x[:cut], targets[:cut], a)]]
-        best_r2, alpha = max(scores)
-        weights, bias = _ridge(x, targets, alpha)
-        fitted = x @ weights + bias
-    else:
-        raise ValueError(f"unknown mouth model kernel {config.kernel!r}: 'rbf' or 'linear'")
+    weights = np.ones(targets.shape[1]) if weights is None else np.asarray(weights, np.float64)
+    alphas = config.kernel_alphas if config.kernel == "rbf" else config.alphas
+    block = np.arange(len(x)) * config.holdout_blocks // len(x)
+    squared = np.zeros((len(alphas), targets.shape[1]))  # held-out squared error per strength and coefficient
+    for held in range(config.holdout_blocks):
+        fit = block != held
+        for k, predicted in enumerate(_fits(x[fit], targets[fit], x[~fit], alphas, config)):
+            squared[k] += np.sum((predicted - targets[~fit]) ** 2, axis=0)
+    total = np.sum((targets - targets.mean(axis=0)) ** 2, axis=0)
+    r2 = 1.0 - squared @ weights / max(float(total @ weights), 1e-12)  # (A,)
+    best = int(np.argmax(r2))
+    centres, weight, bias = _fit(x, targets, alphas[best], config)
+    fitted = (x if centres is None else gaussian_kernel(x, centres)) @ weight + bias
     gain = np.sqrt(targets.std(axis=0) / np.maximum(fitted.std(axis=0), 1e-6))
-    return MouthModel(feature_mean=mean, feature_scale=scale, weights=weights, bias=bias, output_gain=gain,
-                      alpha=alpha, validation_r2=best_r2, config=config, phones=phones, centres=centres)
+    return MouthModel(feature_mean=mean, feature_scale=scale, weights=weight, bias=bias, output_gain=gain,
+                      alpha=alphas[best], validation_r2=float(r2[best]), config=config, phones=phones,
+                      centres=centres, slow=slow)
+
+
+def _fits(x: np.ndarray, y: np.ndarray, queries: np.ndarray, alphas: tuple[float, ...],
+          config: MouthModelConfig) -> list[np.ndarray]:
+    """Predictions at `queries` of the fits on (x, y), one per ridge strength."""
+    if config.kernel == "rbf":
+        centres, fits, bias = _kernel_ridge(x, y, alphas, config.max_centres)
+        kernel = gaussian_kernel(queries, centres)
+        return [kernel @ w + bias for w in fits]
+    return [queries @ w + b for w, b in (_ridge(x, y, a) for a in alphas)]
+
+
+def _fit(x: np.ndarray, y: np.ndarray, alpha: float,
+         config: MouthModelConfig) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Centres (None: linear), weights and bias of the fit on (x, y) at one ridge strength."""
+    if config.kernel == "rbf":
+        centres, (weights,), bias = _kernel_ridge(x, y, (alpha,), config.max_centres)
+        return centres, weights, bias
+    return None, *_ridge(x, y, alpha)
+
+
+def fit_mouth_model(features: np.ndarray, coefficients: np.ndarray, config: MouthModelConfig = MouthModelConfig(),
+                    weights: np.ndarray | None = None, visemes: np.ndarray | None = None) -> MouthModel:
+    """The speaker's mouth model from (F, D) `frame_features(..., slow=True)` and (F, K) lip coefficients (see
+    `train_mouth_model`); `visemes` (F, V'): the frames' `viseme_features`, for a phone model. It is trained with
+    and without the slow context and keeps the one that cross-validates better: a speaker whose mouth follows
+    how she speaks over a second (the 22 s speaker) gains from it, one whose mouth follows the phones alone (the
+    German anchor) is only distracted by it."""
+    near = features[:, : config.feature_count()]
+    choices = ((False, near), (True, features)) if config.slow_bins > 0 else ((False, near),)
+    heard = () if visemes is None else (visemes,)
+    models = [train_mouth_model(np.concatenate([part, *heard], axis=1), coefficients, config,
+                                phones=visemes is not None, slow=slow, weights=weights) for slow, part in choices]
+    return max(models, key=lambda model: model.validation_r2)
