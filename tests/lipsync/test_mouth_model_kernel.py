@@ -85,3 +85,25 @@ def test_gaussian_kernel_is_one_at_a_centre_and_falls_with_distance():
     centres = np.zeros((1, 4))
     values = gaussian_kernel(np.array([[0.0, 0, 0, 0], [1.0, 1, 0, 0], [2.0, 2, 0, 0]]), centres)[:, 0]
     np.testing.assert_allclose(values, np.exp(-np.array([0.0, 2.0, 8.0]) / 4))
+
+
+def test_nystroem_cross_validation_takes_each_block_out_of_the_shared_products():
+    """Each fold of a Nystroem model's cross-validation is the fit on the other blocks' rows (same centres)."""
+    from tango.lipsync.mouth_model import _held_out_errors, _jitter, _nystroem_centres
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(700, 30))
+    y = rng.normal(size=(700, 3)) + np.sin(x[:, :3])
+    config = MouthModelConfig(max_centres=200, kernel_alphas=(0.3, 3.0))
+    centres = _nystroem_centres(x, 200)
+    cross, inner = gaussian_kernel(x, centres), gaussian_kernel(centres, centres)
+    block = np.arange(len(x)) * config.holdout_blocks // len(x)
+    expected = np.zeros((2, 3))
+    for held in range(config.holdout_blocks):
+        fit, out = block != held, block == held
+        mean = y[fit].mean(axis=0)
+        for k, alpha in enumerate(config.kernel_alphas):
+            weights = np.linalg.solve(cross[fit].T @ cross[fit] + alpha * inner + _jitter(inner),
+                                      cross[fit].T @ (y[fit] - mean))
+            expected[k] += np.sum((cross[out] @ weights + mean - y[out]) ** 2, axis=0)
+    np.testing.assert_allclose(_held_out_errors(x, y, config.kernel_alphas, config), expected, rtol=1e-8)

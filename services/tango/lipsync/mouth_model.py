@@ -40,7 +40,7 @@ silences, closures and vowels of German speech). The viseme context was fixed a 
 
 Small (M x D centres and M x K weights; D = 220 by default, 320 with the slow context, 65 more with phones)
 and closed-form: training on a few hundred frames takes well under a second (both feature sets, cross-validated:
-550 frames 0.3 s, 9000 frames with 1000 centres 4.8 s on 2 cores), inference is one kernel
+550 frames 0.3 s, 9000 frames with 1000 centres 3.2 s on 2 cores), inference is one kernel
 matrix and one matrix product per utterance, so it runs inside the render stage rather than as a separate
 model server. Stored as safetensors (`save` / `load`), strictly checked.
 """
@@ -229,12 +229,19 @@ def _kernel_ridge(x: np.ndarray, y: np.ndarray, alphas: tuple[float, ...],
     if len(x) <= max_centres:
         gram = gaussian_kernel(x, x)
         return x, [np.linalg.solve(gram + alpha * np.eye(len(x)), yc) for alpha in alphas], y_mean
-    centres = x[np.linspace(0, len(x) - 1, max_centres).round().astype(np.int64)]
+    centres = _nystroem_centres(x, max_centres)
     cross = gaussian_kernel(x, centres)  # (N, M)
     inner = gaussian_kernel(centres, centres)  # (M, M)
     normal, rhs = cross.T @ cross, cross.T @ yc
-    jitter = 1e-8 * np.trace(inner) / len(inner) * np.eye(len(inner))
-    return centres, [np.linalg.solve(normal + alpha * inner + jitter, rhs) for alpha in alphas], y_mean
+    return centres, [np.linalg.solve(normal + alpha * inner + _jitter(inner), rhs) for alpha in alphas], y_mean
+
+
+def _nystroem_centres(x: np.ndarray, count: int) -> np.ndarray:
+    return x[np.linspace(0, len(x) - 1, count).round().astype(np.int64)]
+
+
+def _jitter(inner: np.ndarray) -> np.ndarray:
+    return 1e-8 * np.trace(inner) / len(inner) * np.eye(len(inner))
 
 
 def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -267,12 +274,7 @@ def train_mouth_model(features: np.ndarray, coefficients: np.ndarray,
     x = (features - mean) / scale
     weights = np.ones(targets.shape[1]) if weights is None else np.asarray(weights, np.float64)
     alphas = config.kernel_alphas if config.kernel == "rbf" else config.alphas
-    block = np.arange(len(x)) * config.holdout_blocks // len(x)
-    squared = np.zeros((len(alphas), targets.shape[1]))  # held-out squared error per strength and coefficient
-    for held in range(config.holdout_blocks):
-        fit = block != held
-        for k, predicted in enumerate(_fits(x[fit], targets[fit], x[~fit], alphas, config)):
-            squared[k] += np.sum((predicted - targets[~fit]) ** 2, axis=0)
+    squared = _held_out_errors(x, targets, alphas, config)  # (A, K)
     total = np.sum((targets - targets.mean(axis=0)) ** 2, axis=0)
     r2 = 1.0 - squared @ weights / max(float(total @ weights), 1e-12)  # (A,)
     best = int(np.argmax(r2))
@@ -282,6 +284,33 @@ def train_mouth_model(features: np.ndarray, coefficients: np.ndarray,
     return MouthModel(feature_mean=mean, feature_scale=scale, weights=weight, bias=bias, output_gain=gain,
                       alpha=alphas[best], validation_r2=float(r2[best]), config=config, phones=phones,
                       centres=centres, slow=slow)
+
+
+def _held_out_errors(x: np.ndarray, y: np.ndarray, alphas: tuple[float, ...], config: MouthModelConfig) -> np.ndarray:
+    """(A, K) squared error of each coefficient over `holdout_blocks` time blocks, each predicted by the fit on
+    the others, per ridge strength. A Nystroem kernel (more frames than `max_centres`) keeps the whole fit's
+    centres (frames' audio, never their lips) in every fold and takes the held-out block's rows out of its kernel
+    products, so that the folds cost one set of products (9000 frames, both feature sets: 4.9 -> 3.2 s on 2 cores)."""
+    block = np.arange(len(x)) * config.holdout_blocks // len(x)
+    squared = np.zeros((len(alphas), y.shape[1]))
+    if config.kernel == "rbf" and len(x) > config.max_centres:
+        centres = _nystroem_centres(x, config.max_centres)
+        cross, inner = gaussian_kernel(x, centres), gaussian_kernel(centres, centres)  # (N, M), (M, M)
+        normal, moment, column_sums = cross.T @ cross, cross.T @ y, cross.sum(axis=0)
+        for held in range(config.holdout_blocks):
+            out = block == held
+            rows, mean = cross[out], y[~out].mean(axis=0)
+            system = normal - rows.T @ rows + _jitter(inner)
+            rhs = moment - rows.T @ y[out] - np.outer(column_sums - rows.sum(axis=0), mean)  # K_mn (y - mean)
+            for k, alpha in enumerate(alphas):
+                predicted = rows @ np.linalg.solve(system + alpha * inner, rhs) + mean
+                squared[k] += np.sum((predicted - y[out]) ** 2, axis=0)
+        return squared
+    for held in range(config.holdout_blocks):
+        fit = block != held
+        for k, predicted in enumerate(_fits(x[fit], y[fit], x[~fit], alphas, config)):
+            squared[k] += np.sum((predicted - y[~fit]) ** 2, axis=0)
+    return squared
 
 
 def _fits(x: np.ndarray, y: np.ndarray, queries: np.ndarray, alphas: tuple[float, ...],
