@@ -7,17 +7,9 @@ import numpy as np
 from tango.lipsync.mouth_model import (
     MouthModel, MouthModelConfig, fit_mouth_model, frame_features, slow_context,
 )
+from test_mouth_model_kernel import FPS, RATE, _band
 
-FPS, RATE = 25.0, 16000
 PIECE = RATE // 25  # one video frame of speech
-
-
-def _band(noise: np.ndarray, low: float, high: float) -> np.ndarray:
-    spectrum = np.fft.rfft(noise)
-    frequency = np.fft.rfftfreq(len(noise), 1.0 / RATE)
-    spectrum[(frequency < low) | (frequency > high)] = 0.0
-    band = np.fft.irfft(spectrum, len(noise))
-    return band / band.std()
 
 
 def _speech(seconds: float, rng, slow: bool) -> tuple[np.ndarray, np.ndarray]:
