@@ -116,6 +116,23 @@ def test_imprecise_flow_is_blended_and_failed_flow_is_cut():
     assert cut[50, 50] < 0.3 - 0.15 and abs(cut[5, SIZE[1] - 5] - 0.3) < 1e-6
 
 
+def test_a_failed_part_switches_out_to_its_edge():
+    """The switch's region reaches past a failed part's edge: at tau 0.4 the part's rim shows the earlier end as its
+    inside does. Without the growth the disagreement's soft ramp crossed the rim and drew the later end's part there
+    as an outline (the demo's raised hand at frame 29)."""
+    base = np.full((480, 640, 3), 20, np.uint8)
+    far = base.copy()
+    far[120:360, 160:400] = 160  # half size: rows 60-180, columns 80-200
+    rim = (slice(60, 180), [80, 81, 198, 199])  # the part's outermost half-size pixels
+    for grow in (True, False):
+        layered = LayeredInterpolator(dataclasses.replace(LayeredConfig(), switch_grow=grow))
+        disagree = layered._disagreement(base, far, (320, 240))
+        t = layered._switch_tau(0.4, layered._switch_region(disagree, None, 640))
+        assert t[120, 140] == 0.0  # the part's inside: the earlier end
+        assert (t[rim].max() == 0.0) if grow else (t[rim].max() > 0.05)
+        assert abs(t[5, 5] - 0.4) < 1e-6  # far from the part: the plain blend
+
+
 def test_where_the_ends_disagree_their_occlusion_masks_do_not_pick_the_end():
     """The flow failed (the ends disagree): its occlusion masks are noise too, so past the middle the frame is
     mostly the later end even where the failed flow calls that end occluded (demo frame 285: patches of the

@@ -18,7 +18,8 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    towards a quick switch where the warped ends disagree (|W0 - W1| between `agree_levels`, closed into
    whole parts and smoothed: the places the flow failed, d): t' = clip((tau - c) / w + 1/2, 0, 1), w from 1
    (ends agree: plain blend) down to `switch_width` (they disagree: a cut instead of a double exposure), centred at
-   c = 1/2 - d `switch_width` / 2: a fully disagreeing part has switched by tau = 1/2 (as the eyes of step 7 do).
+   c = 1/2 - d `switch_width` / 2: a fully disagreeing part has switched by tau = 1/2 (as the eyes of step 7 do);
+   d grown by its blur's reach, so that the part's edge switches with it (`switch_grow`).
    Not where the part moves at both ends (`blur_speeds`, px per frame by the outer frames' flows, the slower end
    counted: `tango.interp.smear`): real frames show such a continuous fast motion smeared all the way through (a
    swinging hand in a held-out gap, where the switch showed one wrong end: -0.06 to -0.08 dB against flow), and
@@ -105,6 +106,7 @@ class LayeredConfig:
     # width (in tau) of the switch where the warped ends disagree: a cut (at 0.3, three frames of a 9-frame window
     # were double exposures: demo frames 28-30, a translucent raised hand over the lap's two hands)
     switch_width: float = 0.02
+    switch_grow: bool = True  # the switch's region grown past the failed part's edge (`_switch_region`)
     alpha_scale: int = 4  # the person shape is drawn at 1/alpha_scale of the frame size (it is feathered anyway)
     homography_max_side: int = 512  # SIFT (plate) and corner (background flow) resolution
     static_px: float = 2.0  # homographies moving no corner further than this are the identity
@@ -367,10 +369,28 @@ class LayeredInterpolator:
         difference = cv2.cvtColor(cv2.absdiff(warped0, warped1), cv2.COLOR_RGB2GRAY)  # (H, W) uint8
         small = cv2.resize(difference, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
         disagree = np.clip((small - low) / (high - low), 0.0, 1.0)  # (h, w)
-        radius = max(1, int(round(self.config.switch_close_frac * max(small_size))))
+        radius = self._close_radius(max(width, height))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         disagree = cv2.GaussianBlur(cv2.morphologyEx(disagree, cv2.MORPH_CLOSE, kernel), (0, 0), radius / 2.0)
         return cv2.resize(disagree, size or (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def _close_radius(self, long_side: int) -> int:
+        """The disagreement's closing radius in quarter-size pixels (its blur's sigma is half that)."""
+        return max(1, int(round(self.config.switch_close_frac * max(8, long_side // 4))))
+
+    def _switch_region(self, disagree_half: np.ndarray, still: np.ndarray | None, long_side: int) -> np.ndarray:
+        """(h, w) at half size, how far each pixel switches rather than blends: the disagreement times the speed gate
+        `still` (None: none). `switch_grow`: the disagreement grown by its blur's reach, so that its ramp runs where the
+        ends agree instead of across the part's edge (drawn as an outline: the demo's raised hand at frame 29), and the
+        gate shrunk alike, so that a moving part's surroundings keep the blend."""
+        if not self.config.switch_grow:
+            return disagree_half if still is None else still * disagree_half
+        reach = 2 * self._close_radius(long_side)  # 2 sigma in half-size pixels
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+        grown = cv2.dilate(disagree_half, kernel)
+        if still is None:
+            return grown
+        return grown * cv2.erode(np.where(disagree_half > 1e-3, still, np.float32(1)).astype(np.float32), kernel)
 
     def _switch_tau(self, tau: float, disagree: np.ndarray) -> np.ndarray:
         """(H, W) float32 per-pixel time t': tau where the ends agree, a quick switch where they disagree (H, W)
@@ -416,8 +436,9 @@ class LayeredInterpolator:
         disagree = cv2.resize(disagree_half, (width, height), interpolation=cv2.INTER_LINEAR)  # (H, W)
         anywhere = bool(disagree_half.max() > 1e-3)  # (most real in-between frames: nowhere)
         switch = disagree_half
-        if speeds is not None and anywhere:  # a part moving at both ends is smeared in between: the blend stays
-            switch = unsmeared(speeds, maps0, maps1, *self.config.blur_speeds, size=half) * disagree_half
+        if anywhere:  # a part moving at both ends is smeared in between: the blend stays (`blur_speeds`)
+            still = None if speeds is None else unsmeared(speeds, maps0, maps1, *self.config.blur_speeds, size=half)
+            switch = self._switch_region(disagree_half, still, max(width, height))
         carried = carried_masks(layers.masks_small, f_t0, f_t1, tau)  # which end's warp samples its person
         weight0, weight1, trust, hidden_share = (
             cv2.resize(x.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
