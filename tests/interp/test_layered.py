@@ -119,7 +119,7 @@ def test_imprecise_flow_is_blended_and_failed_flow_is_cut():
 def test_a_failed_part_switches_out_to_its_edge():
     """The switch's region reaches past a failed part's edge: at tau 0.4 the part's rim shows the earlier end as its
     inside does. Without the growth the disagreement's soft ramp crossed the rim and drew the later end's part there
-    as an outline (the demo's raised hand at frame 29)."""
+    as an outline (the demo's raised hand at frame 28)."""
     base = np.full((480, 640, 3), 20, np.uint8)
     far = base.copy()
     far[120:360, 160:400] = 160  # half size: rows 60-180, columns 80-200

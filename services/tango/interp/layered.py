@@ -381,7 +381,7 @@ class LayeredInterpolator:
     def _switch_region(self, disagree_half: np.ndarray, still: np.ndarray | None, long_side: int) -> np.ndarray:
         """(h, w) at half size, how far each pixel switches rather than blends: the disagreement times the speed gate
         `still` (None: none). `switch_grow`: the disagreement grown by its blur's reach, so that its ramp runs where the
-        ends agree instead of across the part's edge (drawn as an outline: the demo's raised hand at frame 29), and the
+        ends agree instead of across the part's edge (drawn as an outline: the demo's raised hand at frame 28), and the
         gate shrunk alike, so that a moving part's surroundings keep the blend."""
         if not self.config.switch_grow:
             return disagree_half if still is None else still * disagree_half
