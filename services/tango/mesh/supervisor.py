@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from tango.mesh.mesh import RESTARTS_FILE, LocalMesh, read_restarts
 from tango.runtime.errors import TangoError
@@ -26,9 +26,12 @@ class Supervisor:
         self.mesh, self.poll_s, self.max_backoff_s, self.stable_s = mesh, poll_s, max_backoff_s, stable_s
         self.restarts = read_restarts(mesh.home)  # {member: {"restarts", "failures", "next_s", "last_s", "error"}}
 
-    def run(self, stop: threading.Event) -> None:
-        while not stop.wait(self.poll_s) and self.mesh.state_file.exists():
-            self.tick(time.time())
+    def run(self, stopped: Callable[[], bool]) -> None:
+        """Until `stopped()` or the mesh's state file is gone."""
+        while not stopped() and self.mesh.state_file.exists():
+            time.sleep(self.poll_s)  # a signal wakes it; PEP 475 resumes the rest
+            if not stopped() and self.mesh.state_file.exists():
+                self.tick(time.time())
 
     def tick(self, now: float) -> None:
         dead = [m.name for m in self.mesh.members() if not self.mesh.alive(m)]
@@ -63,11 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     mesh = LocalMesh(Path(home), base_port=spec["base_port"], data_uri=spec["data_uri"],
                      allowed_roots=spec["allowed_roots"], replicas=spec["replicas"],
                      only=set(spec["only"]) if spec["only"] else None, tls=spec["tls"])
-    stop = threading.Event()
+    # the handler only appends: an Event's set() takes the lock that the interrupted main thread may hold inside
+    # Event.wait (a supervisor left by a test mesh's `down` hung so, in its own handler, for good)
+    signalled: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda number, _frame: signalled.append(number))
     print(f"supervising the mesh in {home}", flush=True)
-    Supervisor(mesh).run(stop)
+    Supervisor(mesh).run(lambda: bool(signalled))
     return 0
 
 
