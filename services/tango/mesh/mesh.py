@@ -233,12 +233,18 @@ class LocalMesh:
         raise FailedPrecondition(f"no running {name} in the local mesh at {self.home}", reason="MESH_NOT_RUNNING")
 
     def down(self, grace_s: float = 15.0) -> list[str]:
-        """Stops the supervisor, then every member."""
+        """Stops the supervisor, then every member; returns once the supervisor is gone too (killed if it has not
+        left by then)."""
         with self._locked():
             supervisor = self._state().get("supervisor")
             if _running(supervisor):
                 os.killpg(supervisor["pid"], signal.SIGTERM)
             stopped = self._stop_members(grace_s)
+            deadline = time.monotonic() + grace_s
+            while _running(supervisor) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _running(supervisor):
+                os.killpg(supervisor["pid"], signal.SIGKILL)
             self.state_file.unlink(missing_ok=True)
             (self.home / RESTARTS_FILE).unlink(missing_ok=True)
         return stopped
