@@ -105,14 +105,14 @@ def test_refined_mask_follows_the_image_edges():
 def test_imprecise_flow_is_blended_and_failed_flow_is_cut():
     """Warped ends differing by < agree_levels[0] (flow merely imprecise) keep the plain blend; a part
     differing by far more switches quickly, as one piece (no double exposure)."""
-    layered = LayeredInterpolator()
-    low, high = layered.config.agree_levels
+    switch = LayeredConfig().switch
+    low, high = switch.agree_levels
     base = np.full((*SIZE, 3), 100, np.uint8)
     near = base + np.uint8(low - 2)
-    np.testing.assert_allclose(layered._switch_tau(0.3, layered._disagreement(base, near)), 0.3, atol=1e-6)
+    np.testing.assert_allclose(switch.tau(0.3, switch.disagreement(base, near)), 0.3, atol=1e-6)
     far = base.copy()
     far[20:80, 20:80] = 100 + int(high) + 40
-    cut = layered._switch_tau(0.3, layered._disagreement(base, far))
+    cut = switch.tau(0.3, switch.disagreement(base, far))
     assert cut[50, 50] < 0.3 - 0.15 and abs(cut[5, SIZE[1] - 5] - 0.3) < 1e-6
 
 
@@ -125,9 +125,9 @@ def test_a_failed_part_switches_out_to_its_edge():
     far[120:360, 160:400] = 160  # half size: rows 60-180, columns 80-200
     rim = (slice(60, 180), [80, 81, 198, 199])  # the part's outermost half-size pixels
     for grow in (True, False):
-        layered = LayeredInterpolator(dataclasses.replace(LayeredConfig(), switch_grow=grow))
-        disagree = layered._disagreement(base, far, (320, 240))
-        t = layered._switch_tau(0.4, layered._switch_region(disagree, None, 640))
+        switch = dataclasses.replace(LayeredConfig(), switch_grow=grow).switch
+        disagree = switch.disagreement(base, far, (320, 240))
+        t = switch.tau(0.4, switch.region(disagree, None, 640))
         assert t[120, 140] == 0.0  # the part's inside: the earlier end
         assert (t[rim].max() == 0.0) if grow else (t[rim].max() > 0.05)
         assert abs(t[5, 5] - 0.4) < 1e-6  # far from the part: the plain blend

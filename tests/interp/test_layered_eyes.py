@@ -56,7 +56,7 @@ def draw(config: LayeredConfig) -> tuple[np.ndarray, list[tuple[np.ndarray, np.n
         f_t0, f_t1 = engine._flow._flows_from_t(field, tau)
         ends = _warp(before[-1], f_t0), _warp(after[0], f_t1)
         if config.sharp_where_disagree:  # resampled as the interpolator resamples them where they disagree
-            disagree = engine._disagreement(*ends)
+            disagree = config.switch.disagreement(*ends)
             ends = cubic_where(cv2.cvtColor(before[-1], cv2.COLOR_RGB2GRAY), warp_maps(f_t0), ends[0], disagree), \
                 cubic_where(cv2.cvtColor(after[0], cv2.COLOR_RGB2GRAY), warp_maps(f_t1), ends[1], disagree)
         warped.append(ends)

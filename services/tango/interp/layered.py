@@ -15,11 +15,9 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
 2. Motion. Bidirectional DIS flow, occlusion masks and the (quadratic) motion path of `FlowInterpolator`.
 3. Person layer F(tau): both ends warped to tau, mixed with weights (1 - t') vis0 and t' vis1
    (vis = 1 - occlusion, as in `flow.py`; where both are occluded, (1 - t', t')). t' is tau pushed
-   towards a quick switch where the warped ends disagree (|W0 - W1| between `agree_levels`, closed into
-   whole parts and smoothed: the places the flow failed, d): t' = clip((tau - c) / w + 1/2, 0, 1), w from 1
-   (ends agree: plain blend) down to `switch_width` (they disagree: a cut instead of a double exposure), centred at
-   c = 1/2 - d `switch_width` / 2: a fully disagreeing part has switched by tau = 1/2 (as the eyes of step 7 do);
-   d grown by its blur's reach, so that the part's edge switches with it (`switch_grow`).
+   towards a quick switch where the warped ends disagree (the places the flow failed, d): from the plain blend
+   where they agree to a cut instead of a double exposure, done by tau = 1/2 (as the eyes of step 7 do), over the
+   failed part out to its edge (`tango.interp.switch`).
    Not where the part moves at both ends (`blur_speeds`, px per frame by the outer frames' flows, the slower end
    counted: `tango.interp.smear`): real frames show such a continuous fast motion smeared all the way through (a
    swinging hand in a held-out gap, where the switch showed one wrong end: -0.06 to -0.08 dB against flow), and
@@ -81,6 +79,7 @@ from tango.interp.eyes import eyes_at, switch_eyes
 from tango.interp.holes import carried_masks, fill_holes, person_preference
 from tango.interp.masks import bounding_box, dilate
 from tango.interp.smear import end_speeds, unsmeared
+from tango.interp.switch import Switch
 from tango.perception.face import EYE_CORNER_ROWS
 
 
@@ -106,7 +105,7 @@ class LayeredConfig:
     # width (in tau) of the switch where the warped ends disagree: a cut (at 0.3, three frames of a 9-frame window
     # were double exposures: demo frames 28-30, a translucent raised hand over the lap's two hands)
     switch_width: float = 0.02
-    switch_grow: bool = True  # the switch's region grown past the failed part's edge (`_switch_region`)
+    switch_grow: bool = True  # the switch's region grown past the failed part's edge (`Switch.region`)
     alpha_scale: int = 4  # the person shape is drawn at 1/alpha_scale of the frame size (it is feathered anyway)
     homography_max_side: int = 512  # SIFT (plate) and corner (background flow) resolution
     static_px: float = 2.0  # homographies moving no corner further than this are the identity
@@ -143,6 +142,11 @@ class LayeredConfig:
     hole_levels: tuple[float, float] = (0.2, 0.5)
     hole_dilate_frac: float = 0.008
     hole_feather_px: float = 4.0
+
+    @property
+    def switch(self) -> Switch:
+        """Step 3's switch (`tango.interp.switch`)."""
+        return Switch(self.agree_levels, self.switch_close_frac, self.switch_width, self.switch_grow)
 
 
 @dataclasses.dataclass
@@ -205,6 +209,7 @@ class LayeredInterpolator:
         # the landmark-aligned face is judged against the (bilinear) flow warp resampled alike
         self._face_points_only = face_morph.FaceMorpher(dataclasses.replace(config.face, refine=False, cubic=False))
         self._features = BackgroundFeatures(config.homography_max_side)
+        self._switch = config.switch
 
     def __call__(self, before: np.ndarray, after: np.ndarray, num_frames: int, *, masks_before: np.ndarray,
                  masks_after: np.ndarray, plate: np.ndarray | None = None,
@@ -272,7 +277,7 @@ class LayeredInterpolator:
             return frame
         x0, y0, x1, y1 = layer.box
         if self.config.face_switch:  # a quick switch where the aligned faces still differ (mouth, teeth, shading)
-            t_eff = self._switch_tau(tau, self._disagreement(layer.warped0, layer.warped1))  # (h, w)
+            t_eff = self._switch.tau(tau, self._switch.disagreement(layer.warped0, layer.warped1))  # (h, w)
             if self.config.eye_switch:  # the eyes at the points at tau, where both ends are aligned
                 eyes = mesh.points_at(tau)[EYE_CORNER_ROWS].reshape(2, 1, 2, 2) - np.array([x0, y0])
                 t_eff = self._switch_eyes(t_eff, layer.warped0, layer.warped1, eyes, tau)
@@ -357,49 +362,6 @@ class LayeredInterpolator:
         alpha = _smooth(alpha, sigma) if sigma > 0.3 else alpha
         return cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
 
-    def _disagreement(self, warped0: np.ndarray, warped1: np.ndarray,
-                      size: tuple[int, int] | None = None) -> np.ndarray:
-        """(H, W) float32 in [0, 1], or of `size` (w, h), where the warped ends disagree (the flow failed):
-        clip((|W0 - W1| - low) / (high - low), 0, 1) on the grey image, closed (dilation then erosion, radius
-        `switch_close_frac` of the long side, at a quarter of the size) and smoothed: a failed part (a hand, a face)
-        is one piece."""
-        low, high = self.config.agree_levels
-        height, width = warped0.shape[:2]
-        small_size = (max(8, width // 4), max(8, height // 4))
-        difference = cv2.cvtColor(cv2.absdiff(warped0, warped1), cv2.COLOR_RGB2GRAY)  # (H, W) uint8
-        small = cv2.resize(difference, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        disagree = np.clip((small - low) / (high - low), 0.0, 1.0)  # (h, w)
-        radius = self._close_radius(max(width, height))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        disagree = cv2.GaussianBlur(cv2.morphologyEx(disagree, cv2.MORPH_CLOSE, kernel), (0, 0), radius / 2.0)
-        return cv2.resize(disagree, size or (width, height), interpolation=cv2.INTER_LINEAR)
-
-    def _close_radius(self, long_side: int) -> int:
-        """The disagreement's closing radius in quarter-size pixels (its blur's sigma is half that)."""
-        return max(1, int(round(self.config.switch_close_frac * max(8, long_side // 4))))
-
-    def _switch_region(self, disagree_half: np.ndarray, still: np.ndarray | None, long_side: int) -> np.ndarray:
-        """(h, w) at half size, how far each pixel switches rather than blends: the disagreement times the speed gate
-        `still` (None: none). `switch_grow`: the disagreement grown by its blur's reach, so that its ramp runs where the
-        ends agree instead of across the part's edge (drawn as an outline: the demo's raised hand at frame 28), and the
-        gate shrunk alike, so that a moving part's surroundings keep the blend."""
-        if not self.config.switch_grow:
-            return disagree_half if still is None else still * disagree_half
-        reach = 2 * self._close_radius(long_side)  # 2 sigma in half-size pixels
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-        grown = cv2.dilate(disagree_half, kernel)
-        if still is None:
-            return grown
-        return grown * cv2.erode(np.where(disagree_half > 1e-3, still, np.float32(1)).astype(np.float32), kernel)
-
-    def _switch_tau(self, tau: float, disagree: np.ndarray) -> np.ndarray:
-        """(H, W) float32 per-pixel time t': tau where the ends agree, a quick switch where they disagree (H, W)
-        (`_disagreement`, or a part of it)."""
-        width = self.config.switch_width
-        span = 1.0 - (1.0 - width) * disagree
-        centre = 0.5 - 0.5 * width * disagree  # a fully disagreeing part has switched by tau = 1/2
-        return np.clip((tau - centre) / span + 0.5, 0.0, 1.0)
-
     def _switch_eyes(self, t_eff: np.ndarray, warped0: np.ndarray, warped1: np.ndarray, eyes: np.ndarray,
                      tau: float) -> np.ndarray:
         """t_eff with each eye whose warped ends differ switched (step 7, `tango.interp.eyes.switch_eyes`)."""
@@ -413,7 +375,7 @@ class LayeredInterpolator:
         weight before what it sees, (1 - t') and t' (`switch` where the ends disagree) times whether its warp samples
         what the frame shows (`holes.person_preference`); how far the occlusion masks are trusted (1 - the
         disagreement's square); end 0's share where both ends are occluded."""
-        t_eff = self._switch_tau(tau, switch)
+        t_eff = self._switch.tau(tau, switch)
         weight0, weight1 = 1.0 - t_eff, t_eff
         if anywhere and self.config.person_weight_floor < 1.0:  # no backdrop drawn into the person (`holes`)
             from0, from1 = person_preference(carried, self._person_at(carried[2]), disagree,
@@ -432,13 +394,13 @@ class LayeredInterpolator:
         warped1, appears = layers.warped(1, last, field.occ1, maps1)  # I1 and its pixels that only it shows
         height, width = first.shape[:2]
         half = (max(8, width // 2), max(8, height // 2))  # the weights are smooth: drawn at half size, upsampled
-        disagree_half = self._disagreement(warped0, warped1, half)  # (h, w)
+        disagree_half = self._switch.disagreement(warped0, warped1, half)  # (h, w)
         disagree = cv2.resize(disagree_half, (width, height), interpolation=cv2.INTER_LINEAR)  # (H, W)
         anywhere = bool(disagree_half.max() > 1e-3)  # (most real in-between frames: nowhere)
         switch = disagree_half
         if anywhere:  # a part moving at both ends is smeared in between: the blend stays (`blur_speeds`)
             still = None if speeds is None else unsmeared(speeds, maps0, maps1, *self.config.blur_speeds, size=half)
-            switch = self._switch_region(disagree_half, still, max(width, height))
+            switch = self._switch.region(disagree_half, still, max(width, height))
         carried = carried_masks(layers.masks_small, f_t0, f_t1, tau)  # which end's warp samples its person
         weight0, weight1, trust, hidden_share = (
             cv2.resize(x.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
