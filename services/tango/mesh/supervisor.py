@@ -11,7 +11,6 @@ failure are written to `<home>/restarts.json` (read by `tango mesh status`).
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Callable
 
 from tango.mesh.mesh import RESTARTS_FILE, LocalMesh, read_restarts
 from tango.runtime.errors import TangoError
+from tango.runtime.signals import sleep_until, stop_signals
 
 
 class Supervisor:
@@ -29,10 +29,8 @@ class Supervisor:
     def run(self, stopped: Callable[[], bool]) -> None:
         """Until `stopped()` or the mesh's state file is gone."""
         while not stopped() and self.mesh.state_file.exists():
-            for _ in range(10):  # a signal only marks `stopped`; it is seen within a tenth of poll_s
-                time.sleep(self.poll_s / 10)
-                if stopped():
-                    return
+            if sleep_until(stopped, self.poll_s, self.poll_s / 10):  # a signal is seen within a tenth of poll_s
+                return
             if self.mesh.state_file.exists():
                 self.tick(time.time())
 
@@ -69,13 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     mesh = LocalMesh(Path(home), base_port=spec["base_port"], data_uri=spec["data_uri"],
                      allowed_roots=spec["allowed_roots"], replicas=spec["replicas"],
                      only=set(spec["only"]) if spec["only"] else None, tls=spec["tls"])
-    # the handler only appends: an Event's set() takes the lock that the interrupted main thread may hold inside
-    # Event.wait (a supervisor left by a test mesh's `down` hung so, in its own handler, for good)
-    signalled: list[int] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda number, _frame: signalled.append(number))
+    stopped = stop_signals()
     print(f"supervising the mesh in {home}", flush=True)
-    Supervisor(mesh).run(lambda: bool(signalled))
+    Supervisor(mesh).run(stopped)
     return 0
 
 

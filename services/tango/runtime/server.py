@@ -3,7 +3,6 @@ authentication and mutual TLS where configured, metrics, message-size limits and
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from concurrent import futures
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from tango.runtime.config import ServiceConfig
 from tango.runtime.interceptor import ErrorMappingInterceptor
 from tango.runtime.tenant_header import TenantScopeInterceptor
 from tango.runtime.metrics import ServiceMetrics
+from tango.runtime.signals import sleep_until, stop_signals
 from tango.runtime.tls import TlsFiles, server_credentials
 from tango.runtime.tokens import Authenticator
 
@@ -118,12 +118,10 @@ class GrpcService:
 
 def run_until_signalled(service: GrpcService) -> None:
     """Starts the service, warms it up, marks it SERVING and blocks until SIGTERM/SIGINT."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stopped = stop_signals()
     service.start()
     service.warm_up()
     service.mark_ready()
-    stop.wait()
+    sleep_until(stopped)
     log.info("signal received, draining")
     service.stop()
