@@ -16,6 +16,7 @@ supervisor's restarts hold `<home>/mesh.lock`, so that two of them never start t
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import signal
@@ -233,32 +234,28 @@ class LocalMesh:
         raise FailedPrecondition(f"no running {name} in the local mesh at {self.home}", reason="MESH_NOT_RUNNING")
 
     def down(self, grace_s: float = 15.0) -> list[str]:
-        """Stops the supervisor, then every member; returns once the supervisor is gone too (killed if it has not
-        left by then)."""
+        """Stops the supervisor and every member (`_stop_members`); returns once all are gone."""
         with self._locked():
-            supervisor = self._state().get("supervisor")
-            if _running(supervisor):
-                os.killpg(supervisor["pid"], signal.SIGTERM)
-            stopped = self._stop_members(grace_s)
-            deadline = time.monotonic() + grace_s
-            while _running(supervisor) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _running(supervisor):
-                os.killpg(supervisor["pid"], signal.SIGKILL)
+            stopped = self._stop_members(grace_s, self._state().get("supervisor"))
             self.state_file.unlink(missing_ok=True)
             (self.home / RESTARTS_FILE).unlink(missing_ok=True)
         return stopped
 
-    def _stop_members(self, grace_s: float = 15.0) -> list[str]:
+    def _stop_members(self, grace_s: float = 15.0, supervisor: dict | None = None) -> list[str]:
+        """SIGTERM to the supervisor (where one runs) and then to every member, the orchestrator first and Triton last;
+        SIGKILL to whichever has not left within grace_s. Returns the members' names."""
         members = [m for m in self.members() if self.alive(m)]
-        for member in reversed(members):  # the orchestrator first, Triton last
-            os.killpg(member.pid, signal.SIGTERM)
+        groups = [(m.pid, functools.partial(self.alive, m)) for m in reversed(members)]
+        if _running(supervisor):
+            groups.insert(0, (supervisor["pid"], functools.partial(_running, supervisor)))
+        for pid, _ in groups:
+            os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        while any(self.alive(m) for m in members) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for member in members:
-            if self.alive(member):
-                os.killpg(member.pid, signal.SIGKILL)
+        while any(alive() for _, alive in groups) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid, alive in groups:
+            if alive():
+                os.killpg(pid, signal.SIGKILL)
         return [m.name for m in members]
 
     # ---- helpers ------------------------------------------------------------------------------
