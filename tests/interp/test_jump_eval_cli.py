@@ -13,7 +13,8 @@ from tango.graph.server import build as build_graph_service
 from tango.perception.config import PerceptionConfig
 from tango.perception.server import build as build_perception_service
 
-MEASURES = {"psnr", "ssim", "ghosting", "bleed", "warp_error", "face_sharpness", "hand_clarity", "ms_per_frame"}
+MEASURES = {"psnr", "ssim", "ghosting", "bleed", "warp_error", "face_sharpness", "hand_clarity", "face_sharpness_error",
+            "hand_clarity_error", "ms_per_frame"}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_jump_eval_prints_every_model_and_writes_the_strip(endpoints, tmp_path, 
                  "--strip", str(strip)])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["default"] == "flow" and set(result["models"]) == {"flow", "crossfade", "layered"}
+    assert result["default"] == "layered" and set(result["models"]) == {"flow", "crossfade", "layered"}
     assert result["windows"] == 2 and result["strip"] == str(strip) and result["held_out_gaps"] == 1
     assert 0 <= result["reference_windows"] <= 2
     for scores in result["models"].values():

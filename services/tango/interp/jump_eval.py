@@ -18,8 +18,9 @@ the mesh, as `tango graph build` does, and hands their artifacts here):
 
 Result: {"default": the renderer's model, "best": `best_model`, "models": {name: {"psnr", "ssim" (held-out
 gaps), "jump_psnr", "jump_ssim" (jump windows with a footage reference; null without one), "ghosting",
-"bleed", "warp_error", "face_sharpness", "hand_clarity" (means over the jump windows), "ms_per_frame"
-(the model call over every frame it generated)}}, "windows", "reference_windows", "held_out_gaps",
+"bleed", "warp_error", "face_sharpness", "hand_clarity" (means over the jump windows), "face_sharpness_error",
+"hand_clarity_error" (the mean of |ratio - 1| over the windows: a window of doubled edges, above 1, cannot cancel a
+blurred one below), "ms_per_frame" (the model call over every frame it generated)}}, "windows", "reference_windows", "held_out_gaps",
 "strip", "layer_costs" (plate build, mask refinement: what `layered` needs besides its call),
 "per_window": [...]}; NaN becomes null.
 """
@@ -44,11 +45,13 @@ from tango.interp.strip import StripRow, crop_box, write_strip
 from tango.interp.transition import TransitionInterpolator
 from tango.media.video import iter_frames, read_frames
 from tango.perception.artifact_io import PerceptionArtifact
+from tango.render.config import RenderConfig
 from tango.render.plan import RenderOptions
 
 MEASURES = ("psnr", "ssim", "jump_psnr", "jump_ssim", "ghosting", "bleed", "warp_error", "face_sharpness",
             "hand_clarity", "ms_per_frame")
-DEFAULT_MODEL = "flow"  # what the renderer draws jumps with today (Triton `interp_flow`)
+RATIOS = ("face_sharpness", "hand_clarity")  # 1 = as sharp as the real ends: also summarised as |ratio - 1|
+DEFAULT_MODEL = RenderConfig.transition_method  # what the renderer draws jumps with (Triton `interp_flow`'s method)
 PSNR_SLACK_DB = 0.5  # `best`: the least ghosting among models this close to the top held-out PSNR
 
 
@@ -198,6 +201,10 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
+def _off_one(ratio: float | None) -> float | None:
+    return None if ratio is None else abs(ratio - 1.0)
+
+
 def summarise(jumps: list[dict], gaps: list[dict], names: tuple[str, ...], frames: int) -> dict[str, dict]:
     """{model: {measure: mean over windows (None when never defined)}} with ms per generated frame
     (`frames`: every frame each model generated)."""
@@ -208,6 +215,7 @@ def summarise(jumps: list[dict], gaps: list[dict], names: tuple[str, ...], frame
         seconds = sum(j[name]["seconds"] for j in jumps) + sum(g[name]["seconds"] for g in gaps)
         row["ms_per_frame"] = 1000.0 * seconds / max(1, frames)
         out[name] = {m: row[m] for m in MEASURES}
+        out[name].update({f"{m}_error": _mean([_off_one(j[name][m]) for j in jumps]) for m in RATIOS})
     return out
 
 
