@@ -47,15 +47,21 @@ class Switch:
         """(h, w) at half size, how far each pixel switches rather than blends: the disagreement times the speed gate
         `still` (None: none). `grow`: the disagreement grown by its blur's reach, so that its ramp runs where the ends
         agree instead of across the part's edge (drawn as an outline: the demo's raised hand at frame 28), and the gate
-        shrunk alike, so that a moving part's surroundings keep the blend."""
+        shrunk alike, so that a moving part's surroundings keep the blend. Grown at a quarter of the frame's size, where
+        the disagreement is drawn (at half size the two morphologies cost 13 ms a frame at 1280 px, 10 % of the
+        method's)."""
         if not self.grow:
             return disagree_half if still is None else still * disagree_half
-        reach = 2 * self.close_radius(long_side)  # 2 sigma in half-size pixels
+        half_size = disagree_half.shape[1], disagree_half.shape[0]
+        quarter = (max(4, half_size[0] // 2), max(4, half_size[1] // 2))
+        reach = self.close_radius(long_side)  # 2 sigma of the disagreement's blur, in quarter-size pixels
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-        grown = cv2.dilate(disagree_half, kernel)
-        if still is None:
-            return grown
-        return grown * cv2.erode(np.where(disagree_half > 1e-3, still, np.float32(1)).astype(np.float32), kernel)
+        disagree = cv2.resize(disagree_half, quarter, interpolation=cv2.INTER_AREA)
+        region = cv2.dilate(disagree, kernel)
+        if still is not None:
+            gate = np.where(disagree > 1e-3, cv2.resize(still, quarter, interpolation=cv2.INTER_AREA), np.float32(1))
+            region *= cv2.erode(gate.astype(np.float32), kernel)
+        return cv2.resize(region, half_size, interpolation=cv2.INTER_LINEAR)
 
     def tau(self, tau: float, disagree: np.ndarray) -> np.ndarray:
         """(H, W) float32 per-pixel time t': tau where the ends agree, a quick switch where they disagree (H, W)
