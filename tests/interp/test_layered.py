@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tango.interp.face_morph import blend_seen
 from tango.interp.flow import FlowInterpolator, _FlowField
 from tango.interp.flow import _warp
 from tango.interp.flow import remap, warp_maps
@@ -114,6 +115,20 @@ def test_imprecise_flow_is_blended_and_failed_flow_is_cut():
     far[20:80, 20:80] = 100 + int(high) + 40
     cut = switch.tau(0.3, switch.disagreement(base, far))
     assert cut[50, 50] < 0.3 - 0.15 and abs(cut[5, SIZE[1] - 5] - 0.3) < 1e-6
+
+
+def test_a_turning_face_switches_only_where_both_ends_see_it():
+    """Where the aligned faces differ the switch cuts (end 0 before tau = 1/2), but only where both ends see the pixel:
+    where end 0 barely does (a cheek foreshortened by the turn), end 1, which sees it, keeps it. The switch alone forced
+    end 0's stretched cheek there (the demo's frame 75: a dark patch on the turning cheek)."""
+    switch = LayeredConfig().switch
+    end0, end1 = np.full((40, 40, 3), 60, np.uint8), np.full((40, 40, 3), 200, np.uint8)
+    seen0, seen1 = np.ones((40, 40), np.float32), np.ones((40, 40), np.float32)
+    seen0[:, :20] = 0.1  # end 0 sees the left half poorly
+    cut = switch.tau(0.4, switch.disagreement(end0, end1))  # the ends differ everywhere: end 0 at tau 0.4
+    face = blend_seen(end0, end1, seen0, seen1, switch.where_seen(cut, 0.4, seen0, seen1))
+    assert face[20, 35, 0] <= 62 and face[20, 5, 0] >= 195  # the cut where both see; the end that sees, elsewhere
+    assert blend_seen(end0, end1, seen0, seen1, cut)[20, 5, 0] <= 62  # the switch alone: end 0's pixels
 
 
 def test_a_failed_part_switches_out_to_its_edge():

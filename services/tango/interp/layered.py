@@ -55,7 +55,8 @@ speaker's clean background plate P (`tango.interp.plate`) when one is given:
    the face is drawn by the landmark morph: each end warped piecewise-affinely onto the points at tau, moved
    onto the other by their residual flow, mixed with the switch time t' of step 3 weighted by how well each end
    sees each pixel (foreshortening, and with the plate moved into both ends' frames, which end shows the person
-   there: `face_morph` step 4), composited over the frame in the feathered face hull. Otherwise (no face at an
+   there: `face_morph` step 4; the switch only where both ends see the pixel), composited over the frame in the
+   feathered face hull. Otherwise (no face at an
    end, no landmarks sent, or the flow follows the face better, as on real in-between frames) the face stays
    the flow's.
 7. Eyes (with face landmarks of both ends; `eye_switch`): an eye whose warped ends differ (a lid or blink state the
@@ -283,6 +284,7 @@ class LayeredInterpolator:
             if self.config.eye_switch:  # the eyes at the points at tau, where both ends are aligned
                 eyes = mesh.points_at(tau)[EYE_CORNER_ROWS].reshape(2, 1, 2, 2) - np.array([x0, y0])
                 t_eff = self._switch_eyes(t_eff, layer.warped0, layer.warped1, eyes, tau)
+            t_eff = self._switch.where_seen(t_eff, tau, layer.seen0, layer.seen1)
             layer = dataclasses.replace(layer, face=face_morph.blend_seen(layer.warped0, layer.warped1, layer.seen0,
                                                                           layer.seen1, t_eff))
         frame[y0:y1, x0:x1] = _mix(layer.face, frame[y0:y1, x0:x1], layer.alpha + 1e-6, 1.0 - layer.alpha + 1e-6)

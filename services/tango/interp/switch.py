@@ -69,3 +69,12 @@ class Switch:
         span = 1.0 - (1.0 - self.width) * disagree
         centre = 0.5 - 0.5 * self.width * disagree  # a fully disagreeing part has switched by tau = 1/2
         return np.clip((tau - centre) / span + 0.5, 0.0, 1.0)
+
+    @staticmethod
+    def where_seen(t_switch: np.ndarray, tau: float, seen0: np.ndarray, seen1: np.ndarray) -> np.ndarray:
+        """The per-pixel time t_switch (`tau`) eased back to tau where an end sees the pixel poorly (seen0, seen1 in
+        [0, 1], `face_morph.FaceLayer`): the switch picks between two ends that both see the pixel; where one of
+        them does not (a cheek foreshortened by the turn), the end that sees it keeps it (`face_morph.blend_seen`)
+        instead of the switch forcing the other's stretched pixels there (the demo's frame 75: a dark patch on the
+        turning cheek)."""
+        return tau + (t_switch - tau) * np.minimum(seen0, seen1)

@@ -46,7 +46,7 @@ from tango.triton.client import TritonClient
 
 KIND = "render"
 VIDEO_FILE, SIDECAR_FILE, CAPTIONS_FILE = "video.mp4", "video.json", "video.vtt"
-RENDER_FORMAT = 32  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
+RENDER_FORMAT = 33  # part of the cache key: 2 = soundtrack at its own rate and layout; 3 = own-mouth lip sync;
 # 4 = transition length by jump difficulty; 5 = layered transitions; 6 = mouths placed by the head in 3-D and
 # crossfaded at jumps between runs; 7 = the hardest jumps cut, not drawn; 8 = layered person shape carried at 1/4 size;
 # 9 = layered faces morphed by their landmarks where the flow fails; 10 = mouths chosen by landmark distance;
@@ -71,6 +71,7 @@ RENDER_FORMAT = 32  # part of the cache key: 2 = soundtrack at its own rate and 
 # 30 = layered: the switch's region grown past a failed part's edge (no outline of the part left behind)
 # 31 = layered: a part slower than 1.5 px a frame at either end counts as unsmeared (it cuts, not a half-faded hand)
 # 32 = layered: the switch's region grown at a quarter of the frame's size (up to 11 grey levels apart from 31)
+# 33 = layered: a turning face's switch only where both ends see the pixel (no stretched cheek patch)
 
 
 @dataclass(frozen=True)
