@@ -20,9 +20,9 @@ Result: {"default": the renderer's model, "best": `best_model`, "models": {name:
 gaps), "jump_psnr", "jump_ssim" (jump windows with a footage reference; null without one), "ghosting",
 "bleed", "warp_error", "face_sharpness", "hand_clarity" (means over the jump windows), "face_sharpness_error",
 "hand_clarity_error" (the mean of |ratio - 1| over the windows: a window of doubled edges, above 1, cannot cancel a
-blurred one below), "ms_per_frame" (the model call over every frame it generated)}}, "windows", "reference_windows", "held_out_gaps",
-"strip", "layer_costs" (plate build, mask refinement: what `layered` needs besides its call),
-"per_window": [...]}; NaN becomes null.
+blurred one below), "ms_per_frame" (the model call over every frame it generated)}}, "windows",
+"reference_windows", "held_out_gaps", "strip", "layer_costs" (plate build, mask refinement: what `layered` needs
+besides its call), "per_window": [...]}; NaN becomes null.
 """
 from __future__ import annotations
 

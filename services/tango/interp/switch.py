@@ -7,6 +7,7 @@ the long side, at a quarter of the size) and smoothed. Each pixel's own time t' 
 narrows from the plain blend (d = 0: w = 1, t' = tau) to a cut (d = 1: w = `width`), centred at c = 1/2 - d width / 2,
 so that a fully disagreeing part has switched by tau = 1/2. `grow`: the region is d grown by its blur's reach, so
 that the ramp runs where the ends agree rather than across the part's edge (else the edge shows as an outline).
+In a turning face (`tango.interp.face_morph`) the switch picks an end only where both ends see the pixel.
 """
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ class Switch:
 
     @staticmethod
     def where_seen(t_switch: np.ndarray, tau: float, seen0: np.ndarray, seen1: np.ndarray) -> np.ndarray:
-        """The per-pixel time t_switch (`tau`) eased back to tau where an end sees the pixel poorly (seen0, seen1 in
+        """The per-pixel time t_switch (of `tau`) eased back to tau where an end sees the pixel poorly (seen0, seen1 in
         [0, 1], `face_morph.FaceLayer`): the switch picks between two ends that both see the pixel; where one of
         them does not (a cheek foreshortened by the turn), the end that sees it keeps it (`face_morph.blend_seen`)
         instead of the switch forcing the other's stretched pixels there (the demo's frame 75: a dark patch on the
